@@ -1,0 +1,25 @@
+# xstilts: intermediate-task training and zero-shot cross-lingual transfer.
+# The default config runs the embedded demo; see README.md for the paper's config.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/prepare.smk"
+include: "rules/pretrain.smk"
+include: "rules/tokenize.smk"
+include: "rules/intermediate.smk"
+include: "rules/target.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        report_files(),
+    default_target: True

@@ -1,0 +1,162 @@
+# Config -> job lists and paths. Every helper the rules use lives here.
+
+import hashlib
+import json
+from pathlib import Path
+
+from xstilts.config import ConfigError, Plan
+from xstilts.modeling import CHECKPOINT_FILES
+from xstilts.report import REPORT_FILES
+
+try:
+    PLAN = Plan(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+RESULTS = config.get("results_dir", "results")
+LIBRARY = Path(workflow.basedir) / "src" / "xstilts"
+PRETRAINED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "training_summary.json")
+
+
+wildcard_constraints:
+    model="[a-z0-9_-]+",
+    recipe="[a-z0-9_-]+",
+    target="[a-z0-9_-]+",
+    task="[a-z0-9_-]+",
+    split="train|dev|test",
+    lang="[a-z0-9_-]+",
+    seed=r"\d+",
+
+
+def code_hash(*parts):
+    """Hash of the library files a stage runs: Snakemake does not track imported code."""
+    digest = hashlib.sha256()
+    for part in parts:
+        path = LIBRARY / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CODE = {
+    "prepare": code_hash("synthetic.py", "io.py", "stages.py"),
+    "tokenize": code_hash("tasks", "io.py", "stages.py"),
+    "train": code_hash("training.py", "modeling.py", "inference.py", "tasks", "metrics.py", "io.py", "stages.py"),
+    "pretrain": code_hash("training.py", "inference.py", "tasks", "tokenizer_training.py", "io.py", "stages.py"),
+    "evaluate": code_hash("inference.py", "modeling.py", "tasks", "metrics.py", "io.py", "stages.py"),
+    "report": code_hash("report.py", "io.py"),
+}
+GPUS = config.get("resources", {}).get("gpus_per_job", 1)
+GPU_LOCK_DIR = config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
+EVAL_BATCH_SIZE = config.get("evaluation", {}).get("batch_size", 64)
+
+
+# ---- paths ------------------------------------------------------------------------------------
+def data_path(task, split, lang):
+    return f"{RESULTS}/data/{task}/{split}/{lang}.jsonl"
+
+
+def features_path(model, task, split, lang):
+    return f"{RESULTS}/features/{model}/{task}/{split}/{lang}.parquet"
+
+
+def pretrained_dir(model):
+    return f"{RESULTS}/models/{model}/pretrained"
+
+
+def encoder_dir(model, recipe, seed):
+    """The checkpoint a recipe hands on: the plain pretrained model for `none`."""
+    if recipe == "none":
+        return pretrained_dir(model)
+    return f"{RESULTS}/models/{model}/intermediate/{recipe}/seed{seed}"
+
+
+def encoder_files(model, recipe, seed):
+    files = PRETRAINED_FILES if recipe == "none" else CHECKPOINT_FILES
+    return [f"{encoder_dir(model, recipe, seed)}/{name}" for name in files]
+
+
+def target_dir(model, recipe, target, seed):
+    return f"{RESULTS}/models/{model}/target/{recipe}/{target}/seed{seed}"
+
+
+def eval_dir(model, recipe, bench, seed):
+    return f"{RESULTS}/eval/{model}/{recipe}/{bench}/seed{seed}"
+
+
+def state_dir(stage_path):
+    """Resumable training state: outside the declared outputs, which Snakemake deletes on failure."""
+    return f"{RESULTS}/.state/{stage_path}"
+
+
+# ---- what a stage reads -----------------------------------------------------------------------
+def task_spec(model, task):
+    """Everything the training loop needs to know of one training task."""
+    entry = PLAN.task(task)
+    return {
+        "name": task,
+        "type": entry["type"],
+        "labels": entry.get("labels"),
+        "metric": entry["metric"],
+        "settings": {**PLAN.feature_settings(task), "qa_max_answer_tokens": PLAN.features["qa_max_answer_tokens"]},
+        "train": features_path(model, task, "train", "en"),
+        "dev": features_path(model, task, "dev", "en") if "dev" in entry["splits"] else None,
+        "dev_examples": data_path(task, "dev", "en") if "dev" in entry["splits"] else None,
+    }
+
+
+def training_inputs(model, tasks):
+    files = []
+    for task in tasks:
+        spec = task_spec(model, task)
+        files += [path for key in ("train", "dev", "dev_examples") if (path := spec[key])]
+    return files
+
+
+def bench_languages(bench):
+    return PLAN.languages(bench, PLAN.bench_split(bench))
+
+
+def eval_outputs(bench):
+    """Per-language outputs of one benchmark's evaluation, with the other wildcards left open."""
+    base = RESULTS + "/eval/{model}/{recipe}/" + bench + "/seed{seed}"
+    languages = bench_languages(bench)
+    return {
+        "results": [f"{base}/{lang}.json" for lang in languages],
+        "predictions": [f"{base}/{lang}.predictions.jsonl" for lang in languages],
+    }
+
+
+def all_eval_results():
+    files = []
+    for model in PLAN.models:
+        for recipe in PLAN.recipes:
+            for bench in PLAN.benches():
+                for seed in PLAN.seeds:
+                    files += [f"{eval_dir(model, recipe, bench, seed)}/{lang}.json" for lang in bench_languages(bench)]
+    return files
+
+
+def all_train_logs():
+    logs = {}
+    for model in PLAN.models:
+        for seed in PLAN.seeds:
+            for recipe in PLAN.recipes:
+                if recipe != "none":
+                    logs[f"{model}/intermediate/{recipe}/seed{seed}"] = (
+                        f"{RESULTS}/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl"
+                    )
+                for target in PLAN.targets:
+                    logs[f"{model}/target/{recipe}/{target}/seed{seed}"] = (
+                        f"{RESULTS}/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl"
+                    )
+    return logs
+
+
+def report_files():
+    return [f"{RESULTS}/report/{name}" for name in REPORT_FILES]
+
+
+def model_is_pretrained_here(model):
+    return "pretrain" in config["models"][model]

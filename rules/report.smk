@@ -1,0 +1,20 @@
+rule report:
+    input:
+        results=all_eval_results(),
+        train_logs=list(all_train_logs().values()),
+    output:
+        [report(f, category="figures") if f.endswith((".png", ".pdf")) else f for f in report_files()],
+    params:
+        train_logs=all_train_logs(),
+        recipe_order=list(PLAN.recipes),
+        bench_order=PLAN.benches(),
+        qa_benches=[b for b in PLAN.benches() if PLAN.task(b)["type"] == "span_qa"],
+        title=f"xstilts report: {config.get('run_name', 'run')}",
+        out_dir=RESULTS + "/report",
+        code=CODE["report"],
+    log:
+        RESULTS + "/logs/report.log",
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/report.py"

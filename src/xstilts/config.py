@@ -1,0 +1,218 @@
+"""The run configuration: validation against the schema and the catalog, and resolution of
+what each stage needs (task lists, languages, hyperparameters).
+
+Snakemake and the library read the config through `Plan`, so there is one place that knows
+how a recipe, a target or a hyperparameter is resolved.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+STAGES = ("pretrain", "intermediate", "target")
+
+# Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
+# overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
+TRAINING_DEFAULTS = {
+    "lr": 1e-5,
+    "weight_decay": 0.01,
+    "warmup_ratio": 0.1,
+    "batch_size": 4,
+    "grad_accum": 8,
+    "epochs": 3,
+    "max_steps": 0,
+    "eval_every": 1000,
+    "eval_examples": 500,
+    "patience": 30,
+    "max_grad_norm": 1.0,
+    "log_every": 10,
+    "save_every": 500,
+    "num_workers": 0,
+    "bf16": True,
+    "compile": False,
+    "gradient_checkpointing": False,
+    "mlm_probability": 0.15,
+}
+FEATURE_DEFAULTS = {
+    "max_length": {"classification": 256, "multiple_choice": 256, "tagging": 256,
+                   "span_qa": 384, "retrieval": 512, "mlm": 256},
+    "qa_stride": 128,
+    "qa_max_answer_tokens": 30,
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot run, with a message that names the offending entry."""
+
+
+def load_catalog() -> dict:
+    text = resources.files("xstilts").joinpath("catalog.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)["tasks"]
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def check_schema(config: dict) -> None:
+    """Schema errors as one readable message naming the key path."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for error in errors[:10]:
+            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+            lines.append(f"  config key '{where}': {error.message}")
+        raise ConfigError("invalid config:\n" + "\n".join(lines))
+
+
+def _as_entry(value, list_key: str) -> dict:
+    """Recipes and targets may be a bare list or an object with a list and `training`."""
+    if isinstance(value, list):
+        return {list_key: list(value), "training": {}}
+    return {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
+
+
+class Plan:
+    """A validated config plus the catalog, answering every question the rules ask."""
+
+    def __init__(self, config: dict, catalog: dict | None = None):
+        check_schema(config)
+        self.config = config
+        self.catalog = catalog if catalog is not None else load_catalog()
+        self.recipes = {name: _as_entry(v, "tasks") for name, v in config["recipes"].items()}
+        self.targets = {name: _as_entry(v, "benches") for name, v in config["targets"].items()}
+        self.retrieval = list(config.get("retrieval", []))
+        self.seeds = list(config["seeds"])
+        self.models = list(config["models"])
+        self._check_names()
+
+    # ---- validation beyond the schema ---------------------------------------------------
+    def _check_names(self) -> None:
+        if "none" in self.recipes and self.recipes["none"]["tasks"]:
+            raise ConfigError("recipe 'none' is the plain pretrained model and must list no tasks")
+        for recipe, entry in self.recipes.items():
+            if recipe != "none" and not entry["tasks"]:
+                raise ConfigError(f"recipe '{recipe}' lists no tasks (only 'none' may be empty)")
+            for task in entry["tasks"]:
+                self._require_task(task, f"recipe '{recipe}'", split="train")
+        for target, entry in self.targets.items():
+            self._require_task(target, f"target '{target}'", split="train")
+            if not entry["benches"]:
+                raise ConfigError(f"target '{target}' feeds no benchmark")
+            for bench in entry["benches"]:
+                self._require_task(bench, f"target '{target}'", split="test")
+                self._check_compatible(target, bench)
+        for bench in self.retrieval:
+            self._require_task(bench, "retrieval", split="test")
+            if self.task(bench)["type"] != "retrieval":
+                raise ConfigError(f"retrieval benchmark '{bench}' has type '{self.task(bench)['type']}', not retrieval")
+        benches = [b for e in self.targets.values() for b in e["benches"]] + self.retrieval
+        duplicated = sorted({b for b in benches if benches.count(b) > 1})
+        if duplicated:
+            raise ConfigError(f"benchmark(s) {duplicated} are fed by more than one target")
+        for model, spec in self.config["models"].items():
+            if ("hub" in spec) == ("pretrain" in spec):
+                raise ConfigError(f"model '{model}' needs exactly one of 'hub' or 'pretrain'")
+        for task in self.all_tasks():
+            self.source(task)  # raises if the task has no such source
+
+    def _require_task(self, task: str, where: str, split: str) -> None:
+        if task not in self.catalog:
+            known = ", ".join(sorted(self.catalog))
+            raise ConfigError(f"{where}: unknown task '{task}' (the catalog has: {known})")
+        if split not in self.catalog[task]["splits"]:
+            raise ConfigError(f"{where}: task '{task}' has no '{split}' split in the catalog")
+
+    def _check_compatible(self, target: str, bench: str) -> None:
+        target_type, bench_type = self.task(target)["type"], self.task(bench)["type"]
+        if target_type != bench_type:
+            raise ConfigError(f"target '{target}' ({target_type}) cannot feed benchmark '{bench}' ({bench_type})")
+        if self.task(target).get("labels") != self.task(bench).get("labels"):
+            raise ConfigError(f"target '{target}' and benchmark '{bench}' have different label sets")
+
+    # ---- tasks, sources, languages ------------------------------------------------------
+    def task(self, name: str) -> dict:
+        return self.catalog[name]
+
+    def all_tasks(self) -> list[str]:
+        tasks = [t for e in self.recipes.values() for t in e["tasks"]]
+        tasks += list(self.targets) + [b for e in self.targets.values() for b in e["benches"]]
+        tasks += self.retrieval
+        if any("pretrain" in spec for spec in self.config["models"].values()):
+            tasks.append("corpus")
+        return list(dict.fromkeys(tasks))
+
+    def source(self, task: str) -> str:
+        data = self.config["data"]
+        source = data.get("sources", {}).get(task, data["source"])
+        if source not in self.task(task)["sources"]:
+            have = ", ".join(self.task(task)["sources"])
+            raise ConfigError(f"task '{task}' cannot be read from source '{source}' (it has: {have})")
+        return source
+
+    def source_spec(self, task: str) -> dict:
+        return self.task(task)["sources"][self.source(task)]
+
+    def languages(self, task: str, split: str) -> list[str]:
+        spec = self.task(task)["splits"][split]
+        if isinstance(spec, list):
+            return list(spec)
+        if self.source(task) == "synthetic":
+            every = list(self.config["data"]["synthetic"]["languages"])
+        else:
+            every = list(self.task(task).get("languages", ["en"]))
+        return [lang for lang in every if lang != "en"] if spec == "non_en" else every
+
+    def bench_split(self, bench: str) -> str:
+        return "test"
+
+    def synthetic_size(self, task: str, split: str) -> int:
+        synthetic = self.config["data"]["synthetic"]
+        return synthetic.get("task_sizes", {}).get(task, {}).get(split, synthetic["sizes"][split])
+
+    # ---- stage settings ----------------------------------------------------------------
+    def training(self, stage: str, model: str, name: str | None = None) -> dict:
+        """Resolved hyperparameters: built-ins < defaults < stage < model < recipe/target."""
+        layers = self.config.get("training", {})
+        resolved = dict(TRAINING_DEFAULTS)
+        resolved.update(layers.get("defaults", {}))
+        resolved.update(layers.get(stage, {}))
+        resolved.update(self.config["models"][model].get("training", {}))
+        if stage == "intermediate":
+            resolved.update(self.recipes[name]["training"])
+        elif stage == "target":
+            resolved.update(self.targets[name]["training"])
+        return resolved
+
+    @cached_property
+    def features(self) -> dict:
+        resolved = copy.deepcopy(FEATURE_DEFAULTS)
+        given = self.config.get("features", {})
+        resolved["max_length"].update(given.get("max_length", {}))
+        for key in ("qa_stride", "qa_max_answer_tokens"):
+            resolved[key] = given.get(key, resolved[key])
+        return resolved
+
+    def feature_settings(self, task: str) -> dict:
+        task_type = self.task(task)["type"]
+        settings = {"max_length": self.features["max_length"][task_type]}
+        if task_type == "span_qa":
+            settings["stride"] = self.features["qa_stride"]
+        return settings
+
+    def target_of(self, bench: str) -> str | None:
+        for target, entry in self.targets.items():
+            if bench in entry["benches"]:
+                return target
+        return None
+
+    def benches(self) -> list[str]:
+        return [b for e in self.targets.values() for b in e["benches"]] + self.retrieval

@@ -1,0 +1,120 @@
+"""One encoder with one head per task, and the checkpoint format every stage reads and writes.
+
+A checkpoint folder holds the encoder as `save_pretrained` leaves it (config.json,
+model.safetensors: `AutoModel.from_pretrained` opens it), the heads (heads.safetensors,
+heads.json) and training_summary.json, written last, which marks the folder complete.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoConfig, AutoModel
+
+from .io import read_json, write_json
+from .tasks import TaskType, task_type
+
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "heads.safetensors", "heads.json", "training_summary.json")
+
+
+class MultiTaskModel(nn.Module):
+    """A shared encoder and a head per task (`None` for heads a task type does not need)."""
+
+    def __init__(self, encoder: nn.Module, heads: dict[str, nn.Module | None], task_types: dict[str, TaskType]):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict({name: head for name, head in heads.items() if head is not None})
+        self.task_types = dict(task_types)
+
+    def encode(self, input_ids, attention_mask, layer: int | None = None) -> torch.Tensor:
+        if layer is None:
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        return outputs.hidden_states[layer]
+
+    def forward(self, head: str, batch: dict[str, torch.Tensor], task: TaskType | None = None):
+        """Run `batch` through the encoder and the head `head`; `task` defaults to that head's type."""
+        task = task or self.task_types[head]
+        return task.forward(self.encode, self.heads[head] if head in self.heads else None, batch)
+
+
+def load_encoder(path: str | os.PathLike) -> nn.Module:
+    """The encoder of a checkpoint or pretrained model; task heads and MLM heads are dropped.
+    Remote code is never run and safetensors weights are required."""
+    config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+    kwargs = {"trust_remote_code": False, "use_safetensors": True, "attn_implementation": "sdpa"}
+    try:
+        return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)
+    except TypeError:  # architectures without a pooler option
+        return AutoModel.from_pretrained(path, config=config, **kwargs)
+
+
+def head_dropout(encoder: nn.Module) -> float:
+    return float(getattr(encoder.config, "hidden_dropout_prob", 0.1))
+
+
+def build_model(encoder_path: str | os.PathLike, task_types: dict[str, TaskType]) -> MultiTaskModel:
+    """Encoder from a pretrained model or an earlier checkpoint (encoder only, as jiant's
+    partial load), fresh heads for `task_types`."""
+    encoder = load_encoder(encoder_path)
+    dropout = head_dropout(encoder)
+    heads = {name: t.make_head(encoder.config.hidden_size, dropout) for name, t in task_types.items() if t.trainable}
+    return MultiTaskModel(encoder, heads, task_types)
+
+
+def save_checkpoint(model: MultiTaskModel, out_dir: str | os.PathLike, summary: dict, *, dtype: torch.dtype | None = None) -> None:
+    """Write every checkpoint file under a temporary folder, then move them into `out_dir`,
+    the summary last: a crash leaves no folder that looks complete."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    try:
+        encoder = model.encoder if dtype is None else _cast_copy(model.encoder, dtype)
+        encoder.save_pretrained(staging, safe_serialization=True)
+        head_state = {f"{name}.{key}": value.detach().cpu().contiguous()
+                      for name, head in model.heads.items() for key, value in head.state_dict().items()}
+        if dtype is not None:
+            head_state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in head_state.items()}
+        save_file(head_state, staging / "heads.safetensors")
+        write_json(staging / "heads.json", {name: {"type": t.name, "labels": t.labels}
+                                            for name, t in model.task_types.items() if t.trainable})
+        write_json(staging / "training_summary.json", summary)
+        for name in CHECKPOINT_FILES:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _cast_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    return copy.deepcopy(module).to(dtype)
+
+
+def load_checkpoint(path: str | os.PathLike) -> MultiTaskModel:
+    """Encoder and every head of a checkpoint folder written by `save_checkpoint`."""
+    path = Path(path)
+    missing = [name for name in CHECKPOINT_FILES if not (path / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
+    specs = read_json(path / "heads.json")
+    task_types = {name: task_type(spec["type"])(spec["labels"]) for name, spec in specs.items()}
+    model = build_model(path, task_types)
+    state = load_file(path / "heads.safetensors")
+    for name, head in model.heads.items():
+        prefix = f"{name}."
+        head.load_state_dict({k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)})
+    model.encoder.float()
+    return model
+
+
+def load_for_inference(path: str | os.PathLike) -> MultiTaskModel:
+    """A checkpoint, or a pretrained model folder with no heads (the `none` recipe)."""
+    if (Path(path) / "heads.json").exists():
+        return load_checkpoint(path)
+    return MultiTaskModel(load_encoder(path), {}, {})

@@ -1,0 +1,669 @@
+"""Paper-style report of an xstilts run: tables (CSV, Markdown, LaTeX), figures (PNG, PDF), index.
+
+Conventions, as XTREME and Phang et al. 2020 report them:
+- a benchmark's score for one seed is the mean of `score` over all of its test languages,
+  English included;
+- a table cell is the mean +- sample standard deviation (ddof=1) over seeds;
+- QA benchmarks are shown twice, as F1 and as (EM+F1)/2, because the two overall averages
+  differ there: XTREME's leaderboard counts F1, jiant's headline counts (EM+F1)/2;
+- deltas are differences of means against `none` (the plain pretrained model) of the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+BASELINE = "none"
+ENGLISH = "en"
+MISSING = "–"
+AVG_XTREME = "avg (XTREME: F1 for QA)"
+AVG_JIANT = "avg (jiant: (EM+F1)/2 for QA)"
+AVERAGE_KINDS = ("avg_xtreme", "avg_jiant")
+STAGES = ("pretrain", "intermediate", "target")
+REQUIRED_RESULT_KEYS = ("model", "recipe", "bench", "seed", "lang", "score", "metrics")
+RESULT_KEY = ["model", "recipe", "bench", "seed", "lang"]
+# Beyond this many runs a legend hides the curves it labels.
+MAX_LEGEND_RUNS = 16
+MAX_FIGURE_WIDTH = 24.0  # inches
+
+REPORT_FILES: tuple[str, ...] = (
+    "main_table.csv",
+    "main_table.md",
+    "main_table.tex",
+    "per_language.csv",
+    "per_language.md",
+    "per_language.tex",
+    "deltas_heatmap.png",
+    "deltas_heatmap.pdf",
+    "per_language_bars.png",
+    "per_language_bars.pdf",
+    "training_curves.png",
+    "training_curves.pdf",
+    "index.md",
+)
+
+FILE_DESCRIPTIONS = {
+    "main_table.csv": "main table, one row per (model, recipe, column): mean, std, n_seeds, delta",
+    "main_table.md": "main table (Markdown)",
+    "main_table.tex": "main table (LaTeX, booktabs)",
+    "per_language.csv": "per-language scores, one row per (model, bench, recipe, lang)",
+    "per_language.md": "per-language tables (Markdown)",
+    "per_language.tex": "per-language tables (LaTeX, booktabs, graphicx)",
+    "deltas_heatmap.png": "heatmap of changes against none",
+    "deltas_heatmap.pdf": "heatmap of changes against none (PDF)",
+    "per_language_bars.png": "per-language scores by recipe",
+    "per_language_bars.pdf": "per-language scores by recipe (PDF)",
+    "training_curves.png": "dev score and training loss against step, per stage",
+    "training_curves.pdf": "dev score and training loss against step, per stage (PDF)",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the main table: a benchmark under one metric, or an overall average."""
+
+    label: str
+    kind: str  # "score", "f1", "em_f1", "avg_xtreme" or "avg_jiant"
+    bench: str | None = None  # None for the averages
+
+    @property
+    def measure(self) -> str:
+        """The per-seed value this column averages: XTREME's (F1 for QA) or jiant's."""
+        return "score_jiant" if self.kind in ("em_f1", "avg_jiant") else "score"
+
+    @property
+    def is_average(self) -> bool:
+        return self.bench is None
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
+    """Read evaluation result JSON files, one result dict per file."""
+    return [_load_result(Path(path)) for path in paths]
+
+
+def _load_result(path: Path) -> dict:
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(result, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(result).__name__}")
+    for key in REQUIRED_RESULT_KEYS:
+        if key not in result:
+            raise ValueError(f"{path}: missing required key {key!r}")
+    if not _is_number(result["score"]):
+        raise ValueError(f"{path}: key 'score' must be a number, got {result['score']!r}")
+    return result
+
+
+def load_train_logs(paths_by_name: Mapping[str, str | os.PathLike]) -> dict[str, list[dict]]:
+    """Read training logs (JSON lines), keyed by run name such as "intermediate/mnli/seed1"."""
+    return {name: _read_jsonl(Path(path)) for name, path in paths_by_name.items()}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    lines = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not valid JSON ({error})") from error
+    return lines
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def _results_frame(results: list[dict], qa_benches: set[str]) -> pd.DataFrame:
+    """One row per (model, recipe, bench, seed, lang) with XTREME's and jiant's score."""
+    frame = pd.DataFrame(
+        [_result_row(result, qa_benches) for result in results],
+        columns=RESULT_KEY + ["score", "score_jiant"],
+    )
+    duplicated = frame.duplicated(RESULT_KEY, keep=False)
+    if duplicated.any():
+        # Two files for one key would be averaged silently and skew the cell.
+        first = frame.loc[duplicated, RESULT_KEY].iloc[0].to_dict()
+        raise ValueError(f"several results for {first}")
+    return frame
+
+
+def _result_row(result: dict, qa_benches: set[str]) -> dict:
+    row = {key: result[key] for key in RESULT_KEY}
+    row["score"] = float(result["score"])
+    row["score_jiant"] = _em_f1(result) if result["bench"] in qa_benches else row["score"]
+    return row
+
+
+def _em_f1(result: dict) -> float:
+    """jiant's QA score, (EM+F1)/2; `score` must be the F1 it is paired with."""
+    metrics = result["metrics"]
+    where = "/".join(str(result[key]) for key in RESULT_KEY)
+    for key in ("f1", "exact_match"):
+        if not _is_number(metrics.get(key)):
+            raise ValueError(f"QA result {where}: metrics lacks a numeric {key!r}")
+    if not math.isclose(metrics["f1"], result["score"], abs_tol=1e-6):
+        # Catches a 0-1 against 0-100 mix-up, or a score that is not F1.
+        raise ValueError(f"QA result {where}: score {result['score']} differs from F1 {metrics['f1']}")
+    return (metrics["f1"] + metrics["exact_match"]) / 2
+
+
+def _ordered(preferred: Iterable[str], present: Iterable[str], first: str | None = None) -> list[str]:
+    """`first`, then the preferred order, then anything present but unlisted (sorted), no repeats."""
+    order = ([first] if first else []) + list(preferred)
+    order += sorted(set(present) - set(order))
+    return list(dict.fromkeys(order))
+
+
+def _main_columns(benches: list[str], qa_benches: set[str]) -> list[Column]:
+    columns = []
+    for bench in benches:
+        if bench in qa_benches:
+            columns.append(Column(f"{bench} F1", "f1", bench))
+            columns.append(Column(f"{bench} (EM+F1)/2", "em_f1", bench))
+        else:
+            columns.append(Column(bench, "score", bench))
+    columns.append(Column(AVG_XTREME, "avg_xtreme"))
+    columns.append(Column(AVG_JIANT, "avg_jiant"))
+    return columns
+
+
+def _seed_scores(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Scores per (model, recipe, bench, seed), averaged over languages.
+
+    A seed evaluated on fewer languages than its benchmark has is left out: its mean would
+    not be comparable with the others. Each one left out is returned as an issue.
+    """
+    keys = ["model", "recipe", "bench", "seed"]
+    grouped = frame.groupby(keys, sort=False)
+    scores = grouped[["score", "score_jiant"]].mean().reset_index()
+    languages = grouped["lang"].agg(frozenset).to_numpy()
+    expected = frame.groupby(["model", "bench"])["lang"].agg(frozenset)
+    issues, complete = [], []
+    for row, langs in zip(scores.itertuples(index=False), languages):
+        lacking = expected[(row.model, row.bench)] - langs
+        complete.append(not lacking)
+        if lacking:
+            problem = f"seed {row.seed} lacks {', '.join(sorted(lacking))}; that seed is left out"
+            issues.append({"model": row.model, "recipe": row.recipe, "column": row.bench, "problem": problem})
+    return scores[complete].reset_index(drop=True), issues
+
+
+def _seed_values(scores: pd.DataFrame, model: str, recipe: str, column: Column, benches: list[str]) -> pd.Series:
+    """The column's value for each seed of one (model, recipe)."""
+    mine = scores[(scores["model"] == model) & (scores["recipe"] == recipe)]
+    if not column.is_average:
+        return mine.loc[mine["bench"] == column.bench].set_index("seed")[column.measure]
+    by_seed = mine.pivot(index="seed", columns="bench", values=column.measure)
+    # An average is defined only for seeds that have every benchmark of the table.
+    return by_seed.reindex(columns=benches).dropna().mean(axis=1)
+
+
+def _summary(values: pd.Series) -> dict:
+    return {
+        "mean": values.mean() if len(values) else np.nan,
+        "std": values.std(ddof=1) if len(values) > 1 else np.nan,
+        "n_seeds": len(values),
+    }
+
+
+def _with_deltas(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Add `delta`: the mean minus the mean of `none` in the same `by` group."""
+    baseline = table[table["recipe"] == BASELINE].set_index(by)["mean"]
+    keys = pd.MultiIndex.from_frame(table[by]) if len(by) > 1 else table[by[0]]
+    table = table.copy()
+    table["delta"] = table["mean"].to_numpy() - baseline.reindex(keys).to_numpy()
+    return table
+
+
+def _main_table(scores, models, recipes, columns) -> pd.DataFrame:
+    benches = list(dict.fromkeys(column.bench for column in columns if not column.is_average))
+    rows = []
+    for model in models:
+        for recipe in recipes:
+            for column in columns:
+                values = _seed_values(scores, model, recipe, column, benches)
+                rows.append({"model": model, "recipe": recipe, "column": column.label, "bench": column.bench,
+                             "kind": column.kind, **_summary(values)})
+    return _with_deltas(pd.DataFrame(rows), by=["model", "column"])
+
+
+def _languages(langs: Iterable[str]) -> list[str]:
+    """English first, as the paper's tables, then the rest alphabetically."""
+    langs = set(langs)
+    return ([ENGLISH] if ENGLISH in langs else []) + sorted(langs - {ENGLISH})
+
+
+def _per_language_table(frame, models, recipes, benches, qa_benches) -> pd.DataFrame:
+    stats = frame.groupby(["model", "bench", "recipe", "lang"])["score"].agg(["mean", "std", "count"])
+    rows = []
+    for model in models:
+        for bench in benches:
+            present = frame[(frame["model"] == model) & (frame["bench"] == bench)]
+            for recipe in recipes:
+                for lang in _languages(present["lang"].unique()):
+                    key = (model, bench, recipe, lang)
+                    found = stats.loc[key] if key in stats.index else None
+                    rows.append({
+                        "model": model, "bench": bench, "metric": "F1" if bench in qa_benches else "score",
+                        "recipe": recipe, "lang": lang,
+                        "mean": found["mean"] if found is not None else np.nan,
+                        "std": found["std"] if found is not None else np.nan,
+                        "n_seeds": int(found["count"]) if found is not None else 0,
+                    })
+    columns = ["model", "bench", "metric", "recipe", "lang", "mean", "std", "n_seeds"]
+    return _with_deltas(pd.DataFrame(rows, columns=columns), by=["model", "bench", "lang"])
+
+
+def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int]) -> list[dict]:
+    """Main-table cells with no value, or with fewer seeds than the model was run with."""
+    issues = []
+    for row in main.itertuples(index=False):
+        expected = seeds_by_model[row.model]
+        if row.n_seeds >= expected:
+            continue
+        found = "no seed" if row.n_seeds == 0 else f"{row.n_seeds} of {expected} seeds"
+        verb = "has" if row.n_seeds <= 1 else "have"
+        # An average needs every benchmark of the table from one seed.
+        problem = f"{found} {verb} {'results on every benchmark' if row.kind in AVERAGE_KINDS else 'results'}"
+        issues.append({"model": row.model, "recipe": row.recipe, "column": row.column, "problem": problem})
+    return issues
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def _number(value: float) -> str:
+    return MISSING if pd.isna(value) else f"{value:.1f}"
+
+
+def _signed(value: float) -> str:
+    if pd.isna(value):
+        return MISSING
+    text = f"{value:+.1f}"
+    return "+0.0" if text == "-0.0" else text
+
+
+def _mean_std(mean: float, std: float, plus_minus: str = "±") -> str:
+    if pd.isna(mean):
+        return MISSING
+    return f"{mean:.1f} {plus_minus} {std:.1f}" if not pd.isna(std) else f"{mean:.1f}"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    def line(cells):
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    rule = "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"
+    return "\n".join([line(header), rule] + [line(row) for row in rows]) + "\n"
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(char, char) for char in str(text))
+
+
+def _latex_signed(value: float) -> str:
+    # Math mode, so that a minus sign is a minus and not a hyphen.
+    return "--" if pd.isna(value) else f"${_signed(value)}$"
+
+
+def _latex_label(*parts: str) -> str:
+    return "tab:" + "-".join(re.sub(r"[^a-z0-9]+", "-", part.lower()).strip("-") for part in parts)
+
+
+def _latex_tabular(header: list[str], blocks: list[list[list[str]]], notes: list[str | None]) -> list[str]:
+    """A booktabs tabular; each block of rows is introduced by a \\midrule and an optional note row."""
+    lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
+             " & ".join(header) + r" \\"]
+    for block, note in zip(blocks, notes):
+        lines.append(r"\midrule")
+        if note:
+            lines.append(rf"\multicolumn{{{len(header)}}}{{l}}{{\emph{{{note}}}}} \\")
+        lines += [" & ".join(row) + r" \\" for row in block]
+    return lines + [r"\bottomrule", r"\end{tabular}"]
+
+
+def _grid(table: pd.DataFrame, model: str, recipes: list[str], labels: list[str], by: str) -> pd.DataFrame:
+    """One model's table reshaped to recipes x labels (columns of the main table, or languages)."""
+    mine = table[table["model"] == model]
+    return mine.set_index(["recipe", by]).reindex(pd.MultiIndex.from_product([recipes, labels], names=["recipe", by]))
+
+
+def _main_markdown(main, models, recipes, columns) -> str:
+    labels = [column.label for column in columns]
+    parts = ["Cells: mean ± sample std over seeds (the mean alone where one seed); "
+             f"{MISSING} where there is no result. Benchmark score = mean over all its test languages, "
+             "English included. QA benchmarks appear as F1 and as (EM+F1)/2.\n"]
+    for model in models:
+        grid = _grid(main, model, recipes, labels, by="column")
+        scores = [[recipe] + [_mean_std(*grid.loc[(recipe, label), ["mean", "std"]]) for label in labels]
+                  for recipe in recipes]
+        deltas = [[recipe] + [_signed(grid.loc[(recipe, label), "delta"]) for label in labels]
+                  for recipe in recipes if recipe != BASELINE]
+        parts.append(f"### {model}\n")
+        parts.append(_markdown_table(["recipe"] + labels, scores))
+        parts.append(f"Change against `{BASELINE}` (difference of means, points):\n")
+        parts.append(_markdown_table(["recipe"] + labels, deltas))
+    return "\n".join(parts)
+
+
+def _issues_markdown(issues: list[dict]) -> str:
+    if not issues:
+        return "None: every cell has results from every seed.\n"
+    return "".join(f"- {i['model']} / {i['recipe']} / {i['column']}: {i['problem']}\n" for i in issues)
+
+
+def _main_latex(main, models, recipes, columns) -> str:
+    labels = [column.label for column in columns]
+    header = ["recipe"] + [_latex_escape(label) for label in labels]
+    lines = ["% Generated by xstilts.report; needs \\usepackage{booktabs}."]
+    for model in models:
+        grid = _grid(main, model, recipes, labels, by="column")
+        scores = [[_latex_escape(recipe)]
+                  + [_mean_std(*grid.loc[(recipe, label), ["mean", "std"]], plus_minus=r"$\pm$").replace(MISSING, "--")
+                     for label in labels] for recipe in recipes]
+        deltas = [[_latex_escape(recipe)] + [_latex_signed(grid.loc[(recipe, label), "delta"]) for label in labels]
+                  for recipe in recipes if recipe != BASELINE]
+        lines += [r"\begin{table}[t]", r"\centering", r"\small"]
+        lines += _latex_tabular(header, [scores, deltas], [None, f"change against {BASELINE}"])
+        caption = (f"{_latex_escape(model)}: mean $\\pm$ sample std over seeds; change against "
+                   f"{BASELINE} below. QA as F1 and (EM+F1)/2.")
+        lines += [rf"\caption{{{caption}}}", rf"\label{{{_latex_label('main', model)}}}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def _with_delta(mean: float, delta: float, recipe: str) -> str:
+    if pd.isna(mean) or recipe == BASELINE:
+        return _number(mean)
+    return f"{mean:.1f} ({_signed(delta)})"
+
+
+def _per_language_sections(per_language: pd.DataFrame):
+    """(model, bench, metric, languages, rows) for each per-language table, in table order."""
+    for (model, bench), table in per_language.groupby(["model", "bench"], sort=False):
+        yield model, bench, table["metric"].iloc[0], list(dict.fromkeys(table["lang"])), table
+
+
+def _per_language_markdown(per_language, recipes) -> str:
+    parts = ["Mean over seeds per language; in brackets the change against `none`.\n"]
+    for model, bench, metric, langs, table in _per_language_sections(per_language):
+        grid = _grid(table, model, recipes, langs, by="lang")
+        rows = [[recipe] + [_with_delta(*grid.loc[(recipe, lang), ["mean", "delta"]], recipe) for lang in langs]
+                for recipe in recipes]
+        parts.append(f"### {model}: {bench} ({metric})\n")
+        parts.append(_markdown_table(["recipe"] + langs, rows))
+    return "\n".join(parts)
+
+
+def _per_language_latex(per_language, recipes) -> str:
+    lines = ["% Generated by xstilts.report; needs \\usepackage{booktabs,graphicx}."]
+    for model, bench, metric, langs, table in _per_language_sections(per_language):
+        grid = _grid(table, model, recipes, langs, by="lang")
+        rows = []
+        for recipe in recipes:
+            cells = []
+            for lang in langs:
+                mean, delta = grid.loc[(recipe, lang), ["mean", "delta"]]
+                cell = _number(mean).replace(MISSING, "--")
+                if recipe != BASELINE and not pd.isna(mean):
+                    cell += rf" {{\scriptsize {_latex_signed(delta)}}}"
+                cells.append(cell)
+            rows.append([_latex_escape(recipe)] + cells)
+        header = ["recipe"] + [_latex_escape(lang) for lang in langs]
+        # Benchmarks with 30-40 languages are wider than a page: scale to the text width.
+        lines += [r"\begin{table}[t]", r"\centering", r"\resizebox{\textwidth}{!}{%"]
+        lines += _latex_tabular(header, [rows], [None])
+        caption = (f"{_latex_escape(model)}, {_latex_escape(bench)} ({metric}) per language; "
+                   f"change against {BASELINE} in small type.")
+        label = _latex_label("lang", model, bench)
+        lines += ["}", rf"\caption{{{caption}}}", rf"\label{{{label}}}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def _index_markdown(title: str, main_markdown: str, issues: list[dict]) -> str:
+    links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in REPORT_FILES if name != "index.md")
+    return (
+        f"# {title}\n\n"
+        "Zero-shot cross-lingual transfer after English intermediate-task training. "
+        f"Overall averages: **{AVG_XTREME}** counts a QA benchmark by its F1, as XTREME's leaderboard; "
+        f"**{AVG_JIANT}** counts it by (EM+F1)/2, as jiant's headline.\n\n"
+        f"## Main table\n\n{main_markdown}\n"
+        f"## Files\n\n{links}\n"
+        "![Change against none](deltas_heatmap.png)\n\n"
+        "![Per-language scores](per_language_bars.png)\n\n"
+        "![Training curves](training_curves.png)\n\n"
+        f"## Missing cells\n\n{_issues_markdown(issues)}"
+    )
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    # A Figure on an Agg canvas, not pyplot: no display, no global backend switch for callers.
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _note_figure(text: str) -> Figure:
+    figure = _new_figure(6, 2)
+    axes = figure.subplots()
+    axes.text(0.5, 0.5, text, ha="center", va="center")
+    axes.set_axis_off()
+    return figure
+
+
+def _plot_delta_heatmap(main: pd.DataFrame, models, recipes, columns) -> Figure:
+    shown = [recipe for recipe in recipes if recipe != BASELINE]
+    if not shown:
+        return _note_figure(f"no recipe besides {BASELINE}: nothing to compare")
+    labels = [column.label for column in columns]
+    deltas = main.loc[main["recipe"] != BASELINE, "delta"].abs()
+    limit = float(deltas.max()) if deltas.notna().any() and deltas.max() > 0 else 1.0
+    figure = _new_figure(1.0 * len(labels) + 3, (0.45 * len(shown) + 1.8) * len(models))
+    axes = figure.subplots(len(models), 1, squeeze=False)[:, 0]
+    for ax, model in zip(axes, models):
+        grid = _grid(main, model, shown, labels, by="column")["delta"].unstack().reindex(index=shown, columns=labels)
+        image = _draw_heatmap(ax, grid, limit)
+        ax.set_title(f"{model}: change against {BASELINE} (points)")
+    figure.colorbar(image, ax=list(axes), label=f"change against {BASELINE}", shrink=0.8)
+    return figure
+
+
+def _draw_heatmap(ax, grid: pd.DataFrame, limit: float):
+    values = grid.to_numpy(dtype=float)
+    # Symmetric limits centre the diverging colormap on zero: white means no change.
+    colormap = colormaps["RdBu"].with_extremes(bad="0.85")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, vmin=-limit, vmax=limit, aspect="auto")
+    for (row, col), value in np.ndenumerate(values):
+        dark = not np.isnan(value) and abs(value) > 0.6 * limit
+        ax.text(col, row, _signed(value), ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_xticks(range(len(grid.columns)), grid.columns, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(grid.index)), grid.index, fontsize=8)
+    return image
+
+
+def _plot_per_language_bars(per_language: pd.DataFrame, recipes) -> Figure:
+    sections = list(_per_language_sections(per_language))
+    if not sections:
+        return _note_figure("no per-language results")
+    widest = max(len(langs) for _, _, _, langs, _ in sections)
+    # About a tenth of an inch per bar, within what a screen or a page can still show.
+    width = min(MAX_FIGURE_WIDTH, max(7.0, 0.1 * widest * len(recipes) + 2))
+    figure = _new_figure(width, 2.8 * len(sections))
+    axes = figure.subplots(len(sections), 1, squeeze=False)[:, 0]
+    colors = colormaps["tab10" if len(recipes) <= 10 else "tab20"]
+    for ax, (model, bench, metric, langs, table) in zip(axes, sections):
+        _draw_grouped_bars(ax, _grid(table, model, recipes, langs, by="lang"), recipes, langs, colors)
+        ax.set_title(f"{model}: {bench}", fontsize=9)
+        ax.set_ylabel(metric)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper center", ncols=min(len(recipes), 6), fontsize=8)
+    return figure
+
+
+def _draw_grouped_bars(ax, grid: pd.DataFrame, recipes, langs, colors) -> None:
+    width = 0.8 / len(recipes)
+    positions = np.arange(len(langs))
+    for index, recipe in enumerate(recipes):
+        rows = grid.loc[recipe].reindex(langs)
+        offset = (index - (len(recipes) - 1) / 2) * width
+        ax.bar(positions + offset, rows["mean"].to_numpy(dtype=float), width,
+               yerr=rows["std"].fillna(0.0).to_numpy(dtype=float), capsize=1.5, error_kw={"linewidth": 0.6},
+               label=recipe, color=colors(index % colors.N))
+    ax.set_xticks(positions, langs, fontsize=8)
+
+
+def _parse_run_name(name: str) -> tuple[str, str]:
+    """("target", "demo-tiny/none/pawsx/seed1") from "demo-tiny/target/none/pawsx/seed1"."""
+    parts = name.strip("/").split("/")
+    for index, part in enumerate(parts):
+        if part in STAGES:
+            return part, "/".join(parts[:index] + parts[index + 1:]) or name
+    return parts[0], "/".join(parts[1:]) or name
+
+
+def _runs_by_stage(train_logs: Mapping[str, list[dict]]) -> dict[str, list[tuple[str, list[dict]]]]:
+    runs: dict[str, list[tuple[str, list[dict]]]] = {}
+    for name in sorted(train_logs):
+        stage, label = _parse_run_name(name)
+        runs.setdefault(stage, []).append((label, train_logs[name]))
+    return {stage: runs[stage] for stage in _ordered(STAGES, runs) if stage in runs}
+
+
+def _series(lines: list[dict], key: str) -> tuple[list[float], list[float]]:
+    points = sorted((line["step"], line[key]) for line in lines if _is_number(line.get(key)) and "step" in line)
+    return [step for step, _ in points], [value for _, value in points]
+
+
+def _plot_training_curves(train_logs: Mapping[str, list[dict]]) -> Figure:
+    runs_by_stage = _runs_by_stage(train_logs)
+    if not runs_by_stage:
+        return _note_figure("no training logs")
+    figure = _new_figure(11, 3.2 * len(runs_by_stage))
+    axes = figure.subplots(len(runs_by_stage), 2, squeeze=False)
+    for (dev_ax, loss_ax), (stage, runs) in zip(axes, runs_by_stage.items()):
+        colors = colormaps["tab10" if len(runs) <= 10 else "tab20"]
+        for index, (label, lines) in enumerate(runs):
+            color = colors(index % colors.N)
+            dev_ax.plot(*_series(lines, "dev_score"), marker="o", markersize=3, color=color, label=label)
+            steps, losses = _series(lines, "loss")
+            # A lone point draws no line: mark it so that a short run still shows.
+            loss_ax.plot(steps, losses, linewidth=0.8, marker="o" if len(steps) == 1 else None, markersize=3,
+                         color=color, label=label)
+        dev_ax.set(title=f"{stage}: dev score", xlabel="step", ylabel="dev score")
+        loss_ax.set(title=f"{stage}: training loss", xlabel="step", ylabel="loss")
+        if len(runs) <= MAX_LEGEND_RUNS:
+            loss_ax.legend(fontsize="x-small", loc="upper right")
+        else:
+            loss_ax.set_title(f"{stage}: training loss ({len(runs)} runs, legend left out)")
+    return figure
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename it into place.
+
+    An interrupted run leaves at most a hidden temporary file, never a partial `path`.
+    """
+    # A unique name rather than mkstemp: mkstemp's files are private (0600), ours follow the umask.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _write_text(path: Path, text: str) -> None:
+    _replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> None:
+    _write_text(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+def _write_figure(out_dir: Path, stem: str, figure: Figure) -> None:
+    # No creation date in the PDF, so that a rerun on the same results gives the same bytes.
+    _replace_atomically(out_dir / f"{stem}.png", lambda temporary: figure.savefig(temporary, format="png", dpi=150))
+    _replace_atomically(out_dir / f"{stem}.pdf",
+                        lambda temporary: figure.savefig(temporary, format="pdf", metadata={"CreationDate": None}))
+
+
+def write_report(
+    results: list[dict],
+    train_logs: Mapping[str, list[dict]],
+    out_dir: str | os.PathLike,
+    *,
+    recipe_order: Iterable[str],
+    bench_order: Iterable[str],
+    qa_benches: Iterable[str],
+    title: str,
+) -> list[Path]:
+    """Write every file of REPORT_FILES under `out_dir` and return their paths.
+
+    Recipes and benchmarks listed in the orders but without results appear as missing cells;
+    ones with results but not listed are appended, sorted, so nothing is dropped silently.
+    """
+    if not results:
+        raise ValueError("no evaluation results to report")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    qa_benches = set(qa_benches)
+    frame = _results_frame(results, qa_benches)
+    models = sorted(frame["model"].unique())
+    recipes = _ordered([r for r in recipe_order if r != BASELINE], frame["recipe"].unique(), first=BASELINE)
+    benches = _ordered(bench_order, frame["bench"].unique())
+    columns = _main_columns(benches, qa_benches)
+
+    scores, language_issues = _seed_scores(frame)
+    main = _main_table(scores, models, recipes, columns)
+    per_language = _per_language_table(frame, models, recipes, benches, qa_benches)
+    seeds_by_model = frame.groupby("model")["seed"].nunique().to_dict()
+    issues = language_issues + _cell_issues(main, seeds_by_model)
+
+    main_markdown = _main_markdown(main, models, recipes, columns)
+    _write_csv(out_dir / "main_table.csv", main)
+    missing = f"## Missing cells\n\n{_issues_markdown(issues)}"
+    _write_text(out_dir / "main_table.md", f"# Main table\n\n{main_markdown}\n{missing}")
+    _write_text(out_dir / "main_table.tex", _main_latex(main, models, recipes, columns))
+    _write_csv(out_dir / "per_language.csv", per_language)
+    per_language_markdown = _per_language_markdown(per_language, recipes)
+    _write_text(out_dir / "per_language.md", f"# Per-language results\n\n{per_language_markdown}")
+    _write_text(out_dir / "per_language.tex", _per_language_latex(per_language, recipes))
+    _write_figure(out_dir, "deltas_heatmap", _plot_delta_heatmap(main, models, recipes, columns))
+    _write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
+    _write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
+    # The index goes last: its presence says the rest is complete.
+    _write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues))
+    return [out_dir / name for name in REPORT_FILES]

@@ -1,0 +1,87 @@
+"""What every task type provides, and the padding shared by all of them."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+IGNORE_INDEX = -100  # label value the losses skip (non-first sub-words, padding)
+
+
+def pad_2d(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    """Right-pad ragged rows to the longest one: dynamic padding, per batch."""
+    width = max(len(r) for r in rows)
+    out = torch.full((len(rows), width), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    return out
+
+
+def encoder_inputs(input_ids: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    ids = pad_2d(input_ids, pad_id)
+    return {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
+
+
+class TaskType:
+    """Interface of a task type. Features are dicts of equal-length columns (lists)."""
+
+    name: str = ""
+    trainable: bool = True  # retrieval is evaluation-only
+
+    def __init__(self, labels: list[str] | None = None):
+        self.labels = list(labels) if labels else []
+
+    # --- data -> features ---------------------------------------------------------------
+    def featurize(self, examples: list[dict], tokenizer, settings: dict) -> dict[str, list]:
+        raise NotImplementedError
+
+    def lengths(self, features: dict[str, list]) -> list[int]:
+        """Token length per feature row, for length-grouped batching."""
+        return [len(ids) for ids in features["input_ids"]]
+
+    def collate(self, rows: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    # --- model --------------------------------------------------------------------------
+    def make_head(self, hidden_size: int, dropout: float) -> nn.Module | None:
+        raise NotImplementedError
+
+    def forward(self, encode, head: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, Any]:
+        """(loss or None, outputs) for a batch; `encode(input_ids, attention_mask)` gives hidden states."""
+        raise NotImplementedError
+
+    # --- outputs -> predictions -> metrics --------------------------------------------
+    def decode(self, outputs: list, features: dict[str, list], examples: list[dict], settings: dict) -> list[dict]:
+        """One prediction record per example: {"id", "prediction", ...}."""
+        raise NotImplementedError
+
+    def score(self, predictions: list[dict], examples: list[dict], metric: str, lang: str) -> dict[str, float]:
+        """Metric dict (0-100) with the primary value under "score"."""
+        raise NotImplementedError
+
+    def unbatch(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> list:
+        """Per-row CPU outputs, trimmed of padding where they are per token."""
+        return list(outputs.float().cpu().numpy())
+
+
+def trim_per_row(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> list:
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    rows = outputs.float().cpu().numpy() if outputs.is_floating_point() else outputs.cpu().numpy()
+    return [row[:length] for row, length in zip(rows, lengths)]
+
+
+class ClassificationHead(nn.Module):
+    """Sentence-level head on the first token (<s>), as RoBERTa-family models use."""
+
+    def __init__(self, hidden_size: int, num_outputs: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, num_outputs)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden[:, 0])
+        x = torch.tanh(self.dense(x))
+        return self.out_proj(self.dropout(x))

@@ -1,0 +1,42 @@
+"""Single sentences and sentence pairs with one label: NLI, paraphrase."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .. import metrics
+from .base import ClassificationHead, TaskType, encoder_inputs
+
+
+class Classification(TaskType):
+    name = "classification"
+
+    def featurize(self, examples, tokenizer, settings):
+        texts_a = [ex["text_a"] for ex in examples]
+        texts_b = [ex.get("text_b") for ex in examples]
+        pairs = any(t is not None for t in texts_b)
+        encoded = tokenizer(texts_a, texts_b if pairs else None, truncation=True,
+                            max_length=settings["max_length"])
+        index = {label: i for i, label in enumerate(self.labels)}
+        return {"input_ids": encoded["input_ids"], "label": [index[str(ex["label"])] for ex in examples]}
+
+    def collate(self, rows, pad_id):
+        batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
+        batch["labels"] = torch.tensor([r["label"] for r in rows], dtype=torch.long)
+        return batch
+
+    def make_head(self, hidden_size, dropout):
+        return ClassificationHead(hidden_size, len(self.labels), dropout)
+
+    def forward(self, encode, head, batch):
+        logits = head(encode(batch["input_ids"], batch["attention_mask"]))
+        loss = F.cross_entropy(logits.float(), batch["labels"]) if "labels" in batch else None
+        return loss, logits
+
+    def decode(self, outputs, features, examples, settings):
+        return [{"id": ex["id"], "prediction": self.labels[int(row.argmax())]} for ex, row in zip(examples, outputs)]
+
+    def score(self, predictions, examples, metric, lang):
+        value = metrics.accuracy([p["prediction"] for p in predictions], [str(ex["label"]) for ex in examples])
+        return {"accuracy": value, "score": value}

@@ -1,0 +1,66 @@
+"""Masked language modelling, for pre-training the demo model (and MLM-during-intermediate
+variants). Masks are drawn per batch from torch's RNG, so the training loop's seed fixes them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .base import IGNORE_INDEX, TaskType, encoder_inputs, trim_per_row
+
+
+class MaskedLM(TaskType):
+    name = "mlm"
+
+    def __init__(self, labels=None, *, mask_token_id: int = 0, vocab_size: int = 0,
+                 special_ids: tuple[int, ...] = (), probability: float = 0.15):
+        super().__init__(labels)
+        self.mask_token_id = mask_token_id
+        self.vocab_size = vocab_size
+        self.special_ids = tuple(special_ids)
+        self.probability = probability
+
+    def featurize(self, examples, tokenizer, settings):
+        encoded = tokenizer([ex["text"] for ex in examples], truncation=True, max_length=settings["max_length"])
+        return {"input_ids": encoded["input_ids"]}
+
+    def collate(self, rows, pad_id):
+        batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
+        input_ids = batch["input_ids"].clone()
+        maskable = batch["attention_mask"].bool()
+        for special in self.special_ids:
+            maskable &= input_ids != special
+        chosen = (torch.rand(input_ids.shape) < self.probability) & maskable
+        labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+        # BERT's 80/10/10 rule: most chosen tokens become <mask>, some random, some unchanged.
+        roll = torch.rand(input_ids.shape)
+        input_ids[chosen & (roll < 0.8)] = self.mask_token_id
+        randomised = chosen & (roll >= 0.8) & (roll < 0.9)
+        input_ids[randomised] = torch.randint(self.vocab_size, input_ids.shape)[randomised]
+        batch["input_ids"], batch["labels"] = input_ids, labels
+        return batch
+
+    def make_head(self, hidden_size, dropout):
+        raise ValueError("the MLM head comes with the masked-LM model; it is not built per task")
+
+    def forward(self, encode, head, batch):
+        logits = head(encode(batch["input_ids"], batch["attention_mask"]))
+        loss = F.cross_entropy(logits.float().flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE_INDEX)
+        return loss, torch.stack([logits.argmax(dim=-1), batch["labels"]], dim=-1)
+
+    def unbatch(self, outputs, batch):
+        return trim_per_row(outputs, batch)
+
+    def decode(self, outputs, features, examples, settings):
+        predictions = []
+        for ex, pairs in zip(examples, outputs):
+            masked = pairs[:, 1] != IGNORE_INDEX
+            predictions.append({"id": ex["id"], "correct": int(np.sum(pairs[masked, 0] == pairs[masked, 1])),
+                                "masked": int(masked.sum())})
+        return predictions
+
+    def score(self, predictions, examples, metric, lang):
+        masked = sum(p["masked"] for p in predictions)
+        value = 100.0 * sum(p["correct"] for p in predictions) / max(masked, 1)
+        return {"mlm_accuracy": value, "score": value}

@@ -1,0 +1,226 @@
+"""The one training loop of every stage (pre-training, intermediate, target).
+
+Several tasks train together by examples-proportional sampling: each epoch's batches of all
+tasks are shuffled into one stream. Batches are length-grouped and padded per batch. The
+best dev checkpoint is kept; training stops early after `patience` evaluations without
+improvement. Resumable state lives outside the declared outputs and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .inference import autocast_for, evaluate_split, rows_of, to_device
+from .io import atomic_path, write_jsonl
+from .tasks import TaskType
+
+GROUPING_FACTOR = 50  # length-sorted pools of this many batches, then shuffled
+
+
+@dataclass
+class TrainTask:
+    """One task of a stage: its type, training features, and the English dev split for selection."""
+
+    name: str
+    type: TaskType
+    train: dict[str, list]
+    dev_features: dict[str, list] | None = None
+    dev_examples: list[dict] | None = None
+    metric: str = "accuracy"
+    settings: dict = field(default_factory=dict)
+
+
+def set_determinism(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle, sort by length inside pools, cut into batches, shuffle the batches: little padding,
+    random order."""
+    indices = list(range(len(lengths)))
+    rng.shuffle(indices)
+    pool = batch_size * GROUPING_FACTOR
+    batches = []
+    for start in range(0, len(indices), pool):
+        chunk = sorted(indices[start : start + pool], key=lambda i: lengths[i], reverse=True)
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def epoch_schedule(tasks: list[TrainTask], batch_size: int, seed: int, epoch: int) -> list[tuple[int, list[int]]]:
+    """(task index, row indices) for every batch of one epoch, all tasks interleaved."""
+    rng = random.Random(f"{seed}-{epoch}")
+    schedule = [(t, batch) for t, task in enumerate(tasks)
+                for batch in length_grouped_batches(task.type.lengths(task.train), batch_size, rng)]
+    rng.shuffle(schedule)
+    return schedule
+
+
+def linear_schedule(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        return max(0.0, (total - step) / max(total - warmup, 1))
+    return factor
+
+
+def make_optimizer(model: torch.nn.Module, hp: dict, device: torch.device) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    groups = [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=hp["lr"], fused=device.type == "cuda" or None)
+
+
+def fingerprint(hp: dict, seed: int, tasks: list[TrainTask]) -> str:
+    described = {"hp": hp, "seed": seed, "tasks": [(t.name, len(t.train["input_ids"])) for t in tasks]}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Trainer:
+    def __init__(self, model, tasks: list[TrainTask], hp: dict, *, seed: int, device: torch.device,
+                 pad_id: int, state_dir: str | Path, eval_batch_size: int = 64, progress: bool = True):
+        self.model, self.tasks, self.hp, self.seed = model, tasks, hp, seed
+        self.device, self.pad_id, self.eval_batch_size = device, pad_id, eval_batch_size
+        self.state_dir = Path(state_dir)
+        self.rows = [rows_of(t.train) for t in tasks]
+        self.progress = progress
+        self.batches_per_epoch = sum(math.ceil(len(r) / hp["batch_size"]) for r in self.rows)
+        steps_per_epoch = max(1, self.batches_per_epoch // hp["grad_accum"])
+        self.total_steps = hp["max_steps"] or max(1, math.ceil(steps_per_epoch * hp["epochs"]))
+        self.bf16 = bool(hp["bf16"]) and device.type == "cuda"
+        self.fingerprint = fingerprint(hp, seed, tasks)
+
+    # ---- selection ---------------------------------------------------------------------
+    def dev_scores(self) -> dict[str, float]:
+        scores = {}
+        for task in self.tasks:
+            if task.dev_features is None:
+                continue
+            _, result = evaluate_split(self.model, task.name, task.type, task.dev_features, task.dev_examples,
+                                       metric=task.metric, lang="en", settings=task.settings, pad_id=self.pad_id,
+                                       batch_size=self.eval_batch_size, device=self.device, bf16=self.bf16)
+            scores[task.name] = result["score"]
+        return scores
+
+    # ---- resumable state ---------------------------------------------------------------
+    def save_state(self, state: dict) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.state_dir / "state.pt") as tmp:
+            torch.save(state, tmp)
+
+    def load_state(self) -> dict | None:
+        path = self.state_dir / "state.pt"
+        if not path.exists():
+            return None
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return state if state.get("fingerprint") == self.fingerprint else None
+
+    # ---- the loop ----------------------------------------------------------------------
+    def run(self) -> dict:
+        hp = self.hp
+        set_determinism(self.seed)
+        self.model.to(self.device).train()
+        if hp["gradient_checkpointing"] and hasattr(self.model.encoder, "gradient_checkpointing_enable"):
+            self.model.encoder.gradient_checkpointing_enable()
+        forward = torch.compile(self.model) if hp["compile"] else self.model
+        optimizer = make_optimizer(self.model, hp, self.device)
+        warmup = int(hp["warmup_ratio"] * self.total_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, self.total_steps))
+
+        s = {"step": 0, "epoch": 0, "position": 0, "best_score": -math.inf, "best_step": 0,
+             "best_state": None, "evals_since_best": 0, "log": [], "fingerprint": self.fingerprint}
+        resumed = self.load_state()
+        if resumed:
+            self.model.load_state_dict(resumed.pop("model"))
+            optimizer.load_state_dict(resumed.pop("optimizer"))
+            scheduler.load_state_dict(resumed.pop("scheduler"))
+            torch.set_rng_state(resumed.pop("torch_rng"))
+            s = resumed
+
+        bar = tqdm(total=self.total_steps, initial=s["step"], disable=not self.progress, desc="train", mininterval=2)
+        running_loss = torch.zeros((), device=self.device)
+        micro, stopped, started = 0, False, time.perf_counter()
+        while s["step"] < self.total_steps and not stopped:
+            schedule = epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"])
+            for position in range(s["position"], len(schedule)):
+                task_index, indices = schedule[position]
+                task = self.tasks[task_index]
+                batch = to_device(task.type.collate([self.rows[task_index][i] for i in indices], self.pad_id), self.device)
+                with autocast_for(self.device, self.bf16):
+                    loss, _ = forward(task.name, batch)
+                (loss / hp["grad_accum"]).backward()
+                running_loss += loss.detach()
+                micro += 1
+                if micro % hp["grad_accum"]:
+                    continue
+                if hp["max_grad_norm"]:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp["max_grad_norm"])
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                s["step"] += 1
+                s["position"] = position + 1
+                bar.update(1)
+                if s["step"] % hp["log_every"] == 0:
+                    # The only host-device sync of the step loop, once per log interval.
+                    mean_loss = running_loss.item() / (hp["log_every"] * hp["grad_accum"])
+                    running_loss.zero_()
+                    s["log"].append({"step": s["step"], "epoch": s["epoch"] + position / len(schedule),
+                                     "loss": mean_loss, "lr": scheduler.get_last_lr()[0]})
+                    bar.set_postfix(loss=f"{mean_loss:.3f}")
+                last = s["step"] >= self.total_steps
+                if s["step"] % hp["eval_every"] == 0 or last:
+                    stopped = self.evaluate_and_select(s) or last
+                if s["step"] % hp["save_every"] == 0 and not stopped:
+                    self.save_state({**s, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
+                                     "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
+                if stopped:
+                    break
+            else:
+                s["epoch"] += 1
+                s["position"] = 0
+        bar.close()
+        if s["best_state"] is not None:
+            self.model.load_state_dict(s["best_state"])
+        elapsed = time.perf_counter() - started
+        return {"steps": s["step"], "total_steps": self.total_steps, "best_step": s["best_step"],
+                "best_dev_score": None if s["best_score"] == -math.inf else s["best_score"],
+                "early_stopped": s["step"] < self.total_steps, "seconds": round(elapsed, 2),
+                "hyperparameters": hp, "seed": self.seed, "tasks": [t.name for t in self.tasks],
+                "log": s["log"]}
+
+    def evaluate_and_select(self, s: dict) -> bool:
+        """Dev evaluation; keeps the best weights. True when patience has run out."""
+        scores = self.dev_scores()
+        if not scores:
+            return False
+        score = sum(scores.values()) / len(scores)
+        s["log"].append({"step": s["step"], "dev_score": score, "dev": scores})
+        if score > s["best_score"]:
+            s.update(best_score=score, best_step=s["step"], evals_since_best=0,
+                     best_state={k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()})
+        else:
+            s["evals_since_best"] += 1
+        return s["evals_since_best"] >= self.hp["patience"]
+
+    def clear_state(self) -> None:
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def write_log(path: str | Path, summary: dict) -> None:
+    write_jsonl(path, summary["log"])

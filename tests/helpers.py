@@ -1,0 +1,32 @@
+"""Small models and data that tests build themselves: no hub, no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+from xstilts.tokenizer_training import train_tokenizer
+
+TOY_TEXTS = [
+    "Anna buys 3 red apples in Paris .",
+    "Marco sells the blue car in Rome .",
+    "Does Lena see 12 green trees ?",
+    "Кира видит 5 домов .",
+    "زيد يقرأ الكتاب 7 مرات .",
+    "安娜买了3个苹果。",
+    "The old man reads a long book near the river .",
+] * 20
+
+
+def tiny_pretrained(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """A random tiny XLM-R with a trained toy tokenizer, saved as a hub model would be."""
+    tokenizer = train_tokenizer(TOY_TEXTS, vocab_size=300, model_max_length=128)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
+                              num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=130,
+                              pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
+    torch.manual_seed(seed)
+    XLMRobertaForMaskedLM(config).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
