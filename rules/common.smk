@@ -13,7 +13,6 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
-RESULTS = config.get("results_dir", "results")
 LIBRARY = Path(workflow.basedir) / "src" / "xstilts"
 PRETRAINED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "training_summary.json")
 
@@ -54,22 +53,22 @@ EVAL_BATCH_SIZE = config.get("evaluation", {}).get("batch_size", 64)
 
 # ---- paths ------------------------------------------------------------------------------------
 def data_path(task, split, lang):
-    return f"{RESULTS}/data/{task}/{split}/{lang}.jsonl"
+    return f"results/data/{task}/{split}/{lang}.jsonl"
 
 
 def features_path(model, task, split, lang):
-    return f"{RESULTS}/features/{model}/{task}/{split}/{lang}.parquet"
+    return f"results/features/{model}/{task}/{split}/{lang}.parquet"
 
 
 def pretrained_dir(model):
-    return f"{RESULTS}/models/{model}/pretrained"
+    return f"results/models/{model}/pretrained"
 
 
 def encoder_dir(model, recipe, seed):
     """The checkpoint a recipe hands on: the plain pretrained model for `none`."""
     if recipe == "none":
         return pretrained_dir(model)
-    return f"{RESULTS}/models/{model}/intermediate/{recipe}/seed{seed}"
+    return f"results/models/{model}/intermediate/{recipe}/seed{seed}"
 
 
 def encoder_files(model, recipe, seed):
@@ -78,16 +77,16 @@ def encoder_files(model, recipe, seed):
 
 
 def target_dir(model, recipe, target, seed):
-    return f"{RESULTS}/models/{model}/target/{recipe}/{target}/seed{seed}"
+    return f"results/models/{model}/target/{recipe}/{target}/seed{seed}"
 
 
 def eval_dir(model, recipe, bench, seed):
-    return f"{RESULTS}/eval/{model}/{recipe}/{bench}/seed{seed}"
+    return f"results/eval/{model}/{recipe}/{bench}/seed{seed}"
 
 
 def state_dir(stage_path):
     """Resumable training state: outside the declared outputs, which Snakemake deletes on failure."""
-    return f"{RESULTS}/.state/{stage_path}"
+    return f"results/.state/{stage_path}"
 
 
 # ---- what a stage reads -----------------------------------------------------------------------
@@ -120,7 +119,7 @@ def bench_languages(bench):
 
 def eval_outputs(bench):
     """Per-language outputs of one benchmark's evaluation, with the other wildcards left open."""
-    base = RESULTS + "/eval/{model}/{recipe}/" + bench + "/seed{seed}"
+    base = f"results/eval/{{model}}/{{recipe}}/{bench}/seed{{seed}}"
     languages = bench_languages(bench)
     return {
         "results": [f"{base}/{lang}.json" for lang in languages],
@@ -145,18 +144,97 @@ def all_train_logs():
             for recipe in PLAN.recipes:
                 if recipe != "none":
                     logs[f"{model}/intermediate/{recipe}/seed{seed}"] = (
-                        f"{RESULTS}/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl"
+                        f"results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl"
                     )
                 for target in PLAN.targets:
                     logs[f"{model}/target/{recipe}/{target}/seed{seed}"] = (
-                        f"{RESULTS}/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl"
+                        f"results/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl"
                     )
     return logs
 
 
 def report_files():
-    return [f"{RESULTS}/report/{name}" for name in REPORT_FILES]
+    return [f"results/report/{name}" for name in REPORT_FILES]
 
 
 def model_is_pretrained_here(model):
     return "pretrain" in config["models"][model]
+
+
+# ---- per-stage inputs and params ---------------------------------------------------------
+def prepare_spec(wildcards):
+    """What `prepare` reads: the task's source and, for the generator, its size and seed."""
+    source = PLAN.source(wildcards.task)
+    spec = dict(PLAN.source_spec(wildcards.task))
+    if source == "synthetic":
+        spec["n"] = PLAN.synthetic_size(wildcards.task, wildcards.split)
+        spec["seed"] = config["data"]["synthetic"]["seed"]
+    return {"source": source, "spec": spec}
+
+
+def corpus_files(split):
+    return [data_path("corpus", split, lang) for lang in PLAN.languages("corpus", split)]
+
+
+def target_checkpoint_files():
+    files = [f"results/models/{{model}}/target/{{recipe}}/{{target}}/seed{{seed}}/{n}" for n in CHECKPOINT_FILES]
+    return files if config.get("keep_target_checkpoints", False) else [temp(f) for f in files]
+
+
+def eval_checkpoint(bench):
+    """Target checkpoint for task benchmarks; the intermediate (or plain) encoder for retrieval."""
+    target = PLAN.target_of(bench)
+
+    def files(w):
+        if target is None:
+            return encoder_files(w.model, w.recipe, w.seed)
+        return [f"{target_dir(w.model, w.recipe, target, w.seed)}/{n}" for n in CHECKPOINT_FILES]
+
+    return files
+
+
+def eval_data(bench):
+    splits = ["test", "dev"] if PLAN.task(bench)["metric"] == "bucc" else ["test"]
+
+    def files(w):
+        return [
+            path
+            for lang in bench_languages(bench)
+            for split in splits
+            for path in (features_path(w.model, bench, split, lang), data_path(bench, split, lang))
+        ]
+
+    return files
+
+
+def eval_languages(bench):
+    """Per language: the files the evaluation reads and writes (see xstilts.stages.evaluate)."""
+
+    def spec(w):
+        out = eval_dir(w.model, w.recipe, bench, w.seed)
+        languages = {}
+        for lang in bench_languages(bench):
+            languages[lang] = {
+                "features": features_path(w.model, bench, "test", lang),
+                "examples": data_path(bench, "test", lang),
+                "out": f"{out}/{lang}.json",
+                "predictions": f"{out}/{lang}.predictions.jsonl",
+            }
+            if PLAN.task(bench)["metric"] == "bucc":
+                languages[lang]["dev_features"] = features_path(w.model, bench, "dev", lang)
+                languages[lang]["dev_examples"] = data_path(bench, "dev", lang)
+        return languages
+
+    return spec
+
+
+def eval_params(bench):
+    target = PLAN.target_of(bench)
+
+    def meta(w):
+        return {"model": w.model, "recipe": w.recipe, "target": target, "seed": int(w.seed)}
+
+    def layer(w):
+        return config["models"][w.model].get("retrieval_layer", -1)
+
+    return meta, layer

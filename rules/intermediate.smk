@@ -3,22 +3,20 @@ rule intermediate:
         encoder=lambda w: encoder_files(w.model, "none", w.seed),
         data=lambda w: training_inputs(w.model, PLAN.recipes[w.recipe]["tasks"]),
     output:
-        [RESULTS + "/models/{model}/intermediate/{recipe}/seed{seed}/" + name for name in CHECKPOINT_FILES],
-        train_log=RESULTS + "/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl",
+        [f"results/models/{{model}}/intermediate/{{recipe}}/seed{{seed}}/{name}" for name in CHECKPOINT_FILES],
+        train_log="results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl",
     params:
         tasks=lambda w: [task_spec(w.model, t) for t in PLAN.recipes[w.recipe]["tasks"]],
         hp=lambda w: PLAN.training("intermediate", w.model, w.recipe),
-        encoder_dir=lambda w: pretrained_dir(w.model),
-        out_dir=lambda w: encoder_dir(w.model, w.recipe, w.seed),
         state_dir=lambda w: state_dir(f"{w.model}/intermediate/{w.recipe}/seed{w.seed}"),
         eval_batch_size=EVAL_BATCH_SIZE,
         code=CODE["train"],
     resources:
         gpu=GPUS,
     log:
-        RESULTS + "/logs/intermediate/{model}/{recipe}/seed{seed}.log",
+        "results/logs/intermediate/{model}/{recipe}/seed{seed}.log",
     benchmark:
-        RESULTS + "/benchmarks/intermediate/{model}/{recipe}/seed{seed}.tsv"
+        "results/benchmarks/intermediate/{model}/{recipe}/seed{seed}.tsv"
     conda:
         "../envs/xstilts.yaml"
     script:

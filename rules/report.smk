@@ -10,10 +10,9 @@ rule report:
         bench_order=PLAN.benches(),
         qa_benches=[b for b in PLAN.benches() if PLAN.task(b)["type"] == "span_qa"],
         title=f"xstilts report: {config.get('run_name', 'run')}",
-        out_dir=RESULTS + "/report",
         code=CODE["report"],
     log:
-        RESULTS + "/logs/report.log",
+        "results/logs/report.log",
     conda:
         "../envs/xstilts.yaml"
     script:

@@ -6,6 +6,6 @@ from xstilts.runtime import stage
 with stage(snakemake) as device:
     p = snakemake.params
     stages.pretrain(corpus_train=list(snakemake.input.train), corpus_dev=list(snakemake.input.dev),
-                    architecture=p.architecture, hp=p.hp, max_length=p.max_length, seed=p.seed,
+                    architecture=p.architecture, hp=p.hp, max_length=p.max_length, max_positions=p.max_positions, seed=p.seed,
                     out_dir=Path(snakemake.output[0]).parent, log_out=snakemake.output.train_log,
                     state_dir=p.state_dir, device=device, eval_batch_size=64)

@@ -1,8 +1,10 @@
+from pathlib import Path
+
 from xstilts import report
 from xstilts.runtime import stage
 
 with stage(snakemake):
     p = snakemake.params
     report.write_report(report.load_results(snakemake.input.results), report.load_train_logs(p.train_logs),
-                        p.out_dir, recipe_order=p.recipe_order, bench_order=p.bench_order,
+                        Path(snakemake.output[0]).parent, recipe_order=p.recipe_order, bench_order=p.bench_order,
                         qa_benches=set(p.qa_benches), title=p.title)

@@ -57,6 +57,18 @@ def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str
 
 
 # ---- training ------------------------------------------------------------------------------
+def check_fits(features: dict[str, list], config, what: str) -> None:
+    """Fail before training or evaluating when features are longer than the model's positions."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is None:
+        return
+    offset = (config.pad_token_id + 1) if config.model_type in ("xlm-roberta", "roberta") else 0
+    longest = max((len(ids[0]) if ids and isinstance(ids[0], list) else len(ids)) for ids in features["input_ids"])
+    if longest + offset > limit:
+        raise ValueError(f"{what}: features of length {longest} exceed the model's {limit - offset} positions; "
+                         f"lower features.max_length in the config")
+
+
 def train_task_from(spec: dict) -> TrainTask:
     """spec: name, type, labels, metric, settings, train (parquet), dev (parquet), dev_examples (jsonl)."""
     train = read_features(spec["train"])
@@ -88,6 +100,8 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     train_tasks = [train_task_from(spec) for spec in tasks]
     torch.manual_seed(seed)  # head initialisation
     model = build_model(encoder_path, {t.name: t.type for t in train_tasks})
+    for task in train_tasks:
+        check_fits(task.train, model.encoder.config, f"task '{task.name}'")
     pad_id = model.encoder.config.pad_token_id
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id,
                       state_dir=state_dir, eval_batch_size=eval_batch_size)
@@ -100,20 +114,21 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
 
 
 def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: dict, hp: dict, max_length: int,
-             seed: int, out_dir: str | Path, log_out: str | Path, state_dir: str | Path,
+             max_positions: int, seed: int, out_dir: str | Path, log_out: str | Path, state_dir: str | Path,
              device: torch.device, eval_batch_size: int) -> dict:
-    """Train a tokenizer and a tiny XLM-R-architecture masked LM on the monolingual corpora."""
+    """Train a tokenizer and a tiny XLM-R-architecture masked LM on the monolingual corpora.
+    `max_positions` is the longest sequence any later stage feeds it."""
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
     from .tokenizer_training import train_tokenizer
 
     train_examples = [ex for path in corpus_train for ex in read_jsonl(path)]
     dev_examples = [ex for path in corpus_dev for ex in read_jsonl(path)]
-    tokenizer = train_tokenizer((ex["text"] for ex in train_examples), architecture["vocab_size"], max_length)
+    tokenizer = train_tokenizer((ex["text"] for ex in train_examples), architecture["vocab_size"], max_positions)
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer), hidden_size=architecture["hidden_size"],
         num_hidden_layers=architecture["num_hidden_layers"], num_attention_heads=architecture["num_attention_heads"],
-        intermediate_size=architecture["intermediate_size"], max_position_embeddings=max_length + 2,
+        intermediate_size=architecture["intermediate_size"], max_position_embeddings=max_positions + 2,  # XLM-R positions start after the pad id
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         type_vocab_size=1,
     )
@@ -170,7 +185,9 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
     run = dict(metric=metric, settings=settings, pad_id=pad_id, batch_size=batch_size, device=device)
     for lang, paths in languages.items():
         examples = read_jsonl(paths["examples"])
-        predictions, result = evaluate_split(model, head or bench, task, read_features(paths["features"]),
+        features = read_features(paths["features"])
+        check_fits(features, model.encoder.config, f"benchmark '{bench}' ({lang})")
+        predictions, result = evaluate_split(model, head or bench, task, features,
                                              examples, lang=lang, **run)
         if metric == "bucc":
             dev_examples = read_jsonl(paths["dev_examples"])

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import numbers
 import random
 from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
@@ -161,8 +162,9 @@ def _transcribe(word: str, table: dict[str, str]) -> str:
     """Rewrite `word` left to right, two-letter keys before one-letter ones."""
     out, i = [], 0
     while i < len(word):
-        if word[i:i + 2] in table and len(word[i:i + 2]) == 2:
-            out.append(table[word[i:i + 2]])
+        pair = word[i:i + 2]
+        if len(pair) == 2 and pair in table:
+            out.append(table[pair])
             i += 2
         else:
             out.append(table.get(word[i], word[i]))
@@ -321,7 +323,7 @@ class Grammar:
     code = ""
     separator = " "
     cased = True  # sentence starts are capitalised
-    period, question_mark, comma = ".", "?", ","
+    period, question_mark = ".", "?"
     conjunction = Tok("and", "CCONJ", "conj")
 
     def __init__(self, lex: Lexicon):
@@ -436,7 +438,8 @@ class English(Grammar):
 
     def noun_phrase(self, noun, number, adjective):
         plural = _is_plural(number)
-        words = ([Tok(adjective, "ADJ", "adj")] if adjective else []) + [Tok(_english_noun(noun, plural), "NOUN", "noun")]
+        words = [Tok(adjective, "ADJ", "adj")] if adjective else []
+        words.append(Tok(_english_noun(noun, plural), "NOUN", "noun"))
         return self.determiner(number, words[0].text) + words
 
     def determiner(self, number, next_word: str) -> list[Tok]:
@@ -500,13 +503,16 @@ class German(Grammar):
         stem = self.words[noun]
         words = [self.adjective(adjective, _attach(self.words[adjective], "en" if plural else self.AGREEMENT[gender]))
                  ] if adjective else []
-        words.append(self.noun(noun, _attach(stem, self.PLURAL[gender]) if plural else stem, plural))
+        words.append(self.noun(noun, self.plural(noun) if plural else stem, plural))
         definite, indefinite = self.ARTICLES[gender]
         if number is None:
             return [Tok(definite, "DET", "det"), *words]
         if number == 1:
             return [Tok(indefinite, "DET", "det"), *words]
         return _count(number) + words
+
+    def plural(self, noun: str) -> str:
+        return _attach(self.words[noun], self.PLURAL[self.lex.gender[noun]])
 
     def subject_noun(self, noun):
         return [Tok(self.ARTICLES[self.lex.gender[noun]][0], "DET", "det"), self.noun(noun, self.words[noun], False)]
@@ -519,8 +525,8 @@ class German(Grammar):
             return [self.word("was", "PRON"), *subject, verb]
         if asked == "where":
             return [self.word("wo", "ADV"), *subject, *self.reference(c), verb]
-        plural = _attach(self.words[c.obj], self.PLURAL[self.lex.gender[c.obj]])
-        return [self.word("wie", "ADV"), self.word("viele", "ADJ"), self.noun(c.obj, plural, True), *subject, verb]
+        return [self.word("wie", "ADV"), self.word("viele", "ADJ"), self.noun(c.obj, self.plural(c.obj), True),
+                *subject, verb]
 
     def about(self, person):
         return [self.word("was", "PRON"), self.word("über", "ADP"), *self.person(person), self.word("stimmt", "VERB")]
@@ -587,7 +593,7 @@ class Arabic(Grammar):
 
     code = "ar"
     cased = False
-    question_mark, comma = "؟", "،"
+    question_mark = "؟"
     conjunction = Tok("و", "CCONJ", "conj")
     ARTICLE = "ال"
 
@@ -640,7 +646,7 @@ class Chinese(Grammar):
     code = "zh"
     separator = ""
     cased = False
-    period, question_mark, comma = "。", "？", "，"
+    period, question_mark = "。", "？"
     conjunction = Tok("，", "PUNCT", "conj")
 
     def gap(self, left, right):
@@ -665,11 +671,14 @@ class Chinese(Grammar):
         return self.subject(c.subject) + negation + [Tok("在", "ADP", "prep"), *self.place(c.place)] + predicate
 
     def noun_phrase(self, noun, number, adjective):
-        measure = Tok(self.lex.measure[noun], "NOUN", "mw")
-        quantity = ([Tok("一", "NUM", "det"), measure] if number == 1 else
-                    _count(number) + [measure] if _is_counted(number) else [])
         words = [self.adjective(adjective, self.words[adjective])] if adjective else []
-        return quantity + words + [self.noun(noun, self.words[noun], _is_plural(number))]
+        words.append(self.noun(noun, self.words[noun], _is_plural(number)))
+        measure = Tok(self.lex.measure[noun], "NOUN", "mw")
+        if number == 1:  # "a book": one + measure word
+            return [Tok("一", "NUM", "det"), measure, *words]
+        if _is_counted(number):
+            return [*_count(number), measure, *words]
+        return words
 
     def subject_noun(self, noun):
         return [self.noun(noun, self.words[noun], False)]
@@ -763,9 +772,7 @@ def _askable(clause: Clause) -> list[str]:
 
 
 # --- hypotheses about one clause of a premise (NLI, multiple choice) -------------------------
-
-
-# Each builds the moves open to `target`, then makes one of them (each move draws its own details).
+# Each lists the moves open to `target` and makes one of them; all take the premise, to share one signature.
 
 
 def _entailed(rng, target: Clause, premise: list[Clause]) -> Clause | None:
@@ -1099,7 +1106,7 @@ def _resolved_options(kind: str, lang: str, split: str, n: int, options: dict) -
         raise ValueError(f"kind {kind!r} pairs a language with English, so lang 'en' has no examples")
     if kind == "ccg" and lang != "en":
         raise ValueError(f"kind 'ccg' is English-only; got lang {lang!r}")
-    if not isinstance(n, int) or n < 0:
+    if not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     defaults = OPTIONS.get(kind, {})
     for name in options:

@@ -1,0 +1,110 @@
+"""The workflow end to end on a tiny config, and what Snakemake plans after a config change."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(configfile), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=1500)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from a dry run's job-stats table (empty when nothing is to be done)."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = {}
+    table = re.search(r"Job stats:\n(.*?)\n\s*\n", result.stdout + "\n\n", re.S)
+    if table:
+        for line in table.group(1).splitlines()[2:]:
+            rule, count = line.split()
+            if rule != "total":
+                counts[rule] = int(count)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    config = workdir / "tiny.yaml"
+    shutil.copy(TINY, config)
+    result = snakemake(workdir, config)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir, config
+
+
+def changed_config(workdir: Path, config: Path, change) -> Path:
+    data = yaml.safe_load(config.read_text())
+    change(data)
+    path = workdir / "changed.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_report_has_every_benchmark_recipe_seed_and_language(finished_run):
+    workdir, config = finished_run
+    data = yaml.safe_load(config.read_text())
+    main = (workdir / "results" / "report" / "main_table.csv").read_text()
+    for recipe in data["recipes"]:
+        assert f",{recipe}," in main
+    for bench in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018"]:
+        assert bench in main
+    results = list((workdir / "results" / "eval").rglob("*.json"))
+    # 3 recipes x 1 seed x (xnli, panx, xquad, mlqa: 3 languages; tatoeba, bucc2018: 2)
+    assert len(results) == 3 * (4 * 3 + 2 * 2)
+    for path in results:
+        record = json.loads(path.read_text())
+        assert 0.0 <= record["score"] <= 100.0, path
+        assert (path.parent / f"{record['lang']}.predictions.jsonl").exists()
+    index = (workdir / "results" / "report" / "index.md").read_text()
+    assert "| none |" in index
+
+
+def test_checkpoints_and_outputs_are_complete(finished_run):
+    workdir, _ = finished_run
+    intermediate = workdir / "results" / "models" / "tiny" / "intermediate" / "multi" / "seed1"
+    summary = json.loads((intermediate / "training_summary.json").read_text())
+    assert summary["tasks"] == ["mnli", "squad_v1", "hellaswag", "ccg"]
+    heads = json.loads((intermediate / "heads.json").read_text())
+    assert set(heads) == {"mnli", "squad_v1", "hellaswag", "ccg"}
+    assert not (workdir / "results" / ".state").exists() or not any((workdir / "results" / ".state").rglob("state.pt"))
+    # Target checkpoints are temp() by default: the predictions are what lasts.
+    assert not list((workdir / "results" / "models" / "tiny" / "target").rglob("model.safetensors"))
+
+
+def test_nothing_changed_plans_nothing(finished_run):
+    workdir, config = finished_run
+    assert planned_jobs(snakemake(workdir, config, "-n")) == {}
+
+
+def test_target_learning_rate_change_plans_only_that_target(finished_run):
+    workdir, config = finished_run
+
+    def change(data):
+        data["targets"]["panx"] = {"benches": ["panx"], "training": {"lr": 1.0e-3}}
+
+    plan = planned_jobs(snakemake(workdir, changed_config(workdir, config, change), "-n"))
+    assert plan == {"target": 3, "evaluate_panx": 3, "report": 1, "all": 1}
+
+
+def test_intermediate_change_plans_that_recipe_and_downstream_only(finished_run):
+    workdir, config = finished_run
+
+    def change(data):
+        data["recipes"]["mnli"] = {"tasks": ["mnli"], "training": {"lr": 1.0e-3}}
+
+    plan = planned_jobs(snakemake(workdir, changed_config(workdir, config, change), "-n"))
+    per_bench = {f"evaluate_{b}": 1 for b in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018"]}
+    assert plan == {"intermediate": 1, "target": 3, **per_bench, "report": 1, "all": 1}
