@@ -39,7 +39,7 @@ def code_hash(*parts):
 
 
 CODE = {
-    "prepare": code_hash("synthetic.py", "io.py", "stages.py"),
+    "prepare": code_hash("data.py", "synthetic.py", "io.py"),
     "tokenize": code_hash("tasks", "io.py", "stages.py"),
     "train": code_hash("training.py", "modeling.py", "inference.py", "tasks", "metrics.py", "io.py", "stages.py"),
     "pretrain": code_hash("training.py", "inference.py", "tasks", "tokenizer_training.py", "io.py", "stages.py"),

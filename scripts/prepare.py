@@ -1,6 +1,6 @@
-from xstilts import stages
+from xstilts import data
 from xstilts.runtime import stage
 
-with stage(snakemake):
+with stage(snakemake, uses_torch=False):
     w = snakemake.wildcards
-    stages.prepare(task=w.task, split=w.split, lang=w.lang, **snakemake.params.source, out=snakemake.output[0])
+    data.prepare(task=w.task, split=w.split, lang=w.lang, **snakemake.params.source, out=snakemake.output[0])

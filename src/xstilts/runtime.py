@@ -9,14 +9,19 @@ import os
 import sys
 from typing import Iterator
 
-import torch
 
 
 @contextlib.contextmanager
-def stage(snakemake) -> Iterator[torch.device]:
-    """Context for a Snakemake `script:` job; yields the torch device to run on."""
+def stage(snakemake, *, uses_torch: bool = True) -> Iterator:
+    """Context for a Snakemake `script:` job; yields the torch device to run on (None for
+    jobs that do not use torch, which then never import it)."""
     log_path = snakemake.log[0] if snakemake.log else None
     with _redirect_output(log_path):
+        if not uses_torch:
+            yield None
+            return
+        import torch
+
         torch.set_num_threads(max(1, int(snakemake.threads)))
         _quiet_libraries()
         gpus = int(getattr(snakemake.resources, "gpu", 0) or 0)

@@ -19,20 +19,6 @@ from .tasks.tagging import Tagging
 from .training import Trainer, TrainTask, write_log
 
 
-# ---- prepare -------------------------------------------------------------------------------
-def prepare(*, task: str, split: str, lang: str, source: str, spec: dict, out: str | Path) -> None:
-    if source == "synthetic":
-        from . import synthetic
-
-        rows = synthetic.generate(spec["kind"], split=split, lang=lang, n=spec["n"], seed=spec["seed"],
-                                  stream=task, **spec.get("options", {}))
-    else:
-        raise NotImplementedError(f"task '{task}': data source '{source}' is not implemented yet; use 'synthetic'")
-    if not rows:
-        raise ValueError(f"task '{task}' {split}/{lang}: the source produced no examples")
-    write_jsonl(out, rows)
-
-
 # ---- features ------------------------------------------------------------------------------
 def write_features(path: str | Path, columns: dict[str, list]) -> None:
     with atomic_path(path) as tmp:
