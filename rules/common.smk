@@ -49,6 +49,7 @@ CODE = {
 GPUS = config.get("resources", {}).get("gpus_per_job", 1)
 GPU_LOCK_DIR = config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
 EVAL_BATCH_SIZE = config.get("evaluation", {}).get("batch_size", 64)
+DATA_SPLITS = PLAN.data_splits()
 
 
 # ---- paths ------------------------------------------------------------------------------------
@@ -162,14 +163,18 @@ def model_is_pretrained_here(model):
 
 
 # ---- per-stage inputs and params ---------------------------------------------------------
-def prepare_spec(wildcards):
+def prepare_spec(task, split):
     """What `prepare` reads: the task's source and, for the generator, its size and seed."""
-    source = PLAN.source(wildcards.task)
-    spec = dict(PLAN.source_spec(wildcards.task))
+    source = PLAN.source(task)
+    spec = dict(PLAN.source_spec(task))
     if source == "synthetic":
-        spec["n"] = PLAN.synthetic_size(wildcards.task, wildcards.split)
+        spec["n"] = PLAN.synthetic_size(task, split)
         spec["seed"] = config["data"]["synthetic"]["seed"]
     return {"source": source, "spec": spec}
+
+
+def rule_name(task):
+    return task.replace("-", "_")
 
 
 def corpus_files(split):

@@ -1,12 +1,21 @@
-rule prepare:
-    output:
-        "results/data/{task}/{split}/{lang}.jsonl",
-    params:
-        source=prepare_spec,
-        code=CODE["prepare"],
-    log:
-        "results/logs/prepare/{task}/{split}/{lang}.log",
-    conda:
-        "../envs/xstilts.yaml"
-    script:
-        "../scripts/prepare.py"
+# One job per (task, split): it writes every language of that split.
+
+
+for task, split in DATA_SPLITS:
+
+    rule:
+        name:
+            f"prepare_{rule_name(task)}_{split}"
+        output:
+            [data_path(task, split, lang) for lang in DATA_SPLITS[(task, split)]],
+        params:
+            task=task,
+            split=split,
+            source=prepare_spec(task, split),
+            code=CODE["prepare"],
+        log:
+            f"results/logs/prepare/{task}/{split}.log",
+        conda:
+            "../envs/xstilts.yaml"
+        script:
+            "../scripts/prepare.py"

@@ -13,6 +13,7 @@ rule pretrain:
         seed=config["data"].get("synthetic", {}).get("seed", 0),
         state_dir=lambda w: state_dir(f"{w.model}/pretrain"),
         code=CODE["pretrain"],
+    threads: workflow.cores  # nothing else can run before the model exists
     resources:
         gpu=GPUS,
     log:

@@ -1,17 +1,28 @@
-rule tokenize:
-    input:
-        tokenizer=lambda w: f"{pretrained_dir(w.model)}/tokenizer.json",
-        examples="results/data/{task}/{split}/{lang}.jsonl",
-    output:
-        "results/features/{model}/{task}/{split}/{lang}.parquet",
-    params:
-        task_type=lambda w: PLAN.task(w.task)["type"],
-        labels=lambda w: PLAN.task(w.task).get("labels"),
-        settings=lambda w: PLAN.feature_settings(w.task),
-        code=CODE["tokenize"],
-    log:
-        "results/logs/tokenize/{model}/{task}/{split}/{lang}.log",
-    conda:
-        "../envs/xstilts.yaml"
-    script:
-        "../scripts/tokenize.py"
+# One job per (model, task, split): it loads the tokenizer once and writes every language.
+# The features depend on the tokenizer and the task type's lengths only, so every stage that
+# reads the same split shares them.
+
+
+for task, split in DATA_SPLITS:
+    if task == "corpus":
+        continue  # the pretrain stage tokenizes its corpus with the tokenizer it trains
+
+    rule:
+        name:
+            f"tokenize_{rule_name(task)}_{split}"
+        input:
+            tokenizer="results/models/{model}/pretrained/tokenizer.json",
+            examples=[data_path(task, split, lang) for lang in DATA_SPLITS[(task, split)]],
+        output:
+            [f"results/features/{{model}}/{task}/{split}/{lang}.parquet" for lang in DATA_SPLITS[(task, split)]],
+        params:
+            task_type=PLAN.task(task)["type"],
+            labels=PLAN.task(task).get("labels"),
+            settings=PLAN.feature_settings(task),
+            code=CODE["tokenize"],
+        log:
+            f"results/logs/tokenize/{{model}}/{task}/{split}.log",
+        conda:
+            "../envs/xstilts.yaml"
+        script:
+            "../scripts/tokenize.py"

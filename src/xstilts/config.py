@@ -171,6 +171,28 @@ class Plan:
             every = list(self.task(task).get("languages", ["en"]))
         return [lang for lang in every if lang != "en"] if spec == "non_en" else every
 
+    def data_splits(self) -> dict[tuple[str, str], list[str]]:
+        """(task, split) -> languages, for every split some stage reads."""
+        needed: dict[tuple[str, str], list[str]] = {}
+
+        def add(task: str, split: str, only_english: bool = False) -> None:
+            if split in self.task(task)["splits"]:
+                languages = ["en"] if only_english else self.languages(task, split)
+                known = needed.setdefault((task, split), [])
+                known += [lang for lang in languages if lang not in known]
+
+        for task in [t for e in self.recipes.values() for t in e["tasks"]] + list(self.targets):
+            add(task, "train", only_english=True)
+            add(task, "dev", only_english=True)  # model selection reads the English dev set only
+        for bench in self.benches():
+            add(bench, self.bench_split(bench))
+            if self.task(bench)["metric"] == "bucc":
+                add(bench, "dev")  # the mining threshold is tuned on dev
+        if any("pretrain" in spec for spec in self.config["models"].values()):
+            add("corpus", "train")
+            add("corpus", "dev")
+        return needed
+
     def bench_split(self, bench: str) -> str:
         return "test"
 

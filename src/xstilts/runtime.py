@@ -29,6 +29,10 @@ def stage(snakemake, *, uses_torch: bool = True) -> Iterator:
         from .devices import claimed_devices, select_torch_device
 
         with claimed_devices(gpus, lock_dir) as devices:
+            if len(devices) > 1:
+                raise NotImplementedError(
+                    f"this job claimed {len(devices)} GPUs, but data-parallel training is not supported yet; "
+                    "set resources.gpus_per_job: 1 in the config")
             device = select_torch_device()
             print(f"[xstilts] device {device} (claimed GPUs: {devices or 'none'})", file=sys.stderr)
             yield device

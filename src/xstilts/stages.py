@@ -35,11 +35,12 @@ def load_tokenizer(model_dir: str | Path):
 
 
 def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str] | None,
-             examples_path: str | Path, settings: dict, out: str | Path) -> None:
+             examples_paths: list[str], settings: dict, outs: list[str]) -> None:
+    """Featurise each examples file into the matching features file, loading the tokenizer once."""
     tokenizer = load_tokenizer(tokenizer_dir)
-    examples = read_jsonl(examples_path)
-    features = task_type(task_type_name)(labels).featurize(examples, tokenizer, settings)
-    write_features(out, features)
+    kind = task_type(task_type_name)(labels)
+    for examples_path, out in zip(examples_paths, outs):
+        write_features(out, kind.featurize(read_jsonl(examples_path), tokenizer, settings))
 
 
 # ---- training ------------------------------------------------------------------------------
