@@ -1,7 +1,7 @@
 # Config -> job lists and paths. Every helper the rules use lives here.
 
 import hashlib
-import json
+import re
 from pathlib import Path
 
 from xstilts.config import ConfigError, Plan
@@ -40,15 +40,17 @@ def code_hash(*parts):
 
 CODE = {
     "prepare": code_hash("data.py", "synthetic.py", "io.py"),
-    "tokenize": code_hash("tasks", "io.py", "stages.py"),
-    "train": code_hash("training.py", "modeling.py", "inference.py", "tasks", "metrics.py", "io.py", "stages.py"),
-    "pretrain": code_hash("training.py", "inference.py", "tasks", "tokenizer_training.py", "io.py", "stages.py"),
-    "evaluate": code_hash("inference.py", "modeling.py", "tasks", "metrics.py", "io.py", "stages.py"),
+    "tokenize": code_hash("features.py", "tasks", "io.py"),
+    "train": code_hash("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks", "metrics.py",
+                       "features.py", "io.py"),
+    "pretrain": code_hash("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks",
+                          "tokenizer_training.py", "features.py", "io.py"),
+    "evaluate": code_hash("evaluation.py", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
     "report": code_hash("report.py", "io.py"),
+    "import": code_hash("modeling.py", "features.py", "train_stages.py", "io.py"),
 }
 GPUS = config.get("resources", {}).get("gpus_per_job", 1)
 GPU_LOCK_DIR = config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
-EVAL_BATCH_SIZE = config.get("evaluation", {}).get("batch_size", 64)
 DATA_SPLITS = PLAN.data_splits()
 
 
@@ -158,8 +160,6 @@ def report_files():
     return [f"results/report/{name}" for name in REPORT_FILES]
 
 
-def model_is_pretrained_here(model):
-    return "pretrain" in config["models"][model]
 
 
 # ---- per-stage inputs and params ---------------------------------------------------------
@@ -178,7 +178,16 @@ def rule_name(task):
 
 
 def corpus_files(split):
-    return [data_path("corpus", split, lang) for lang in PLAN.languages("corpus", split)]
+    return [data_path("corpus", split, lang) for lang in DATA_SPLITS.get(("corpus", split), [])]
+
+
+def one_of(names):
+    """A wildcard regex matching exactly these names (nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+PRETRAINED_HERE = [m for m, spec in config["models"].items() if "pretrain" in spec]
+FROM_HUB = [m for m, spec in config["models"].items() if "hub" in spec]
 
 
 def target_checkpoint_files():
@@ -213,7 +222,7 @@ def eval_data(bench):
 
 
 def eval_languages(bench):
-    """Per language: the files the evaluation reads and writes (see xstilts.stages.evaluate)."""
+    """Per language: the files the evaluation reads and writes (see xstilts.evaluation.evaluate)."""
 
     def spec(w):
         out = eval_dir(w.model, w.recipe, bench, w.seed)

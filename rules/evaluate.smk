@@ -22,7 +22,7 @@ for bench in PLAN.benches():
             meta=eval_meta,
             retrieval_layer=retrieval_layer,
             languages=eval_languages(bench),
-            batch_size=EVAL_BATCH_SIZE,
+            batch_size=PLAN.eval_batch_size,
             code=CODE["evaluate"],
         resources:
             gpu=GPUS,

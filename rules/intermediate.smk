@@ -7,9 +7,10 @@ rule intermediate:
         train_log="results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl",
     params:
         tasks=lambda w: [task_spec(w.model, t) for t in PLAN.recipes[w.recipe]["tasks"]],
-        hp=lambda w: PLAN.training("intermediate", w.model, w.recipe),
+        hp=lambda w: PLAN.result_settings("intermediate", w.model, w.recipe),
+        # A param that takes `input` never triggers a rerun: these do not change results.
+        runtime=lambda w, input: PLAN.runtime_settings("intermediate", w.model, w.recipe),
         state_dir=lambda w: state_dir(f"{w.model}/intermediate/{w.recipe}/seed{w.seed}"),
-        eval_batch_size=EVAL_BATCH_SIZE,
         code=CODE["train"],
     resources:
         gpu=GPUS,

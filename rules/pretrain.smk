@@ -1,4 +1,6 @@
 rule pretrain:
+    wildcard_constraints:
+        model=one_of(PRETRAINED_HERE),
     input:
         train=corpus_files("train"),
         dev=corpus_files("dev"),
@@ -6,8 +8,10 @@ rule pretrain:
         [f"results/models/{{model}}/pretrained/{name}" for name in PRETRAINED_FILES],
         train_log="results/train_logs/{model}/pretrain.jsonl",
     params:
-        architecture=lambda w: config["models"][w.model]["pretrain"],
-        hp=lambda w: PLAN.training("pretrain", w.model),
+        architecture=lambda w: dict(sorted(config["models"][w.model]["pretrain"].items())),
+        hp=lambda w: PLAN.result_settings("pretrain", w.model),
+        # A param that takes `input` never triggers a rerun: these do not change results.
+        runtime=lambda w, input: PLAN.runtime_settings("pretrain", w.model),
         max_length=PLAN.features["max_length"]["mlm"],
         max_positions=max(PLAN.features["max_length"].values()),
         seed=config["data"].get("synthetic", {}).get("seed", 0),
@@ -24,3 +28,19 @@ rule pretrain:
         "../envs/xstilts.yaml"
     script:
         "../scripts/pretrain.py"
+
+
+rule import_model:
+    wildcard_constraints:
+        model=one_of(FROM_HUB),
+    output:
+        [f"results/models/{{model}}/pretrained/{name}" for name in PRETRAINED_FILES],
+    params:
+        source=lambda w: config["models"][w.model]["hub"],
+        code=CODE["import"],
+    log:
+        "results/logs/import_model/{model}.log",
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/import_model.py"

@@ -7,9 +7,10 @@ rule target:
         train_log="results/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl",
     params:
         tasks=lambda w: [task_spec(w.model, w.target)],
-        hp=lambda w: PLAN.training("target", w.model, w.target),
+        hp=lambda w: PLAN.result_settings("target", w.model, w.target),
+        # A param that takes `input` never triggers a rerun: these do not change results.
+        runtime=lambda w, input: PLAN.runtime_settings("target", w.model, w.target),
         state_dir=lambda w: state_dir(f"{w.model}/target/{w.recipe}/{w.target}/seed{w.seed}"),
-        eval_batch_size=EVAL_BATCH_SIZE,
         code=CODE["train"],
     resources:
         gpu=GPUS,

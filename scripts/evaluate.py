@@ -1,10 +1,10 @@
 from pathlib import Path
 
-from xstilts import stages
+from xstilts import evaluation
 from xstilts.runtime import stage
 
 with stage(snakemake) as device:
     p = snakemake.params
-    stages.evaluate(checkpoint=Path(snakemake.input.checkpoint[0]).parent, head=p.head, bench=p.bench, bench_type=p.bench_type,
+    evaluation.evaluate(checkpoint=Path(snakemake.input.checkpoint[0]).parent, head=p.head, bench=p.bench, bench_type=p.bench_type,
                     metric=p.metric, languages=p.languages, retrieval_layer=p.retrieval_layer,
                     settings=p.settings, meta=p.meta, device=device, batch_size=p.batch_size)

@@ -1,10 +1,10 @@
 from pathlib import Path
 
-from xstilts import stages
+from xstilts import features
 from xstilts.runtime import stage
 
 with stage(snakemake):
     p = snakemake.params
-    stages.tokenize(tokenizer_dir=Path(snakemake.input.tokenizer).parent, task_type_name=p.task_type,
+    features.tokenize(tokenizer_dir=Path(snakemake.input.tokenizer).parent, task_type_name=p.task_type,
                     labels=p.labels, examples_paths=list(snakemake.input.examples), settings=p.settings,
                     outs=list(snakemake.output))

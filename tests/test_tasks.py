@@ -10,7 +10,7 @@ import torch
 
 from xstilts.inference import evaluate_split, rows_of
 from xstilts.modeling import build_model, load_checkpoint, save_checkpoint
-from xstilts.stages import load_tokenizer
+from xstilts.features import load_tokenizer
 from xstilts.tasks import task_type
 from xstilts.tasks.tagging import Tagging
 

@@ -7,7 +7,7 @@ import torch
 
 from xstilts.config import TRAINING_DEFAULTS
 from xstilts.modeling import build_model
-from xstilts.stages import load_tokenizer
+from xstilts.features import load_tokenizer
 from xstilts.tasks import task_type
 from xstilts.training import Trainer, TrainTask, epoch_schedule, length_grouped_batches
 

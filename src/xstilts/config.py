@@ -17,6 +17,7 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
+UNTRAINABLE_TYPES = ("mlm", "retrieval")  # no task head: MLM is the pretrain stage's, retrieval is eval-only
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -40,6 +41,8 @@ TRAINING_DEFAULTS = {
     "gradient_checkpointing": False,
     "mlm_probability": 0.15,
 }
+# Settings that change how a run goes but not its result: kept out of the rerun-triggering params.
+RUNTIME_ONLY = ("log_every", "save_every", "num_workers")
 FEATURE_DEFAULTS = {
     "max_length": {"classification": 256, "multiple_choice": 256, "tagging": 256,
                    "span_qa": 384, "retrieval": 512, "mlm": 256},
@@ -130,6 +133,9 @@ class Plan:
             raise ConfigError(f"{where}: unknown task '{task}' (the catalog has: {known})")
         if split not in self.catalog[task]["splits"]:
             raise ConfigError(f"{where}: task '{task}' has no '{split}' split in the catalog")
+        if split == "train" and self.catalog[task]["type"] in UNTRAINABLE_TYPES:
+            raise ConfigError(f"{where}: task '{task}' has type '{self.catalog[task]['type']}', "
+                              "which has no head to train here")
 
     def _check_compatible(self, target: str, bench: str) -> None:
         target_type, bench_type = self.task(target)["type"], self.task(bench)["type"]
@@ -212,7 +218,21 @@ class Plan:
             resolved.update(self.recipes[name]["training"])
         elif stage == "target":
             resolved.update(self.targets[name]["training"])
-        return resolved
+        # Sorted, so that a param's repr (what Snakemake compares) does not depend on key order.
+        return dict(sorted(resolved.items()))
+
+    def result_settings(self, stage: str, model: str, name: str | None = None) -> dict:
+        """The hyperparameters that change a stage's result (rerun when they change)."""
+        return {k: v for k, v in self.training(stage, model, name).items() if k not in RUNTIME_ONLY}
+
+    def runtime_settings(self, stage: str, model: str, name: str | None = None) -> dict:
+        settings = {k: v for k, v in self.training(stage, model, name).items() if k in RUNTIME_ONLY}
+        settings["eval_batch_size"] = self.eval_batch_size
+        return settings
+
+    @property
+    def eval_batch_size(self) -> int:
+        return self.config.get("evaluation", {}).get("batch_size", 64)
 
     @cached_property
     def features(self) -> dict:

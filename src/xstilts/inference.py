@@ -35,7 +35,8 @@ def predict(model, head: str, task: TaskType, features: dict[str, list], *, pad_
     was_training = model.training
     model.eval()
     # A fixed RNG inside (MLM dev masks) that leaves the training RNG where it was.
-    with torch.random.fork_rng(devices=[]), torch.inference_mode(), autocast_for(device, bf16):
+    cuda_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_devices), torch.inference_mode(), autocast_for(device, bf16):
         torch.manual_seed(0)
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]

@@ -49,7 +49,9 @@ def load_encoder(path: str | os.PathLike) -> nn.Module:
     """The encoder of a checkpoint or pretrained model; task heads and MLM heads are dropped.
     Remote code is never run and safetensors weights are required."""
     config = AutoConfig.from_pretrained(path, trust_remote_code=False)
-    kwargs = {"trust_remote_code": False, "use_safetensors": True, "attn_implementation": "sdpa"}
+    # float32 master weights whatever the stored precision; bf16 comes from autocast on GPU.
+    kwargs = {"trust_remote_code": False, "use_safetensors": True, "attn_implementation": "sdpa",
+              "dtype": torch.float32}
     try:
         return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)
     except TypeError:  # architectures without a pooler option
@@ -118,3 +120,17 @@ def load_for_inference(path: str | os.PathLike) -> MultiTaskModel:
     if (Path(path) / "heads.json").exists():
         return load_checkpoint(path)
     return MultiTaskModel(load_encoder(path), {}, {})
+
+
+def check_fits(features: dict[str, list], config, what: str) -> None:
+    """Fail before training or evaluating when features are longer than the model's positions."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is None:
+        return
+    offset = (config.pad_token_id + 1) if config.model_type in ("xlm-roberta", "roberta") else 0
+    if not features["input_ids"]:
+        raise ValueError(f"{what}: no features (the data file is empty)")
+    longest = max(max(map(len, ids)) if ids and isinstance(ids[0], list) else len(ids) for ids in features["input_ids"])
+    if longest + offset > limit:
+        raise ValueError(f"{what}: features of length {longest} exceed the model's {limit - offset} positions; "
+                         f"lower features.max_length in the config")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import shutil
 import time
@@ -86,24 +87,33 @@ def make_optimizer(model: torch.nn.Module, hp: dict, device: torch.device) -> to
     return torch.optim.AdamW(groups, lr=hp["lr"], fused=device.type == "cuda" or None)
 
 
-def fingerprint(hp: dict, seed: int, tasks: list[TrainTask]) -> str:
-    described = {"hp": hp, "seed": seed, "tasks": [(t.name, len(t.train["input_ids"])) for t in tasks]}
+def fingerprint(hp: dict, seed: int, tasks: list[TrainTask], inputs: str) -> str:
+    """What saved state must match to be resumed: settings, data sizes, and the identity of the
+    inputs and code (a retrained encoder or changed library must not resume stale weights)."""
+    described = {"hp": hp, "seed": seed, "tasks": [(t.name, len(t.train["input_ids"])) for t in tasks],
+                 "inputs": inputs}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def inputs_identity(paths, code: str = "") -> str:
+    """Path, size and modification time of each input, plus the stage's code hash."""
+    stats = [(str(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in sorted(map(str, paths))]
+    return json.dumps({"code": code, "files": stats})
 
 
 class Trainer:
     def __init__(self, model, tasks: list[TrainTask], hp: dict, *, seed: int, device: torch.device,
-                 pad_id: int, state_dir: str | Path, eval_batch_size: int = 64, progress: bool = True):
+                 pad_id: int, state_dir: str | Path, eval_batch_size: int = 64, progress: bool = True,
+                 inputs: str = ""):
         self.model, self.tasks, self.hp, self.seed = model, tasks, hp, seed
         self.device, self.pad_id, self.eval_batch_size = device, pad_id, eval_batch_size
         self.state_dir = Path(state_dir)
         self.rows = [rows_of(t.train) for t in tasks]
         self.progress = progress
         self.batches_per_epoch = sum(math.ceil(len(r) / hp["batch_size"]) for r in self.rows)
-        steps_per_epoch = max(1, self.batches_per_epoch // hp["grad_accum"])
-        self.total_steps = hp["max_steps"] or max(1, math.ceil(steps_per_epoch * hp["epochs"]))
+        self.total_steps = hp["max_steps"] or max(1, math.ceil(self.batches_per_epoch * hp["epochs"] / hp["grad_accum"]))
         self.bf16 = bool(hp["bf16"]) and device.type == "cuda"
-        self.fingerprint = fingerprint(hp, seed, tasks)
+        self.fingerprint = fingerprint(hp, seed, tasks, inputs)
 
     # ---- selection ---------------------------------------------------------------------
     def dev_scores(self) -> dict[str, float]:
@@ -195,6 +205,10 @@ class Trainer:
                 s["epoch"] += 1
                 s["position"] = 0
         bar.close()
+        pending = micro % (hp["log_every"] * hp["grad_accum"])
+        if pending:
+            s["log"].append({"step": s["step"], "epoch": s["epoch"], "loss": running_loss.item() / pending,
+                             "lr": scheduler.get_last_lr()[0]})
         if s["best_state"] is not None:
             self.model.load_state_dict(s["best_state"])
         elapsed = time.perf_counter() - started

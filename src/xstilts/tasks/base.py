@@ -10,6 +10,13 @@ from torch import nn
 IGNORE_INDEX = -100  # label value the losses skip (non-first sub-words, padding)
 
 
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the labelled tokens; 0 (not NaN) for a batch with none."""
+    total = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(),
+                                              ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (labels != IGNORE_INDEX).sum().clamp(min=1)
+
+
 def pad_2d(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
     """Right-pad ragged rows to the longest one: dynamic padding, per batch."""
     width = max(len(r) for r in rows)

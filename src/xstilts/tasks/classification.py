@@ -19,6 +19,9 @@ class Classification(TaskType):
         encoded = tokenizer(texts_a, texts_b if pairs else None, truncation=True,
                             max_length=settings["max_length"])
         index = {label: i for i, label in enumerate(self.labels)}
+        unknown = [ex["id"] for ex in examples if str(ex["label"]) not in index]
+        if unknown:
+            raise ValueError(f"examples {unknown[:5]} have labels outside the task's label set {self.labels}")
         return {"input_ids": encoded["input_ids"], "label": [index[str(ex["label"])] for ex in examples]}
 
     def collate(self, rows, pad_id):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .base import IGNORE_INDEX, TaskType, encoder_inputs, trim_per_row
+from .base import IGNORE_INDEX, TaskType, encoder_inputs, token_cross_entropy, trim_per_row
 
 
 class MaskedLM(TaskType):
@@ -46,7 +45,7 @@ class MaskedLM(TaskType):
 
     def forward(self, encode, head, batch):
         logits = head(encode(batch["input_ids"], batch["attention_mask"]))
-        loss = F.cross_entropy(logits.float().flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE_INDEX)
+        loss = token_cross_entropy(logits, batch["labels"])
         return loss, torch.stack([logits.argmax(dim=-1), batch["labels"]], dim=-1)
 
     def unbatch(self, outputs, batch):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import metrics
-from .base import IGNORE_INDEX, TaskType, encoder_inputs, pad_2d, trim_per_row
+from .base import IGNORE_INDEX, TaskType, encoder_inputs, pad_2d, token_cross_entropy, trim_per_row
 
 FALLBACK_TAG = "O"  # for words cut off by truncation, which the model never saw
 
@@ -21,6 +20,9 @@ class Tagging(TaskType):
         return sorted({tag for tags in features["token_tags"] for tag in tags if tag})
 
     def featurize(self, examples, tokenizer, settings):
+        mismatched = [ex["id"] for ex in examples if ex.get("tags") and len(ex["tags"]) != len(ex["tokens"])]
+        if mismatched:
+            raise ValueError(f"examples {mismatched[:5]}: 'tokens' and 'tags' differ in length")
         encoded = tokenizer([ex["tokens"] for ex in examples], is_split_into_words=True,
                             truncation=True, max_length=settings["max_length"])
         token_tags, first_token = [], []
@@ -52,7 +54,7 @@ class Tagging(TaskType):
         logits = head(encode(batch["input_ids"], batch["attention_mask"]))
         loss = None
         if "labels" in batch:
-            loss = F.cross_entropy(logits.float().flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE_INDEX)
+            loss = token_cross_entropy(logits, batch["labels"])
         return loss, logits.argmax(dim=-1)
 
     def unbatch(self, outputs, batch):

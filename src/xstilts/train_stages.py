@@ -1,59 +1,22 @@
-"""What each workflow stage does, as plain functions of paths and settings. The scripts in
-scripts/ only unpack Snakemake's arguments and call these."""
+"""The training stages: intermediate and target training (one function) and the demo's
+pre-training of a tokenizer and a tiny masked LM."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
-from .inference import evaluate_split
-from .io import atomic_path, read_json, read_jsonl, write_json, write_jsonl
-from .modeling import MultiTaskModel, build_model, load_for_inference, save_checkpoint
+from .features import read_features
+from .io import read_jsonl, write_json
+from .modeling import MultiTaskModel, build_model, check_fits, save_checkpoint
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
-from .training import Trainer, TrainTask, write_log
-
-
-# ---- features ------------------------------------------------------------------------------
-def write_features(path: str | Path, columns: dict[str, list]) -> None:
-    with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pydict(columns), tmp)
-
-
-def read_features(path: str | Path) -> dict[str, list]:
-    return pq.read_table(path).to_pydict()
-
-
-def load_tokenizer(model_dir: str | Path):
-    from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(model_dir, use_fast=True, trust_remote_code=False)
-
-
-def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str] | None,
-             examples_paths: list[str], settings: dict, outs: list[str]) -> None:
-    """Featurise each examples file into the matching features file, loading the tokenizer once."""
-    tokenizer = load_tokenizer(tokenizer_dir)
-    kind = task_type(task_type_name)(labels)
-    for examples_path, out in zip(examples_paths, outs):
-        write_features(out, kind.featurize(read_jsonl(examples_path), tokenizer, settings))
-
-
-# ---- training ------------------------------------------------------------------------------
-def check_fits(features: dict[str, list], config, what: str) -> None:
-    """Fail before training or evaluating when features are longer than the model's positions."""
-    limit = getattr(config, "max_position_embeddings", None)
-    if limit is None:
-        return
-    offset = (config.pad_token_id + 1) if config.model_type in ("xlm-roberta", "roberta") else 0
-    longest = max((len(ids[0]) if ids and isinstance(ids[0], list) else len(ids)) for ids in features["input_ids"])
-    if longest + offset > limit:
-        raise ValueError(f"{what}: features of length {longest} exceed the model's {limit - offset} positions; "
-                         f"lower features.max_length in the config")
+from .training import Trainer, TrainTask, inputs_identity, write_log
 
 
 def train_task_from(spec: dict) -> TrainTask:
@@ -82,7 +45,8 @@ def dev_subset(features: dict[str, list], examples: list[dict], limit: int | Non
 
 
 def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: int, out_dir: str | Path,
-                log_out: str | Path, state_dir: str | Path, device: torch.device, eval_batch_size: int) -> dict:
+                log_out: str | Path, state_dir: str | Path, device: torch.device, eval_batch_size: int,
+                code: str = "") -> dict:
     """Intermediate or target training: encoder from `encoder_path`, a fresh head per task."""
     train_tasks = [train_task_from(spec) for spec in tasks]
     torch.manual_seed(seed)  # head initialisation
@@ -90,8 +54,10 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     for task in train_tasks:
         check_fits(task.train, model.encoder.config, f"task '{task.name}'")
     pad_id = model.encoder.config.pad_token_id
-    trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id,
-                      state_dir=state_dir, eval_batch_size=eval_batch_size)
+    inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
+    inputs += [spec[k] for spec in tasks for k in ("train", "dev") if spec.get(k)]
+    trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
+                      eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()
     model.to("cpu")
     write_log(log_out, summary)
@@ -102,7 +68,7 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
 
 def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: dict, hp: dict, max_length: int,
              max_positions: int, seed: int, out_dir: str | Path, log_out: str | Path, state_dir: str | Path,
-             device: torch.device, eval_batch_size: int) -> dict:
+             device: torch.device, eval_batch_size: int, code: str = "") -> dict:
     """Train a tokenizer and a tiny XLM-R-architecture masked LM on the monolingual corpora.
     `max_positions` is the longest sequence any later stage feeds it."""
     from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
@@ -130,7 +96,8 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
     model = MultiTaskModel(mlm.roberta, {}, {"corpus": mlm_type})
     model.heads["corpus"] = mlm.lm_head  # tied to the input embeddings inside `mlm`
     trainer = Trainer(model, [task], hp, seed=seed, device=device, pad_id=tokenizer.pad_token_id,
-                      state_dir=state_dir, eval_batch_size=eval_batch_size)
+                      state_dir=state_dir, eval_batch_size=eval_batch_size,
+                      inputs=inputs_identity([*corpus_train, *corpus_dev], code))
     summary = trainer.run()
     mlm.to("cpu")
     write_log(log_out, summary)
@@ -139,10 +106,22 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
     return summary
 
 
-def save_pretrained_atomically(model, tokenizer, out_dir: str | Path, summary: dict) -> None:
-    import shutil
-    import tempfile
+def import_model(source: str, out_dir: str | Path) -> None:
+    """A hub model (id or local folder) as the `pretrained` stage of the workflow: its encoder in
+    float32 safetensors and its fast tokenizer, loaded without remote code."""
+    from .features import load_tokenizer
+    from .modeling import load_encoder
 
+    try:
+        encoder, tokenizer = load_encoder(source), load_tokenizer(source)
+    except OSError as error:
+        raise OSError(f"model '{source}' could not be loaded from a local folder or the local hub cache "
+                      f"({error}); download it once with network access (e.g. `hf download {source}`) "
+                      "or point `hub:` at a local folder") from None
+    save_pretrained_atomically(encoder, tokenizer, out_dir, {"source": source, "steps": 0})
+
+
+def save_pretrained_atomically(model, tokenizer, out_dir: str | Path, summary: dict) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
@@ -155,33 +134,3 @@ def save_pretrained_atomically(model, tokenizer, out_dir: str | Path, summary: d
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-# ---- evaluation ----------------------------------------------------------------------------
-def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type: str, metric: str,
-             languages: dict[str, dict], retrieval_layer: int, settings: dict, meta: dict,
-             device: torch.device, batch_size: int) -> None:
-    """Load the checkpoint once and evaluate every language of one benchmark.
-    languages[lang] = {"features", "examples", "out", "predictions"} (+ "dev_features", "dev_examples" for BUCC)."""
-    model = load_for_inference(checkpoint).to(device)
-    pad_id = model.encoder.config.pad_token_id
-    labels = model.task_types[head].labels if head else None
-    task = task_type(bench_type)(labels)
-    if bench_type == "retrieval":
-        task.layer = retrieval_layer
-    run = dict(metric=metric, settings=settings, pad_id=pad_id, batch_size=batch_size, device=device)
-    for lang, paths in languages.items():
-        examples = read_jsonl(paths["examples"])
-        features = read_features(paths["features"])
-        check_fits(features, model.encoder.config, f"benchmark '{bench}' ({lang})")
-        predictions, result = evaluate_split(model, head or bench, task, features,
-                                             examples, lang=lang, **run)
-        if metric == "bucc":
-            dev_examples = read_jsonl(paths["dev_examples"])
-            dev_predictions, _ = evaluate_split(model, bench, task, read_features(paths["dev_features"]),
-                                                dev_examples, lang=lang, **run)
-            result = task.mining_score(dev_predictions, dev_examples, predictions, examples)
-        score = result.pop("score")
-        write_jsonl(paths["predictions"], predictions)
-        write_json(paths["out"], {**meta, "bench": bench, "lang": lang, "split": "test",
-                                  "n_examples": len(examples), "metrics": result, "score": score})
