@@ -13,5 +13,5 @@ with stage(snakemake) as device:
         encoder_path=Path(snakemake.input.encoder[0]).parent, tasks=tasks, hp={**p.hp, **runtime},
         seed=int(snakemake.wildcards.seed), out_dir=Path(snakemake.output[0]).parent,
         log_out=snakemake.output.train_log, state_dir=p.state_dir, code=p.code, device=device,
-        eval_batch_size=eval_batch_size,
+        eval_batch_size=eval_batch_size, checkpoint_dtype=p.checkpoint_dtype,
     )

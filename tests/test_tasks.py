@@ -138,6 +138,23 @@ def test_model_round_trip_trains_and_decodes(name, tokenizer, pretrained, tmp_pa
     assert 0.0 <= scores["score"] <= 100.0
 
 
+def test_bf16_checkpoint_is_half_the_size_and_loads_as_float32(tokenizer, pretrained, tmp_path):
+    examples = EXAMPLES["classification"]
+    task = make_type("classification")
+    features = task.featurize(examples, tokenizer, SETTINGS["classification"])
+    model = build_model(pretrained, {"c": task})
+    save_checkpoint(model, tmp_path / "fp32", {})
+    save_checkpoint(model, tmp_path / "bf16", {}, dtype=torch.bfloat16)
+    size = lambda d: (d / "model.safetensors").stat().st_size
+    assert size(tmp_path / "bf16") < 0.6 * size(tmp_path / "fp32")
+    reloaded = load_checkpoint(tmp_path / "bf16")
+    assert reloaded.encoder.embeddings.word_embeddings.weight.dtype == torch.float32
+    run = dict(metric="accuracy", lang="en", settings={}, pad_id=tokenizer.pad_token_id, batch_size=4,
+               device=torch.device("cpu"))
+    assert evaluate_split(model, "c", task, features, examples, **run)[0] == \
+        evaluate_split(reloaded, "c", reloaded.task_types["c"], features, examples, **run)[0]
+
+
 def test_retrieval_finds_identical_sentences(tokenizer, pretrained):
     examples = [{"id": str(i), "src": text, "tgt": text} for i, text in enumerate(sorted(set(EXAMPLES_TEXTS)))]
     task = task_type("retrieval")()

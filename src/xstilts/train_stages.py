@@ -46,7 +46,7 @@ def dev_subset(features: dict[str, list], examples: list[dict], limit: int | Non
 
 def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: int, out_dir: str | Path,
                 log_out: str | Path, state_dir: str | Path, device: torch.device, eval_batch_size: int,
-                code: str = "") -> dict:
+                code: str = "", checkpoint_dtype: str = "float32") -> dict:
     """Intermediate or target training: encoder from `encoder_path`, a fresh head per task."""
     train_tasks = [train_task_from(spec) for spec in tasks]
     torch.manual_seed(seed)  # head initialisation
@@ -61,7 +61,7 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     summary = trainer.run()
     model.to("cpu")
     write_log(log_out, summary)
-    save_checkpoint(model, out_dir, summary)
+    save_checkpoint(model, out_dir, summary, dtype=None if checkpoint_dtype == "float32" else getattr(torch, checkpoint_dtype))
     trainer.clear_state()
     return summary
 
