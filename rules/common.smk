@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from xstilts.config import ConfigError, Plan
+from xstilts.data import hub_ids
 from xstilts.modeling import CHECKPOINT_FILES
 from xstilts.report import REPORT_FILES
 
@@ -39,7 +40,7 @@ def code_hash(*parts):
 
 
 CODE = {
-    "prepare": code_hash("data.py", "synthetic.py", "io.py"),
+    "prepare": code_hash("data.py", "sources", "synthetic.py", "io.py"),
     "tokenize": code_hash("features.py", "tasks", "io.py"),
     "train": code_hash("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks", "metrics.py",
                        "features.py", "io.py"),
@@ -167,9 +168,24 @@ def prepare_spec(task, split):
     """What `prepare` reads: the task's source and, for the generator, its size and seed."""
     source = PLAN.source(task)
     spec = dict(PLAN.source_spec(task))
+    entry = PLAN.task(task)
+    spec["type"], spec["labels"] = entry["type"], entry.get("labels")
+    data = config["data"]
     if source == "synthetic":
         spec["n"] = PLAN.synthetic_size(task, split)
-        spec["seed"] = config["data"]["synthetic"]["seed"]
+        spec["seed"] = data["synthetic"]["seed"]
+    elif source == "hub":
+        hub = data.get("hub", {})
+        spec["offline"] = hub.get("offline", True)
+        spec["cache_dir"] = hub.get("cache_dir")
+        spec["overrides"] = {k: v for k, v in hub.get("overrides", {}).items() if k in hub_ids(spec)}
+    elif source == "xtreme_dir":
+        spec["root"] = data["xtreme_dir"]
+    elif source == "local":
+        local = data.get("local", {})
+        spec["root"] = local.get("root", "data/local")
+        if task in local.get("paths", {}):
+            spec["path"] = local["paths"][task]
     return {"source": source, "spec": spec}
 
 
@@ -208,7 +224,7 @@ def eval_checkpoint(bench):
 
 
 def eval_data(bench):
-    splits = ["test", "dev"] if PLAN.task(bench)["metric"] == "bucc" else ["test"]
+    splits = list(dict.fromkeys([PLAN.bench_split(bench)] + (["dev"] if PLAN.task(bench)["metric"] == "bucc" else [])))
 
     def files(w):
         return [
@@ -229,8 +245,8 @@ def eval_languages(bench):
         languages = {}
         for lang in bench_languages(bench):
             languages[lang] = {
-                "features": features_path(w.model, bench, "test", lang),
-                "examples": data_path(bench, "test", lang),
+                "features": features_path(w.model, bench, PLAN.bench_split(bench), lang),
+                "examples": data_path(bench, PLAN.bench_split(bench), lang),
                 "out": f"{out}/{lang}.json",
                 "predictions": f"{out}/{lang}.predictions.jsonl",
             }

@@ -20,6 +20,7 @@ for bench in PLAN.benches():
             metric=PLAN.task(bench)["metric"],
             settings={**PLAN.feature_settings(bench), "qa_max_answer_tokens": PLAN.features["qa_max_answer_tokens"]},
             meta=eval_meta,
+            split=PLAN.bench_split(bench),
             retrieval_layer=retrieval_layer,
             languages=eval_languages(bench),
             batch_size=PLAN.eval_batch_size,

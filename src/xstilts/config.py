@@ -125,7 +125,10 @@ class Plan:
             if ("hub" in spec) == ("pretrain" in spec):
                 raise ConfigError(f"model '{model}' needs exactly one of 'hub' or 'pretrain'")
         for task in self.all_tasks():
-            self.source(task)  # raises if the task has no such source
+            if self.source(task) == "xtreme_dir" and "xtreme_dir" not in self.config["data"]:
+                raise ConfigError(f"task '{task}' reads source 'xtreme_dir' but data.xtreme_dir (the folder) is not set")
+        for bench in self.benches():
+            self._require_task(bench, f"benchmark '{bench}'", split=self.bench_split(bench))
 
     def _require_task(self, task: str, where: str, split: str) -> None:
         if task not in self.catalog:
@@ -200,7 +203,9 @@ class Plan:
         return needed
 
     def bench_split(self, bench: str) -> str:
-        return "test"
+        """The split benchmarks are scored on: test, or dev where test labels are withheld
+        (XTREME's download script strips them)."""
+        return self.config.get("evaluation", {}).get("split", "test")
 
     def synthetic_size(self, task: str, split: str) -> int:
         synthetic = self.config["data"]["synthetic"]

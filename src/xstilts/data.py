@@ -1,5 +1,11 @@
 """Data sources -> the internal example schema of each task type (one JSON object per line).
 
+Sources: `synthetic` (the embedded benchmark), `hub` (datasets.load_dataset, offline from the
+local cache by default), `xtreme_dir` (a folder as XTREME's download script leaves it) and
+`local` (files already in the internal schema); the last three live in xstilts.sources. The
+catalog entry's `sources[source]` dict is the `spec`; the workflow adds what the config decides
+(synthetic: n, seed; hub: offline, cache_dir, overrides; xtreme_dir and local: root).
+
 Kept free of torch and transformers so that the many small `prepare` jobs start fast."""
 
 from __future__ import annotations
@@ -17,7 +23,30 @@ def prepare(*, task: str, split: str, lang: str, source: str, spec: dict, out: s
         rows = synthetic.generate(spec["kind"], split=split, lang=lang, n=spec["n"], seed=spec["seed"],
                                   stream=task, **spec.get("options", {}))
     else:
-        raise NotImplementedError(f"task '{task}': data source '{source}' is not implemented yet; use 'synthetic'")
+        from . import sources
+
+        rows = sources.read(source, task=task, split=split, lang=lang, spec=spec)
     if not rows:
         raise ValueError(f"task '{task}' {split}/{lang}: the source produced no examples")
     write_jsonl(out, rows)
+
+
+def hub_ids(spec: dict) -> set[str]:
+    """The hub dataset ids a hub spec reads (to pass only the overrides that concern a task)."""
+    from .sources.hub import hub_ids as ids
+
+    return ids(spec)
+
+
+def source_files(*, task: str, split: str, lang: str, source: str, spec: dict) -> list[str]:
+    """The files `prepare` reads for one language (xtreme_dir and local sources; none for the
+    others), so that a rule can declare them as inputs."""
+    if source == "xtreme_dir":
+        from .sources.xtreme_dir import files_read
+
+        return [str(path) for path in files_read(spec, split, lang)]
+    if source == "local":
+        from .sources.local import file_for
+
+        return [str(file_for(task, split, lang, spec))]
+    return []

@@ -43,5 +43,5 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
             result = task.mining_score(dev_predictions, dev_examples, predictions, examples)
         score = result.pop("score")
         write_jsonl(paths["predictions"], predictions)
-        write_json(paths["out"], {**meta, "bench": bench, "lang": lang, "split": "test",
+        write_json(paths["out"], {"split": "test", **meta, "bench": bench, "lang": lang,
                                   "n_examples": len(examples), "metrics": result, "score": score})

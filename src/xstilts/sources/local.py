@@ -1,0 +1,43 @@
+"""The `local` source: JSON-lines files already in the internal schema of the task's type.
+
+Spec keys: `path`, a file template with `{task}`, `{split}` and `{lang}` (relative paths are
+resolved against `root`, which the caller sets from the config), and an optional `hint` added to
+the message when the file is missing (CCGbank: where the licensed data come from).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .convert import check_example
+from .errors import DataSourceError, MissingDataError
+
+DEFAULT_PATH = "{task}/{split}/{lang}.jsonl"
+
+
+def file_for(task: str, split: str, lang: str, spec: dict) -> Path:
+    path = Path((spec.get("path") or DEFAULT_PATH).format(task=task, split=split, lang=lang))
+    return Path(spec["root"]) / path if not path.is_absolute() and spec.get("root") else path
+
+
+def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
+    path = file_for(info.name, split, lang, spec)
+    if not path.is_file():
+        hint = f"\n{spec['hint']}" if spec.get("hint") else ""
+        raise MissingDataError(f"task '{info.name}' {split}/{lang}: local file {path} is missing "
+                               f"(one {info.type} example per line, in the internal schema){hint}")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataSourceError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
+            problem = check_example(info.type, row, info.labels)
+            if problem:
+                raise DataSourceError(f"{path}:{line_number}: {problem}")
+            rows.append(row)
+    return rows
