@@ -132,3 +132,14 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
         for lang in ("en", "de", "zh"):
             assert (tmp_path / "results" / "eval" / "local-xlmr" / recipe / "xnli" / "seed1" / f"{lang}.json").exists()
     assert "local-xlmr" in (tmp_path / "results" / "report" / "main_table.csv").read_text()
+
+
+def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
+    """configs/paper.yaml builds its whole DAG with no data or model present."""
+    plan = planned_jobs(snakemake(tmp_path, ROOT / "configs" / "paper.yaml", "-n"))
+    assert plan["import_model"] == 1
+    assert plan["intermediate"] == 10 * 3  # nine tasks and multi, three seeds ('none' needs none)
+    assert plan["target"] == 11 * 6 * 3  # xquad and mlqa share squad_v1's checkpoint
+    for bench in ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "bucc2018"]:
+        assert plan[f"evaluate_{bench}"] == 11 * 3
+    assert plan["report"] == 1
