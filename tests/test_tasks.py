@@ -89,6 +89,21 @@ def test_oracle_outputs_decode_to_gold(name, tokenizer):
     assert task.score(predictions, examples, METRICS[name], "en")["score"] == pytest.approx(100.0)
 
 
+def test_unanswerable_questions_decode_to_empty_and_score_as_squad_v2(tokenizer):
+    examples = [dict(EXAMPLES["span_qa"][0]), dict(EXAMPLES["span_qa"][1], answers={"text": [], "answer_start": []})]
+    task = task_type("span_qa")()
+    features = task.featurize(examples, tokenizer, SETTINGS["span_qa"])
+    assert [s for e, s in zip(features["example_index"], features["start_position"]) if e == 1] == [0] * \
+        features["example_index"].count(1), "unanswerable windows point at <s>"
+    outputs = oracle_outputs("span_qa", task, features)
+    settings = {**SETTINGS["span_qa"], "null_answers": True}
+    predictions = task.decode(outputs, features, examples, settings)
+    assert predictions[1]["prediction"] == "" and predictions[0]["prediction"].strip() == "Marco"
+    assert task.score(predictions, examples, "squad", "en")["score"] == pytest.approx(100.0)
+    wrong = [predictions[0], {"id": "q2", "prediction": "12"}]
+    assert task.score(wrong, examples, "squad", "en")["exact_match"] == pytest.approx(50.0)
+
+
 def test_overlong_question_is_shortened_not_fatal(tokenizer):
     example = dict(EXAMPLES["span_qa"][0], question="Who sells the blue car ? " * 20)
     features = task_type("span_qa")().featurize([example], tokenizer, SETTINGS["span_qa"])

@@ -253,6 +253,8 @@ class Plan:
         settings = {"max_length": self.features["max_length"][task_type]}
         if task_type == "span_qa":
             settings["stride"] = self.features["qa_stride"]
+            if self.task(task).get("null_answers"):
+                settings["null_answers"] = True
         return settings
 
     def target_of(self, bench: str) -> str | None:

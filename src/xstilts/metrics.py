@@ -294,12 +294,19 @@ def qa_f1(prediction: str, golds: list[str], lang: str | None = None) -> float:
 def qa_scores(predictions: dict[str, str], golds: dict[str, list[str]],
               lang: str | None = None) -> dict:
     """Mean EM and F1 over every gold question id; an unanswered id scores 0 (as in the
-    official scripts); predictions for ids without gold are ignored."""
+    official scripts); predictions for ids without gold are ignored. An empty gold list marks
+    an unanswerable question (SQuAD v2), scored 100 for an empty prediction and 0 otherwise."""
     if not golds:
         raise ValueError("qa_scores: no gold questions")
     exact_total = f1_total = 0.0
     for question_id, answers in golds.items():
         if question_id not in predictions:
+            continue
+        if not answers:
+            # SQuAD v2: an unanswerable question is right only when the prediction is empty.
+            right = 100.0 if _normalizer(lang)(predictions[question_id]) == "" else 0.0
+            exact_total += right
+            f1_total += right
             continue
         exact_total += qa_exact_match(predictions[question_id], answers, lang)
         f1_total += qa_f1(predictions[question_id], answers, lang)

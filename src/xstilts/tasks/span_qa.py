@@ -64,12 +64,20 @@ class SpanQA(TaskType):
 
     def decode(self, outputs, features, examples, settings):
         best: dict[int, tuple[float, str]] = {}
+        null: dict[int, float] = {}  # the lowest <s> score over an example's windows, as SQuAD v2 decoders take
         for logits, example_index, offsets in zip(outputs, features["example_index"], features["offsets"]):
             context = examples[example_index]["context"]
             candidate = _best_span(logits, offsets, context, settings.get("qa_max_answer_tokens", 30))
             if candidate and candidate[0] > best.get(example_index, (-np.inf, ""))[0]:
                 best[example_index] = candidate
-        return [{"id": ex["id"], "prediction": best.get(i, (0.0, ""))[1]} for i, ex in enumerate(examples)]
+            null[example_index] = min(null.get(example_index, np.inf), float(logits[0, 0] + logits[0, 1]))
+        predictions = []
+        for i, ex in enumerate(examples):
+            score, text = best.get(i, (-np.inf, ""))
+            if settings.get("null_answers") and null.get(i, -np.inf) > score:
+                text = ""
+            predictions.append({"id": ex["id"], "prediction": text})
+        return predictions
 
     def score(self, predictions, examples, metric, lang):
         predicted = {p["id"]: p["prediction"] for p in predictions}
