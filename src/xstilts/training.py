@@ -140,6 +140,20 @@ class Trainer:
         state = torch.load(path, map_location="cpu", weights_only=False)
         return state if state.get("fingerprint") == self.fingerprint else None
 
+    def batches(self, schedule: list[tuple[int, list[int]]], start: int):
+        """Collated batches of `schedule` from position `start`: in `num_workers` background
+        processes when set, into pinned memory on GPU, so the device never waits for the host."""
+        def collate(item):
+            task_index, indices = item
+            rows = [self.rows[task_index][i] for i in indices]
+            return task_index, self.tasks[task_index].type.collate(rows, self.pad_id)
+
+        # An own generator: a DataLoader otherwise draws its worker seed from the global RNG,
+        # which would shift dropout and masking, and a resumed run would diverge.
+        return torch.utils.data.DataLoader(schedule[start:], batch_size=None, shuffle=False, collate_fn=collate,
+                                           num_workers=self.hp["num_workers"], pin_memory=self.device.type == "cuda",
+                                           generator=torch.Generator().manual_seed(self.seed))
+
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> dict:
         hp = self.hp
@@ -167,10 +181,9 @@ class Trainer:
         micro, stopped, started = 0, False, time.perf_counter()
         while s["step"] < self.total_steps and not stopped:
             schedule = epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"])
-            for position in range(s["position"], len(schedule)):
-                task_index, indices = schedule[position]
+            for position, (task_index, batch) in enumerate(self.batches(schedule, s["position"]), s["position"]):
                 task = self.tasks[task_index]
-                batch = to_device(task.type.collate([self.rows[task_index][i] for i in indices], self.pad_id), self.device)
+                batch = to_device(batch, self.device)
                 with autocast_for(self.device, self.bf16):
                     loss, _ = forward(task.name, batch)
                 (loss / hp["grad_accum"]).backward()
