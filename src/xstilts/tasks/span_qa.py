@@ -30,8 +30,7 @@ class SpanQA(TaskType):
         )
         columns = {"input_ids": [], "example_index": [], "offsets": [], "start_position": [], "end_position": []}
         for window, example_index in enumerate(encoded["overflow_to_sample_mapping"]):
-            sequence_ids = encoded.sequence_ids(window)
-            offsets = [list(span) if sid == 1 else [-1, -1] for span, sid in zip(encoded["offset_mapping"][window], sequence_ids)]
+            offsets = _context_offsets(encoded["offset_mapping"][window], encoded.sequence_ids(window))
             start, end = _answer_positions(examples[example_index], offsets)
             columns["input_ids"].append(encoded["input_ids"][window])
             columns["example_index"].append(example_index)
@@ -84,6 +83,15 @@ class SpanQA(TaskType):
         gold = {ex["id"]: list(ex["answers"]["text"]) for ex in examples}
         result = metrics.qa_scores(predicted, gold, lang=lang if metric == "mlqa" else None)
         return {**result, "score": result["f1"]}
+
+
+def _context_offsets(offsets: list, sequence_ids: list) -> list:
+    """Character offsets of the context tokens, (-1, -1) elsewhere. The context is one run of
+    tokens, so slicing it out avoids building a list per token (which keeps the GC busy)."""
+    first = sequence_ids.index(1)
+    last = len(sequence_ids) - 1 - sequence_ids[::-1].index(1)
+    outside = (-1, -1)
+    return [outside] * first + list(offsets[first : last + 1]) + [outside] * (len(offsets) - last - 1)
 
 
 def _shortened_questions(questions: list[str], tokenizer, settings: dict) -> list[str]:

@@ -1,0 +1,130 @@
+"""Tokenize-stage throughput: the stage's featurisation (task_type(...).featurize, then
+write_features to Parquet) against calling the fast tokenizer directly on the same batches.
+
+The stage featurises one examples file (one language of one split) per call, so a "batch"
+here is one file of --examples examples. Variants (alternated ABBA in one process):
+  tokenizer   tokenizer(...) with exactly the arguments featurize passes: the floor
+  featurize   task_type(kind).featurize(examples, tokenizer, settings)
+  stage       featurize + write_features(parquet): what the tokenize job does per file
+  backend     tokenizer.backend_tokenizer.encode_batch(...) (the Rust tokenizer without the
+              transformers wrapper; for information, classification only)
+Reported: examples/s and the ratios featurize/tokenizer and stage/tokenizer (target >= 0.8).
+
+  python benchmarks/tokenize_throughput.py --task nli --examples 5000 --reps 5
+  python benchmarks/tokenize_throughput.py --task span_qa --examples 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+# The demo config's feature settings per task type.
+TASKS = {
+    "nli": ("classification", {"max_length": 96}),
+    "pos": ("tagging", {"max_length": 64}),
+    "span_qa": ("span_qa", {"max_length": 128, "stride": 48}),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=sorted(TASKS), default="nli", help="synthetic kind (its task type)")
+    parser.add_argument("--examples", type=int, default=5000, help="examples per file (the demo's mnli train size)")
+    parser.add_argument("--lang", default="en")
+    parser.add_argument("--variants", default="tokenizer,featurize,stage,backend")
+    C.add_common_args(parser, reps=5)
+    return parser.parse_args(argv)
+
+
+def raw_call(task: str, tokenizer, examples, settings):
+    """The tokenizer call(s) featurize makes, and nothing else."""
+    if task == "nli":
+        return tokenizer([ex["text_a"] for ex in examples], [ex.get("text_b") for ex in examples],
+                         truncation=True, max_length=settings["max_length"])
+    if task == "pos":
+        return tokenizer([ex["tokens"] for ex in examples], is_split_into_words=True, truncation=True,
+                         max_length=settings["max_length"])
+    # span_qa: the question-length probe, then the windowed pair encoding
+    questions = [ex["question"].lstrip() for ex in examples]
+    tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    return tokenizer(questions, [ex["context"] for ex in examples], truncation="only_second",
+                     max_length=settings["max_length"], stride=settings["stride"],
+                     return_overflowing_tokens=True, return_offsets_mapping=True)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    from xstilts import synthetic
+    from xstilts.features import write_features
+    from xstilts.tasks import task_type
+
+    type_name, settings = TASKS[args.task]
+    tokenizer = C.demo_tokenizer(lines_per_language=args.corpus_lines)
+    examples = synthetic.generate(args.task, split="train", lang=args.lang, n=args.examples, seed=C.SEED,
+                                  stream=args.task)
+    labels = synthetic.label_names(args.task) or None
+    kind = task_type(type_name)(labels)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if args.task != "nli" and "backend" in variants:
+        variants.remove("backend")
+    backend = tokenizer.backend_tokenizer
+    pairs = [(ex["text_a"], ex["text_b"]) for ex in examples] if args.task == "nli" else None
+
+    tmp = tempfile.TemporaryDirectory()
+    out = Path(tmp.name) / "features.parquet"
+
+    def one(name):
+        with C.Timer() as timer:
+            if name == "tokenizer":
+                raw_call(args.task, tokenizer, examples, settings)
+            elif name == "featurize":
+                kind.featurize(examples, tokenizer, settings)
+            elif name == "stage":
+                write_features(out, kind.featurize(examples, tokenizer, settings))
+            elif name == "backend":
+                backend.enable_truncation(settings["max_length"])
+                backend.encode_batch(pairs)
+                backend.no_truncation()
+            else:
+                raise SystemExit(f"unknown variant {name}")
+        return timer.seconds
+
+    for name in variants:
+        one(name)
+    seconds = {name: [] for name in variants}
+    for _, name in C.alternating(variants, args.reps):
+        seconds[name].append(one(name))
+    tmp.cleanup()
+
+    summary, rows = {}, []
+    for name in variants:
+        med = C.median(seconds[name])
+        summary[name] = {"seconds": seconds[name], "median_seconds": med, "examples_per_s": len(examples) / med}
+    result = {"config": vars(args), "task_type": type_name, "settings": settings, "examples": len(examples),
+              "environment": C.environment(), "variants": summary}
+    for name in variants:
+        ratio = C.median(C.ratios(seconds["tokenizer"], seconds[name])) if "tokenizer" in seconds else float("nan")
+        summary[name]["ratio_vs_tokenizer"] = ratio
+        rows.append([name, summary[name]["median_seconds"], summary[name]["examples_per_s"], ratio])
+    for name in ("featurize", "stage"):
+        if name in summary and "tokenizer" in summary:
+            result[f"ratio_{name}_over_tokenizer"] = summary[name]["ratio_vs_tokenizer"]
+
+    print(f"tokenize throughput: task={args.task} ({type_name}, {settings}) examples/file={len(examples)} "
+          f"reps={args.reps}")
+    C.print_table(["variant", "s (median)", "examples/s", "throughput vs tokenizer"], rows)
+    if "ratio_stage_over_tokenizer" in result:
+        verdict = "meets" if result["ratio_stage_over_tokenizer"] >= 0.8 else "BELOW"
+        print(f"stage/tokenizer throughput ratio {result['ratio_stage_over_tokenizer']:.3f} ({verdict} the 0.8 target)")
+    C.emit_json("tokenize_throughput", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

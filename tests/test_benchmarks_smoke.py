@@ -1,0 +1,59 @@
+"""Every benchmark script runs with its smallest settings and prints its table and one JSON line.
+
+The scripts run at once (each is mostly interpreter and library start-up), so that the
+whole module takes seconds rather than the sum of them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+
+SMALLEST = {
+    "train_throughput.py": ["--steps", "2", "--reps", "1", "--warmup-runs", "0", "--batch-size", "4",
+                            "--seq-len", "32", "--log-every", "1", "--threads", "1", "--corpus-lines", "100"],
+    "eval_throughput.py": ["--examples", "16", "--batch-size", "8", "--seq-len", "32", "--reps", "1", "--threads", "1",
+                           "--corpus-lines", "100"],
+    "tokenize_throughput.py": ["--examples", "20", "--reps", "1", "--corpus-lines", "100"],
+    "workflow_overhead.py": ["--configfile", str(ROOT / "tests" / "configs" / "tiny.yaml"), "--reps", "1"],
+    "pinning.py": ["--jobs", "3", "--devices", "2", "--hold-s", "0.05"],
+}
+FIGURES = {
+    "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
+    "eval_throughput.py": ("speedup_predict_over_naive", "variants"),
+    "tokenize_throughput.py": ("ratio_stage_over_tokenizer", "variants"),
+    "workflow_overhead.py": ("jobs", "measurements"),
+    "pinning.py": ("shared", "max_wait_s"),
+}
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    procs = {script: subprocess.Popen([sys.executable, str(BENCHMARKS / script), *args], cwd=ROOT, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for script, args in SMALLEST.items()}
+    results = {}
+    for script, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=180)
+        results[script] = (proc.returncode, stdout, stderr)
+    return results
+
+
+@pytest.mark.parametrize("script", sorted(SMALLEST))
+def test_benchmark_prints_its_figures(outputs, script):
+    returncode, stdout, stderr = outputs[script]
+    assert returncode == 0, stdout[-2000:] + stderr[-3000:]
+    lines = stdout.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert figures["benchmark"] == script.removesuffix(".py")
+    for key in FIGURES[script]:
+        assert key in figures, f"{key} missing from {sorted(figures)}"
+    assert any(line.startswith("---") for line in lines[:-1]), "no table printed"
+    if script == "pinning.py":
+        assert figures["shared"] is False and figures["pinned_correctly"] is True
+    if script == "workflow_overhead.py":
+        assert figures["jobs"] > 0
