@@ -11,7 +11,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 
 @contextmanager
@@ -49,14 +49,21 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
+def read_jsonl(path: str | os.PathLike, *, check: Callable[[dict], str | None] | None = None,
+               error: type[Exception] = ValueError) -> list[dict]:
+    """Rows of a JSON-lines file; `check` returns a problem with a row (or None), reported as
+    `error` with the file and line."""
     rows = []
     with open(path, encoding="utf-8") as f:
         for line_number, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
+                row = json.loads(line)
+            except json.JSONDecodeError as decode_error:
+                raise error(f"{path}:{line_number}: not valid JSON ({decode_error.msg})") from None
+            problem = check(row) if check else None
+            if problem:
+                raise error(f"{path}:{line_number}: {problem}")
+            rows.append(row)
     return rows

@@ -7,9 +7,9 @@ the message when the file is missing (CCGbank: where the licensed data come from
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..io import read_jsonl
 from .convert import check_example
 from .errors import DataSourceError, MissingDataError
 
@@ -27,17 +27,4 @@ def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
         hint = f"\n{spec['hint']}" if spec.get("hint") else ""
         raise MissingDataError(f"task '{info.name}' {split}/{lang}: local file {path} is missing "
                                f"(one {info.type} example per line, in the internal schema){hint}")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataSourceError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
-            problem = check_example(info.type, row, info.labels)
-            if problem:
-                raise DataSourceError(f"{path}:{line_number}: {problem}")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, check=lambda row: check_example(info.type, row, info.labels), error=DataSourceError)
