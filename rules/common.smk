@@ -103,9 +103,9 @@ def task_spec(model, task):
         "labels": entry.get("labels"),
         "metric": entry["metric"],
         "settings": {**PLAN.feature_settings(task), "qa_max_answer_tokens": PLAN.features["qa_max_answer_tokens"]},
-        "train": features_path(model, task, "train", "en"),
-        "dev": features_path(model, task, "dev", "en") if "dev" in entry["splits"] else None,
-        "dev_examples": data_path(task, "dev", "en") if "dev" in entry["splits"] else None,
+        "train": [features_path(model, task, "train", lang) for lang in PLAN.train_languages(task)],
+        "dev": features_path(model, task, "dev", "en") if PLAN.selects_on_dev(task) else None,
+        "dev_examples": data_path(task, "dev", "en") if PLAN.selects_on_dev(task) else None,
     }
 
 
@@ -113,7 +113,7 @@ def training_inputs(model, tasks):
     files = []
     for task in tasks:
         spec = task_spec(model, task)
-        files += [path for key in ("train", "dev", "dev_examples") if (path := spec[key])]
+        files += spec["train"] + [path for key in ("dev", "dev_examples") if (path := spec[key])]
     return files
 
 
@@ -186,6 +186,8 @@ def prepare_spec(task, split):
         spec["root"] = local.get("root", "data/local")
         if task in local.get("paths", {}):
             spec["path"] = local["paths"][task]
+    if PLAN.max_examples(task):
+        spec["max_examples"] = PLAN.max_examples(task)
     return {"source": source, "spec": spec}
 
 

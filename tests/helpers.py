@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import yaml
+from datasets import Dataset, DatasetInfo, Features
 from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
 from xstilts.tokenizer_training import train_tokenizer
@@ -30,3 +32,21 @@ def tiny_pretrained(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, se
     XLMRobertaForMaskedLM(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def hub_repo(root: Path, configs: dict[str, dict[str, dict]], features: dict[str, dict]) -> Path:
+    """A hub dataset repository on disk: {config: {split: columns}} with the config's features."""
+    root.mkdir(parents=True, exist_ok=True)
+    card_configs, infos = [], []
+    for config, splits in configs.items():
+        folder = "data" if config == "default" else config
+        feats = Features(features[config])
+        for split, columns in splits.items():
+            (root / folder).mkdir(exist_ok=True)
+            Dataset.from_dict(columns, features=feats).to_parquet(str(root / folder / f"{split}-00000-of-00001.parquet"))
+        card_configs.append({"config_name": config,
+                             "data_files": [{"split": s, "path": f"{folder}/{s}-*"} for s in splits]})
+        infos.append({"config_name": config, **DatasetInfo(features=feats)._to_yaml_dict()})
+    card = {"dataset_info": infos, "configs": card_configs}
+    (root / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n# fixture\n")
+    return root

@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
-from datasets import ClassLabel, Dataset, DatasetInfo, Features, Sequence, Value
+from datasets import ClassLabel, Sequence, Value
 
 from xstilts import data
 from xstilts.config import load_catalog
 from xstilts.io import read_jsonl
 from xstilts.sources import DataSourceError, MissingDataError
+
+from helpers import hub_repo
 
 CATALOG = load_catalog()
 SQUAD_FEATURES = {"id": Value("string"), "title": Value("string"), "context": Value("string"),
@@ -30,24 +31,6 @@ NLI = ["entailment", "neutral", "contradiction"]
 
 
 # ---------------------------------------------------------------- fixture builders
-
-
-def hub_repo(root: Path, configs: dict[str, dict[str, dict]], features: dict[str, dict]) -> Path:
-    """A hub dataset repository on disk: {config: {split: columns}} with the config's features."""
-    root.mkdir(parents=True, exist_ok=True)
-    card_configs, infos = [], []
-    for config, splits in configs.items():
-        folder = "data" if config == "default" else config
-        feats = Features(features[config])
-        for split, columns in splits.items():
-            (root / folder).mkdir(exist_ok=True)
-            Dataset.from_dict(columns, features=feats).to_parquet(str(root / folder / f"{split}-00000-of-00001.parquet"))
-        card_configs.append({"config_name": config,
-                             "data_files": [{"split": s, "path": f"{folder}/{s}-*"} for s in splits]})
-        infos.append({"config_name": config, **DatasetInfo(features=feats)._to_yaml_dict()})
-    card = {"dataset_info": infos, "configs": card_configs}
-    (root / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n# fixture\n")
-    return root
 
 
 def hub_spec(task: str, tmp_path: Path, repos: dict[str, Path]) -> dict:

@@ -138,8 +138,12 @@ def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     """configs/paper.yaml builds its whole DAG with no data or model present."""
     plan = planned_jobs(snakemake(tmp_path, ROOT / "configs" / "paper.yaml", "-n"))
     assert plan["import_model"] == 1
-    assert plan["intermediate"] == 10 * 3  # nine tasks and multi, three seeds ('none' needs none)
-    assert plan["target"] == 11 * 6 * 3  # xquad and mlqa share squad_v1's checkpoint
+    # nine tasks, multi, mnli_mlm and mnli_mt, three seeds ('none' needs none)
+    assert plan["intermediate"] == 12 * 3
+    assert plan["target"] == 13 * 6 * 3  # xquad and mlqa share squad_v1's checkpoint
     for bench in ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "bucc2018"]:
-        assert plan[f"evaluate_{bench}"] == 11 * 3
+        assert plan[f"evaluate_{bench}"] == 13 * 3
+    # The variants read every language: translated MNLI's and the MLM corpus's train splits.
+    assert plan["prepare_mnli_mt_train"] == plan["prepare_wiki_mlm_train"] == 1
+    assert "prepare_wiki_mlm_dev" not in plan  # MLM corpora take no part in selection
     assert plan["report"] == 1

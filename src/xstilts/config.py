@@ -17,7 +17,10 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
-UNTRAINABLE_TYPES = ("mlm", "retrieval")  # no task head: MLM is the pretrain stage's, retrieval is eval-only
+# Types with no task head to train as a target: MLM trains the encoder's own LM head (pretraining,
+# or continued multilingual MLM inside an intermediate recipe), retrieval is evaluation-only.
+UNTRAINABLE_TYPES = ("mlm", "retrieval")
+RECIPE_ONLY_TYPES = ("mlm",)
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -105,7 +108,9 @@ class Plan:
             if recipe != "none" and not entry["tasks"]:
                 raise ConfigError(f"recipe '{recipe}' lists no tasks (only 'none' may be empty)")
             for task in entry["tasks"]:
-                self._require_task(task, f"recipe '{recipe}'", split="train")
+                self._require_task(task, f"recipe '{recipe}'", split="train", allowed=RECIPE_ONLY_TYPES)
+            if entry["tasks"] and all(self.task(t)["type"] in RECIPE_ONLY_TYPES for t in entry["tasks"]):
+                raise ConfigError(f"recipe '{recipe}' has only MLM tasks: pair the corpus with a supervised task")
         for target, entry in self.targets.items():
             self._require_task(target, f"target '{target}'", split="train")
             if not entry["benches"]:
@@ -130,13 +135,14 @@ class Plan:
         for bench in self.benches():
             self._require_task(bench, f"benchmark '{bench}'", split=self.bench_split(bench))
 
-    def _require_task(self, task: str, where: str, split: str) -> None:
+    def _require_task(self, task: str, where: str, split: str, allowed: tuple[str, ...] = ()) -> None:
         if task not in self.catalog:
             known = ", ".join(sorted(self.catalog))
             raise ConfigError(f"{where}: unknown task '{task}' (the catalog has: {known})")
         if split not in self.catalog[task]["splits"]:
             raise ConfigError(f"{where}: task '{task}' has no '{split}' split in the catalog")
-        if split == "train" and self.catalog[task]["type"] in UNTRAINABLE_TYPES:
+        task_type = self.catalog[task]["type"]
+        if split == "train" and task_type in UNTRAINABLE_TYPES and task_type not in allowed:
             raise ConfigError(f"{where}: task '{task}' has type '{self.catalog[task]['type']}', "
                               "which has no head to train here")
 
@@ -191,8 +197,9 @@ class Plan:
                 known += [lang for lang in languages if lang not in known]
 
         for task in [t for e in self.recipes.values() for t in e["tasks"]] + list(self.targets):
-            add(task, "train", only_english=True)
-            add(task, "dev", only_english=True)  # model selection reads the English dev set only
+            add(task, "train")  # English, or every language of translated data and MLM corpora
+            if self.selects_on_dev(task):
+                add(task, "dev", only_english=True)  # model selection reads the English dev set only
         for bench in self.benches():
             add(bench, self.bench_split(bench))
             if self.task(bench)["metric"] == "bucc":
@@ -201,6 +208,20 @@ class Plan:
             add("corpus", "train")
             add("corpus", "dev")
         return needed
+
+    def selects_on_dev(self, task: str) -> bool:
+        """Whether a training task's English dev score enters checkpoint selection: not for MLM
+        corpora trained alongside a recipe's supervised tasks (selection is on those)."""
+        return "dev" in self.task(task)["splits"] and self.task(task)["type"] not in RECIPE_ONLY_TYPES
+
+    def train_languages(self, task: str) -> list[str]:
+        """The languages a training stage reads: English, except for tasks whose catalog train split
+        lists more (machine-translated training data, multilingual MLM corpora)."""
+        return self.languages(task, "train")
+
+    def max_examples(self, task: str) -> int | None:
+        """data.max_examples caps each language of each split of a task (large corpora, quick runs)."""
+        return self.config["data"].get("max_examples", {}).get(task)
 
     def bench_split(self, bench: str) -> str:
         """The split benchmarks are scored on: test, or dev where test labels are withheld

@@ -4,7 +4,8 @@ Sources: `synthetic` (the embedded benchmark), `hub` (datasets.load_dataset, off
 local cache by default), `xtreme_dir` (a folder as XTREME's download script leaves it) and
 `local` (files already in the internal schema); the last three live in xstilts.sources. The
 catalog entry's `sources[source]` dict is the `spec`; the workflow adds what the config decides
-(synthetic: n, seed; hub: offline, cache_dir, overrides; xtreme_dir and local: root).
+(synthetic: n, seed; hub: offline, cache_dir, overrides; xtreme_dir and local: root; any source:
+max_examples, a cap per language).
 
 Kept free of torch and transformers so that the many small `prepare` jobs start fast."""
 
@@ -28,6 +29,8 @@ def prepare(*, task: str, split: str, lang: str, source: str, spec: dict, out: s
         rows = sources.read(source, task=task, split=split, lang=lang, spec=spec)
     if not rows:
         raise ValueError(f"task '{task}' {split}/{lang}: the source produced no examples")
+    if spec.get("max_examples"):
+        rows = rows[: spec["max_examples"]]
     write_jsonl(out, rows)
 
 

@@ -10,27 +10,42 @@ from pathlib import Path
 
 import torch
 
-from .features import read_features
+from .features import load_tokenizer, read_features
 from .io import read_jsonl, write_json
-from .modeling import MultiTaskModel, build_model, check_fits, save_checkpoint
+from .modeling import MultiTaskModel, build_model, check_fits, head_dropout, save_checkpoint
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
 from .training import Trainer, TrainTask, inputs_identity, write_log
 
 
-def train_task_from(spec: dict) -> TrainTask:
-    """spec: name, type, labels, metric, settings, train (parquet), dev (parquet), dev_examples (jsonl)."""
-    train = read_features(spec["train"])
-    labels = spec.get("labels") or (Tagging.labels_from(train) if spec["type"] == "tagging" else None)
-    task = TrainTask(name=spec["name"], type=task_type(spec["type"])(labels), train=train,
-                     metric=spec["metric"], settings=spec.get("settings", {}))
+def train_task_from(spec: dict, *, tokenizer=None, mlm_probability: float = 0.15) -> TrainTask:
+    """spec: name, type, labels, metric, settings, train (parquet, or one per language), dev
+    (parquet), dev_examples (jsonl). MLM tasks need the encoder's tokenizer for their mask ids."""
+    train = read_train_features(spec["train"])
+    if spec["type"] == "mlm":
+        kind = MaskedLM.for_tokenizer(tokenizer, mlm_probability)
+    else:
+        labels = spec.get("labels") or (Tagging.labels_from(train) if spec["type"] == "tagging" else None)
+        kind = task_type(spec["type"])(labels)
+    task = TrainTask(name=spec["name"], type=kind, train=train, metric=spec["metric"],
+                     settings=spec.get("settings", {}))
     if spec.get("dev"):
         task.dev_features = read_features(spec["dev"])
         task.dev_examples = read_jsonl(spec["dev_examples"])
         task.dev_features, task.dev_examples = dev_subset(task.dev_features, task.dev_examples,
                                                           spec.get("eval_examples"))
     return task
+
+
+def read_train_features(paths: str | Path | list) -> dict[str, list]:
+    """One task's training features; translated data and MLM corpora come as one file per language."""
+    parts = [read_features(p) for p in train_files(paths)]
+    return {key: [value for part in parts for value in part[key]] for key in parts[0]}
+
+
+def train_files(paths: str | Path | list) -> list:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
 
 
 def dev_subset(features: dict[str, list], examples: list[dict], limit: int | None):
@@ -48,22 +63,69 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
                 log_out: str | Path, state_dir: str | Path, device: torch.device, eval_batch_size: int,
                 code: str = "", checkpoint_dtype: str = "float32") -> dict:
     """Intermediate or target training: encoder from `encoder_path`, a fresh head per task."""
-    train_tasks = [train_task_from(spec) for spec in tasks]
+    tokenizer = load_tokenizer(encoder_path) if any(spec["type"] == "mlm" for spec in tasks) else None
+    train_tasks = [train_task_from(spec, tokenizer=tokenizer, mlm_probability=hp["mlm_probability"])
+                   for spec in tasks]
     torch.manual_seed(seed)  # head initialisation
-    model = build_model(encoder_path, {t.name: t.type for t in train_tasks})
+    model = stage_model(encoder_path, train_tasks)
     for task in train_tasks:
         check_fits(task.train, model.encoder.config, f"task '{task.name}'")
     pad_id = model.encoder.config.pad_token_id
     inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
-    inputs += [spec[k] for spec in tasks for k in ("train", "dev") if spec.get(k)]
+    inputs += [path for spec in tasks for path in train_files(spec["train"]) + ([spec["dev"]] if spec.get("dev") else [])]
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()
     model.to("cpu")
     write_log(log_out, summary)
+    drop_mlm_heads(model)
     save_checkpoint(model, out_dir, summary, dtype=None if checkpoint_dtype == "float32" else getattr(torch, checkpoint_dtype))
     trainer.clear_state()
     return summary
+
+
+def stage_model(encoder_path: str | Path, train_tasks: list[TrainTask]) -> MultiTaskModel:
+    """Encoder and fresh task heads; MLM tasks (continued multilingual MLM in an intermediate
+    recipe) share the pretrained model's own LM head, tied to the input embeddings."""
+    mlm_tasks = [t for t in train_tasks if t.type.name == "mlm"]
+    if not mlm_tasks:
+        return build_model(encoder_path, {t.name: t.type for t in train_tasks})
+    encoder, lm_head = load_masked_lm(encoder_path)
+    dropout = head_dropout(encoder)
+    heads = {t.name: t.type.make_head(encoder.config.hidden_size, dropout) for t in train_tasks if t not in mlm_tasks}
+    model = MultiTaskModel(encoder, heads, {t.name: t.type for t in train_tasks})
+    for task in mlm_tasks:
+        model.heads[task.name] = lm_head
+    return model
+
+
+def load_masked_lm(path: str | Path):
+    """(encoder, LM head) of a pretrained masked-LM folder."""
+    masked_lm = masked_lm_with_head(path)
+    heads = [module for name, module in masked_lm.named_children() if name != masked_lm.base_model_prefix]
+    return masked_lm.base_model, heads[0]
+
+
+def masked_lm_with_head(path: str | Path):
+    """The masked LM of a folder (hub layout), in float32, without remote code; ValueError when the
+    folder has no LM-head weights (a fresh head would make continued MLM a different experiment)."""
+    from transformers import AutoModelForMaskedLM
+
+    masked_lm, info = AutoModelForMaskedLM.from_pretrained(
+        path, trust_remote_code=False, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32,
+        output_loading_info=True)
+    missing = [key for key in info["missing_keys"] if not key.startswith(masked_lm.base_model_prefix)]
+    if missing:
+        raise ValueError(f"model folder {path} has no masked-LM head weights (missing: {', '.join(missing[:4])}); "
+                         "an MLM recipe needs the pretrained LM head: import a model that has one")
+    return masked_lm
+
+
+def drop_mlm_heads(model: MultiTaskModel) -> None:
+    """The LM head is the pretrained model's, not a task head: checkpoints keep task heads only."""
+    for name in [n for n, t in model.task_types.items() if t.name == "mlm"]:
+        del model.heads[name]
+        del model.task_types[name]
 
 
 def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: dict, hp: dict, max_length: int,
@@ -87,8 +149,7 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
     )
     torch.manual_seed(seed)
     mlm = XLMRobertaForMaskedLM(config)
-    mlm_type = MaskedLM(mask_token_id=tokenizer.mask_token_id, vocab_size=len(tokenizer),
-                        special_ids=tuple(tokenizer.all_special_ids), probability=hp["mlm_probability"])
+    mlm_type = MaskedLM.for_tokenizer(tokenizer, hp["mlm_probability"])
     settings = {"max_length": max_length}
     task = TrainTask(name="corpus", type=mlm_type, train=mlm_type.featurize(train_examples, tokenizer, settings),
                      dev_features=mlm_type.featurize(dev_examples, tokenizer, settings), dev_examples=dev_examples,
@@ -107,18 +168,27 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
 
 
 def import_model(source: str, out_dir: str | Path) -> None:
-    """A hub model (id or local folder) as the `pretrained` stage of the workflow: its encoder in
-    float32 safetensors and its fast tokenizer, loaded without remote code."""
-    from .features import load_tokenizer
-    from .modeling import load_encoder
-
+    """A hub model (id or local folder) as the `pretrained` stage of the workflow: its weights in
+    float32 safetensors (encoder, and LM head where it has one) and its fast tokenizer, loaded
+    without remote code."""
     try:
-        encoder, tokenizer = load_encoder(source), load_tokenizer(source)
+        model, tokenizer = importable_model(source), load_tokenizer(source)
     except OSError as error:
         raise OSError(f"model '{source}' could not be loaded from a local folder or the local hub cache "
                       f"({error}); download it once with network access (e.g. `hf download {source}`) "
                       "or point `hub:` at a local folder") from None
-    save_pretrained_atomically(encoder, tokenizer, out_dir, {"source": source, "steps": 0})
+    save_pretrained_atomically(model, tokenizer, out_dir, {"source": source, "steps": 0})
+
+
+def importable_model(source: str):
+    """The masked LM with its LM head where the source has one (MLM recipes continue training it;
+    every other stage reads only the encoder), else the bare encoder."""
+    from .modeling import load_encoder
+
+    try:
+        return masked_lm_with_head(source)
+    except ValueError:  # no masked-LM class for the architecture, or no LM-head weights saved
+        return load_encoder(source)
 
 
 def save_pretrained_atomically(model, tokenizer, out_dir: str | Path, summary: dict) -> None:

@@ -20,6 +20,14 @@ class MaskedLM(TaskType):
         self.special_ids = tuple(special_ids)
         self.probability = probability
 
+    @classmethod
+    def for_tokenizer(cls, tokenizer, probability: float = 0.15) -> "MaskedLM":
+        """Masking with the ids of the model's own tokenizer."""
+        if tokenizer is None or tokenizer.mask_token_id is None:
+            raise ValueError("masked-LM training needs a tokenizer with a mask token")
+        return cls(mask_token_id=tokenizer.mask_token_id, vocab_size=len(tokenizer),
+                   special_ids=tuple(tokenizer.all_special_ids), probability=probability)
+
     def featurize(self, examples, tokenizer, settings):
         encoded = tokenizer([ex["text"] for ex in examples], truncation=True, max_length=settings["max_length"])
         return {"input_ids": encoded["input_ids"]}
