@@ -504,15 +504,6 @@ def test_xtreme_dir_missing_file_names_the_expected_path(tmp_path):
         prepare(tmp_path, "udpos", "dev", "de", "xtreme_dir", CATALOG["udpos"]["sources"]["xtreme_dir"])
 
 
-def test_mewslix_and_lareqa_say_they_are_not_implemented(tmp_path):
-    for task in ("mewslix", "lareqa"):
-        with pytest.raises(NotImplementedError, match=task.replace("lareqa", "LaReQA").replace("mewslix", "Mewsli-X")):
-            prepare(tmp_path, task, "test", "de", "xtreme_dir", xtreme_spec(task, tmp_path))
-
-
-# ---------------------------------------------------------------- local
-
-
 def test_local_jsonl_is_validated_and_ccg_points_at_the_ldc(tmp_path):
     spec = {**CATALOG["ccg"]["sources"]["local"], "root": str(tmp_path)}
     with pytest.raises(MissingDataError, match=r"ccg/train\.jsonl is missing[\s\S]*LDC"):

@@ -52,6 +52,13 @@ def test_a_recipe_of_mlm_alone_and_an_mlm_target_are_refused():
         Plan(config)
 
 
+def test_max_examples_refuses_retrieval_sets():
+    config = copy.deepcopy(PAPER)
+    config["data"]["max_examples"] = {"bucc2018": 100}
+    with pytest.raises(ConfigError, match="bucc2018.*retrieval"):
+        Plan(config)
+
+
 def test_max_examples_caps_each_language_of_a_split(tmp_path):
     spec = {"kind": "corpus", "n": 50, "seed": 1, "max_examples": 7}
     out = tmp_path / "de.jsonl"

@@ -134,6 +134,10 @@ class Plan:
                 raise ConfigError(f"task '{task}' reads source 'xtreme_dir' but data.xtreme_dir (the folder) is not set")
         for bench in self.benches():
             self._require_task(bench, f"benchmark '{bench}'", split=self.bench_split(bench))
+        for task in self.config["data"].get("max_examples", {}):
+            if task in self.catalog and self.task(task)["type"] == "retrieval":
+                raise ConfigError(f"data.max_examples: '{task}' is a retrieval set; cutting it would drop "
+                                  "the partners and candidates its lines refer to")
 
     def _require_task(self, task: str, where: str, split: str, allowed: tuple[str, ...] = ()) -> None:
         if task not in self.catalog:

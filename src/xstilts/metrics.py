@@ -41,6 +41,7 @@ __all__ = [
     "best_threshold",
     "mining_scores",
     "mean_average_precision_at_k",
+    "rank_by_cosine",
 ]
 
 
@@ -520,9 +521,12 @@ def mining_scores(candidates: Iterable[Candidate], gold: set[tuple[str, str]],
 
 
 def _average_precision_at_k(ranking: list[str], relevant: set[str], k: int | None) -> float:
-    """AP@k as XTREME-R's utils_lareqa.py defines it: precision at each *first* occurrence
-    of a relevant item within the top k, summed, divided by min(|relevant|, k).
-    An empty relevant set scores 0 (the official code divides by zero)."""
+    """AP@k as XTREME-R defines it (google-research/xtreme third_party/utils_lareqa.py,
+    average_precision_at_k): the precision at each *first* occurrence of a relevant item
+    within the top k, summed, divided by min(|relevant|, k) -- not by the number of relevant
+    items retrieved, so a relevant item ranked below k costs as much as a wrong one.
+    k=None (or 0) ranks everything and divides by |relevant|. An empty relevant set scores 0
+    (the official code divides by zero)."""
     if not relevant:
         return 0.0
     top = ranking[:k] if k else ranking
@@ -537,8 +541,23 @@ def _average_precision_at_k(ranking: list[str], relevant: set[str], k: int | Non
 
 def mean_average_precision_at_k(rankings: list[list[str]], relevant: list[set[str]],
                                 k: int | None = 20) -> float:
-    """Mean AP@k over queries (LAReQA mAP@20). With one relevant item per query, as in
-    Mewsli-X, this equals the MRR@k that Mewsli-X's scorer reports."""
+    """Mean AP@k over queries, 0-100 (LAReQA mAP@20: evaluate_retrieval.py ranks every
+    candidate of every language for each question). With one relevant item per query, as in
+    Mewsli-X, AP@k is the reciprocal rank within the top k, so this equals the MRR@20 that
+    XTREME-R's third_party/utils_mewslix.py (evaluate) reports as "MRR/MAP@20"."""
     _require_same_length(rankings, relevant, "mean_average_precision_at_k")
     per_query = [_average_precision_at_k(list(r), set(g), k) for r, g in zip(rankings, relevant)]
     return 100.0 * float(np.mean(per_query))
+
+
+def rank_by_cosine(queries: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each query's k most cosine-similar candidates, best first (k is capped at
+    the number of candidates). Searched in blocks, so a Mewsli-X pool of ~1M entities never
+    needs the full query x candidate matrix."""
+    if candidates.shape[0] == 0:
+        raise ValueError("rank_by_cosine: the candidate pool is empty")
+    queries, candidates = _unit_rows(queries), _unit_rows(candidates)
+    if queries.dtype != candidates.dtype:  # the block product needs one dtype
+        queries, candidates = queries.astype(np.float64), candidates.astype(np.float64)
+    _, indices = _top_k_by_cosine(queries, candidates, min(k, candidates.shape[0]))
+    return indices

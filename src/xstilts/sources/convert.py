@@ -219,4 +219,19 @@ def check_example(task_type: str, example: Any, labels: list[str] | None = None)
     elif task_type == "retrieval":
         if example["src"] is None and example["tgt"] is None:
             return "src and tgt are both null"
+        return _ranking_problem(example)
+    return None
+
+
+def _ranking_problem(example: dict) -> str | None:
+    """Ranking sets (Mewsli-X, LAReQA): a query line carries `relevant`, the ids of its
+    relevant candidate lines; a candidate line may carry `context` (its paragraph)."""
+    if "relevant" in example:
+        relevant = example["relevant"]
+        if not isinstance(relevant, list) or not all(isinstance(r, str) for r in relevant):
+            return "relevant must be a list of candidate ids (strings)"
+        if example["src"] is None:
+            return "a line with relevant candidates is a query and needs src (the query text)"
+    if example.get("context") is not None and not isinstance(example["context"], str):
+        return "context must be a string"
     return None

@@ -11,17 +11,33 @@ folder, with `{lang}` (and `{code}`, from `codes`) filled in. The caller adds `r
     bucc         bucc2018/: stem `{lang}-en.{split}` + `.{lang}`, `.en` (id<TAB>sentence) and `.gold`
                  (source id<TAB>English id)
     tatoeba      tatoeba/: stem `{lang}-en` + `.{lang}` and `.en`, line i translating line i
+    mewslix      mewslix/: `wikinews_mentions/{split}-{lang}.jsonl` (one WikiNews article per line:
+                 `context` {language, text, sentence_spans} and `mentions` [{example_id, entity_id,
+                 mention_span {start, end, text}}]) ranked against `candidates`,
+                 candidate_set_entities.jsonl (~1M entities: entity_id, description, sentence_spans)
+    lareqa       lareqa/xquad-r/: `{lang}.json`, SQuAD JSON whose paragraphs carry `sentence_breaks`;
+                 a language's questions are ranked against the sentences of every `pool` language
+
+Mewsli-X and LAReQA are ranking sets in the retrieval schema: a query is `{id, src, tgt: null,
+relevant: [candidate ids]}`, a pool entry `{id, src: null, tgt}` (plus `context`, the paragraph, for
+LAReQA's sentences), and each language's file holds its queries and the whole pool it is ranked
+against. Both follow XTREME-R's third_party/evaluate_retrieval.py, utils_mewslix.py and
+utils_lareqa.py (google-research/xtreme) in what they read and how they build the texts.
 
 XTREME's download script keeps test labels back for its leaderboard: test tsv files have no
 label column, test CoNLL files no tags, XQuAD/MLQA test and TyDiQA dev answers are blanked,
-XCOPA test labels are all set to 0, `{l}-en.test.gold` is deleted and Tatoeba's English side is
-sorted. Reading such a file for a split that needs labels fails with a message saying so.
+XCOPA test labels are all set to 0, `{l}-en.test.gold` is deleted, Tatoeba's English side is
+sorted and Mewsli-X test entity ids are blanked. Reading such a file for a split that needs labels
+fails with a message saying so.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 from .convert import convert
@@ -40,11 +56,6 @@ DEFAULT_FIELDS = {
 
 def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
     fmt = spec.get("format")
-    if fmt in ("mewslix", "lareqa"):
-        raise NotImplementedError(
-            f"task '{info.name}': reading {fmt} from the XTREME folder is not implemented. Its retrieval set is "
-            f"not a list of parallel pairs (Mewsli-X: mentions against a candidate entity set; LaReQA: questions "
-            f"against every answer sentence of XQuAD-R), so it needs its own retrieval schema and the mAP@20 scorer.")
     files = spec.get("files", {})
     if split not in files:
         raise DataSourceError(f"task '{info.name}': the xtreme_dir source has no '{split}' split "
@@ -59,6 +70,11 @@ def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
     if fmt == "tatoeba":
         raw = Path(spec["root"]) / spec["raw_files"].format(**values) if spec.get("raw_files") else None
         return _tatoeba(target, lang, raw, hint)
+    if fmt == "mewslix":
+        raw = Path(spec["root"]) / spec["raw_files"].format(**values) if spec.get("raw_files") else None
+        return _mewslix(target, _candidates_file(info.name, spec), lang, raw, hint)
+    if fmt == "lareqa":
+        return _lareqa(_pool_files(info.name, spec, split), lang, hint)
     readers = {"tsv_pair": _tsv_pair, "conll": _conll, "squad_json": _squad_json, "jsonl": _jsonl}
     if fmt not in readers:
         raise DataSourceError(f"task '{info.name}': unknown xtreme_dir format '{fmt}'")
@@ -68,11 +84,16 @@ def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
 
 
 def files_read(spec: dict, split: str, lang: str) -> list[Path]:
-    """The files `read` needs for one split and language (without the optional LASER originals)."""
-    if spec.get("format") in ("mewslix", "lareqa") or split not in spec.get("files", {}):
+    """The files `read` needs for one split and language (without the optional LASER or
+    Mewsli-X originals)."""
+    if split not in spec.get("files", {}):
         return []
     values = {"lang": lang, "code": spec.get("codes", {}).get(lang, lang), "split": split}
     target = Path(spec.get("root", ".")) / spec["files"][split].format(**values)
+    if spec.get("format") == "mewslix":
+        return [target, _candidates_file("mewslix", {"root": ".", **spec})]
+    if spec.get("format") == "lareqa":
+        return list(_pool_files("lareqa", {"root": ".", **spec}, split).values())
     suffixes = {"bucc": (lang, "en", "gold"), "tatoeba": (lang, "en")}.get(spec["format"])
     return [target.with_name(f"{target.name}.{s}") for s in suffixes] if suffixes else [target]
 
@@ -229,3 +250,240 @@ def _laser_files(raw_stem: Path) -> list[Path]:
 def _lines(path: Path) -> list[str]:
     with open(path, encoding="utf-8") as f:
         return [line.strip() for line in f.read().splitlines()]
+
+
+# ---------------------------------------------------------------- ranking sets (XTREME-R)
+
+
+def _pool_files(task: str, spec: dict, split: str) -> dict[str, Path]:
+    """LAReQA: the file of each pool language (the pool is every language's sentences)."""
+    if not spec.get("pool"):
+        raise DataSourceError(f"task '{task}': the xtreme_dir spec names no `pool` (the languages whose "
+                              "sentences make the candidate pool)")
+    if not spec.get("root"):
+        raise DataSourceError(f"task '{task}': no XTREME folder given (config key data.xtreme_dir)")
+    template = spec["files"][split]
+    return {lang: Path(spec["root"]) / template.format(lang=lang, code=spec.get("codes", {}).get(lang, lang),
+                                                       split=split)
+            for lang in spec["pool"]}
+
+
+def _candidates_file(task: str, spec: dict) -> Path:
+    if not spec.get("candidates"):
+        raise DataSourceError(f"task '{task}': the xtreme_dir spec names no `candidates` file (Mewsli-X's "
+                              "candidate_set_entities.jsonl)")
+    return Path(spec["root"]) / spec["candidates"]
+
+
+def _json_lines(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataSourceError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise DataSourceError(f"{path}:{line_number}: expected a JSON object per line")
+            rows.append(row)
+    return rows
+
+
+def _squad_data(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        try:
+            return json.load(f)["data"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise DataSourceError(f"{path}: not SQuAD-format JSON (data[].paragraphs[].qas[]): {error}") from None
+
+
+def _spans(value, where: str) -> list[tuple[int, int]]:
+    """[[start, end], ..] (LAReQA) or [{start, end}, ..] (Mewsli-X) -> [(start, end), ..]."""
+    try:
+        return [(int(s["start"]), int(s["end"])) if isinstance(s, dict) else (int(s[0]), int(s[1])) for s in value]
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise DataSourceError(f"{where}: sentence spans must be [start, end] pairs or {{start, end}} objects, "
+                              f"got {str(value)[:80]}") from None
+
+
+def _one_line(text: str) -> str:
+    """Newlines and runs of spaces -> one space (XTREME-R flattens its texts to one line each)."""
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- LAReQA (XQuAD-R)
+
+
+def _lareqa(pool_files: dict[str, Path], lang: str, hint: str) -> list[dict]:
+    """Questions of `lang`, each relevant to the sentence holding its answer in every pool
+    language, then every pool sentence. Ids follow XTREME-R's utils_lareqa.py: a sentence is
+    `{lang}_{paragraph number}_{position}`, a question keeps its id, which is shared by its
+    translations (that is how the answers in other languages are found)."""
+    if lang not in pool_files:
+        raise DataSourceError(f"LAReQA: language '{lang}' is not in the pool ({', '.join(pool_files)})")
+    questions: dict[str, list[dict]] = {}
+    answer_sentences: dict[str, list[str]] = defaultdict(list)  # question id -> relevant sentence ids
+    pool: list[dict] = []
+    for pool_lang, path in pool_files.items():
+        found, sentences = _xquad_r(_existing(path, hint), pool_lang)
+        questions[pool_lang] = found
+        for question in found:
+            answer_sentences[question["id"]] += question.pop("answer_sentences")
+        pool += sentences
+    return [{**q, "relevant": answer_sentences[q["id"]]} for q in questions[lang]] + pool
+
+
+def _xquad_r(path: Path, lang: str) -> tuple[list[dict], list[dict]]:
+    """One XQuAD-R file: its questions (with the ids of their answer sentences) and the sentences
+    of every paragraph that has a question. As in XTREME-R, a question whose answer starts in no
+    sentence is skipped, and every sentence equal to the answer's sentence is relevant."""
+    questions, sentences, seen = [], [], set()
+    paragraphs = [p for article in _squad_data(path) for p in article.get("paragraphs", [])]
+    for number, paragraph in enumerate(paragraphs, 1):
+        where = f"{path}: paragraph {number}"
+        if "sentence_breaks" not in paragraph:
+            raise DataSourceError(f"{where} has no sentence_breaks: not an XQuAD-R file (LAReQA's XQuAD with "
+                                  "sentence boundaries, github.com/google-research-datasets/lareqa)")
+        context = paragraph.get("context")
+        if not isinstance(context, str):
+            raise DataSourceError(f"{where} has no context text")
+        breaks = _spans(paragraph["sentence_breaks"], where)
+        texts = [context[start:end] for start, end in breaks]
+        ids = [f"{lang}_{number}_{position}" for position in range(len(breaks))]
+        found = [_xquad_r_question(qa, context, breaks, texts, ids, where) for qa in paragraph.get("qas", [])]
+        found = [q for q in found if q is not None]
+        for question in found:
+            if question["id"] in seen:
+                raise DataSourceError(f"{path}: question id '{question['id']}' occurs twice")
+            seen.add(question["id"])
+        if found:
+            sentences += [{"id": i, "src": None, "tgt": text, "context": context} for i, text in zip(ids, texts)]
+        questions += found
+    return questions, sentences
+
+
+def _xquad_r_question(qa: dict, context: str, breaks, texts, ids, where: str) -> dict | None:
+    answers = qa.get("answers", [])
+    if len(answers) != 1:
+        raise DataSourceError(f"{where}: question '{qa.get('id')}' has {len(answers)} answers; XQuAD-R has "
+                              "exactly one per question")
+    try:
+        question_id, question, start = str(qa["id"]), qa["question"], int(answers[0]["answer_start"])
+    except (KeyError, TypeError, ValueError):
+        raise DataSourceError(f"{where}: question '{qa.get('id')}' lacks an id, its text or an integer "
+                              "answer_start") from None
+    holding = next((context[s:e] for s, e in breaks if s <= start < e), None)
+    if holding is None:
+        return None  # XTREME-R skips these too (a sentence-breaking error in the data)
+    relevant = [i for i, text in zip(ids, texts) if text == holding]
+    return {"id": question_id, "src": question, "tgt": None, "answer_sentences": relevant}
+
+
+# ---------------------------------------------------------------- Mewsli-X
+
+
+def _mewslix(mentions_path: Path, candidates_path: Path, lang: str, raw_path: Path | None,
+             hint: str) -> list[dict]:
+    """WikiNews mentions of `lang` as queries (gold: one entity), then the whole entity pool."""
+    documents = _json_lines(_existing(mentions_path, hint))
+    queries = [q for document in documents for q in _mention_queries(document, mentions_path, lang)]
+    blank = [q["id"] for q in queries if not q["relevant"][0]]
+    if queries and len(blank) == len(queries):
+        queries = _unblanked_queries(mentions_path, raw_path, lang, hint)
+    elif blank:
+        raise DataSourceError(f"{mentions_path}: mention '{blank[0]}' has no entity_id")
+    pool = _entity_pool(_existing(candidates_path, hint))
+    known = pool["ids"]
+    for query in queries:
+        if query["relevant"][0] not in known:
+            raise DataSourceError(f"{mentions_path}: mention '{query['id']}' links to entity "
+                                  f"'{query['relevant'][0]}', which is not in {candidates_path}")
+    return queries + pool["rows"]
+
+
+def _unblanked_queries(mentions_path: Path, raw_path: Path | None, lang: str, hint: str) -> list[dict]:
+    """XTREME's preprocessing blanks test entity ids; the Mewsli-X release itself
+    (get-mewsli-x.sh's wikinews_mentions-{split}.jsonl, all languages in one file) keeps them."""
+    if raw_path is None or not raw_path.is_file():
+        original = f" or keep the Mewsli-X release's {raw_path} beside it" if raw_path else ""
+        raise DataSourceError(f"{mentions_path}: every entity_id is blank. {STRIPPED} For Mewsli-X you can "
+                              f"also run google-research's get-mewsli-x.sh{original}.{hint}")
+    documents = [d for d in _json_lines(raw_path) if d.get("context", {}).get("language") == lang]
+    queries = [q for document in documents for q in _mention_queries(document, raw_path, lang)]
+    if not queries or any(not q["relevant"][0] for q in queries):
+        raise DataSourceError(f"{raw_path}: expected the labelled '{lang}' mentions of the Mewsli-X release")
+    return queries
+
+
+def _mention_queries(document: dict, path: Path, lang: str) -> list[dict]:
+    try:
+        context, mentions = document["context"], document["mentions"]
+        text, language = context["text"], context["language"]
+    except (KeyError, TypeError):
+        raise DataSourceError(f"{path}: a line lacks context.text, context.language or mentions "
+                              "(expected Mewsli-X's ContextualMentions)") from None
+    doc = context.get("document_id", "?")
+    if language != lang:
+        raise DataSourceError(f"{path}: document '{doc}' is in '{language}', not '{lang}'")
+    if not text:
+        raise DataSourceError(f"{path}: document '{doc}' has no text; the released files hold none until "
+                              "get-mewsli-x.sh fills it in from the WikiNews dumps")
+    sentences = _spans(context.get("sentence_spans", []), f"{path}: document '{doc}'")
+    return [_mention_row(text, sentences, mention, f"{path}: document '{doc}'") for mention in mentions]
+
+
+def _mention_row(text: str, sentences: list[tuple[int, int]], mention: dict, where: str) -> dict:
+    try:
+        example_id, span = str(mention["example_id"]), mention["mention_span"]
+        start, end, surface = int(span["start"]), int(span["end"]), span["text"]
+    except (KeyError, TypeError, ValueError):
+        raise DataSourceError(f"{where}: a mention lacks example_id or mention_span {{start, end, text}}") from None
+    where = f"{where}, mention '{example_id}'"
+    if text[start:end] != surface:
+        raise DataSourceError(f"{where}: text[{start}:{end}] is {text[start:end]!r}, not the mention {surface!r}")
+    holding = next(((s, e) for s, e in sentences if s <= start < e and s < end <= e), None)
+    if holding is None:
+        raise DataSourceError(f"{where} lies in no single sentence of its context's sentence_spans")
+    query = _mention_query(text[holding[0]:start], surface, text[end:holding[1]])
+    return {"id": example_id, "src": query, "tgt": None, "relevant": [str(mention.get("entity_id") or "").strip()]}
+
+
+MARKED = re.compile(r"\{(.*?)\}")
+
+
+def _mention_query(left: str, surface: str, right: str) -> str:
+    """XTREME-R's baseline query: the mention, a colon, then the sentence holding it with the
+    mention between braces (braces already in the sentence become parentheses), so that the
+    mention survives truncation: `Smith: The verdict came for { Smith }, who ...`."""
+    left, right = MARKED.sub(r"(\1)", left), MARKED.sub(r"(\1)", right)
+    return _one_line(f"{surface}: {left} {{ {surface} }} {right}")
+
+
+@lru_cache(maxsize=1)
+def _entity_pool_cached(path: str, modified: int) -> dict:
+    rows = []
+    for line_number, entity in enumerate(_json_lines(Path(path)), 1):
+        try:
+            entity_id, description = str(entity["entity_id"]), entity["description"]
+        except (KeyError, TypeError):
+            raise DataSourceError(f"{path}: entity {line_number} lacks entity_id or description") from None
+        rows.append({"id": entity_id, "src": None, "tgt": _entity_text(description, entity, path)})
+    ids = {row["id"] for row in rows}
+    if len(ids) != len(rows):
+        raise DataSourceError(f"{path}: entity ids repeat; the pool needs one description per entity")
+    return {"rows": rows, "ids": ids}
+
+
+def _entity_pool(path: Path) -> dict:
+    """The entity pool, read once per process: one prepare job writes every language, and each
+    language's file repeats the ~1M entities."""
+    return _entity_pool_cached(str(path), path.stat().st_mtime_ns)
+
+
+def _entity_text(description: str, entity: dict, path: str) -> str:
+    """The description's annotated sentences joined on one line (XTREME-R's baseline); the raw
+    description where no sentences are annotated."""
+    spans = _spans(entity.get("sentence_spans", []), f"{path}: entity '{entity['entity_id']}'")
+    return _one_line(" ".join(description[s:e] for s, e in spans) if spans else description)

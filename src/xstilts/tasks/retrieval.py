@@ -1,7 +1,15 @@
-"""Sentence retrieval with no training data (Tatoeba, BUCC): sentence vectors are one hidden
-layer of the encoder mean-pooled over the real tokens, compared by cosine."""
+"""Sentence retrieval with no training data (Tatoeba, BUCC, Mewsli-X, LAReQA): sentence vectors
+are one hidden layer of the encoder mean-pooled over the real tokens, compared by cosine.
+
+Schema: `{id, src, tgt}`. Tatoeba: every line a translation pair. BUCC (mining): pairs plus
+one-sided lines. Mewsli-X and LAReQA (ranking, metric `map_at_K`): query lines
+`{id, src, tgt: null, relevant: [candidate ids]}` and candidate lines `{id, src: null, tgt}`, the
+latter with an optional `context` (LAReQA: the sentence's paragraph, encoded after it as
+XTREME-R's candidate encoder reads sentence and paragraph)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import torch
@@ -20,8 +28,7 @@ class Retrieval(TaskType):
         columns = {"input_ids": [], "side": [], "line_id": []}
         for side, key in ((SOURCE, "src"), (TARGET, "tgt")):
             lines = [ex for ex in examples if ex.get(key) is not None]
-            encoded = tokenizer([ex[key] for ex in lines], truncation=True, max_length=settings["max_length"])
-            columns["input_ids"] += encoded["input_ids"]
+            columns["input_ids"] += _encode(tokenizer, lines, key, settings["max_length"])
             columns["side"] += [side] * len(lines)
             columns["line_id"] += [str(ex["id"]) for ex in lines]
         return columns
@@ -41,12 +48,16 @@ class Retrieval(TaskType):
 
     def decode(self, outputs, features, examples, settings):
         """Tatoeba: the other-language line retrieved for each English line.
-        BUCC: every candidate pair with its margin score (thresholding happens in scoring)."""
+        BUCC: every candidate pair with its margin score (thresholding happens in scoring).
+        map_at_K (Mewsli-X, LAReQA): each query's K nearest candidate ids, best first."""
         vectors = np.stack(outputs)
         sides = np.asarray(features["side"])
         ids = np.asarray(features["line_id"])
         src, tgt = vectors[sides == SOURCE], vectors[sides == TARGET]
         src_ids, tgt_ids = ids[sides == SOURCE].tolist(), ids[sides == TARGET].tolist()
+        depth = ranking_depth(settings.get("metric"))
+        if depth:
+            return _rankings(src, tgt, src_ids, tgt_ids, depth)
         if settings.get("metric") == "bucc":
             pairs = metrics.mine_pairs(src, tgt, src_ids, tgt_ids, k=4)
             return [{"id": s, "prediction": t, "margin": float(m)} for s, t, m in pairs]
@@ -58,6 +69,11 @@ class Retrieval(TaskType):
     def score(self, predictions, examples, metric, lang):
         if metric == "bucc":
             raise ValueError("bucc is scored by mining_score with a dev-tuned threshold")
+        depth = ranking_depth(metric)
+        if depth:
+            value = metrics.mean_average_precision_at_k([p["prediction"] for p in predictions],
+                                                        _relevant_sets(predictions, examples), k=depth)
+            return {metric: value, "score": value}
         value = metrics.accuracy([p["prediction"] for p in predictions], [p["id"] for p in predictions])
         return {"accuracy": value, "score": value}
 
@@ -71,6 +87,49 @@ class Retrieval(TaskType):
         threshold = metrics.best_threshold(as_candidates(dev_predictions), self.gold_pairs(dev_examples))
         result = metrics.mining_scores(as_candidates(test_predictions), self.gold_pairs(test_examples), threshold)
         return {**result, "threshold": float(threshold), "score": result["f1"]}
+
+
+def ranking_depth(metric: str | None) -> int | None:
+    """k of a ranking metric `map_at_K` (mAP@K), None for the other retrieval metrics."""
+    match = re.fullmatch(r"map_at_(\d+)", metric or "")
+    return int(match.group(1)) if match else None
+
+
+def _encode(tokenizer, lines: list[dict], key: str, max_length: int) -> list[list[int]]:
+    """Token ids of each line's `key` text, followed by its `context` where it has one. The
+    longer part (the paragraph) is cut first, so the candidate sentence itself is kept."""
+    with_context = [i for i, ex in enumerate(lines) if ex.get("context") is not None]
+    alone = [i for i, ex in enumerate(lines) if ex.get("context") is None]
+    ids: list[list[int]] = [[] for _ in lines]
+    if alone:
+        encoded = tokenizer([lines[i][key] for i in alone], truncation=True, max_length=max_length)
+        for i, row in zip(alone, encoded["input_ids"]):
+            ids[i] = row
+    if with_context:
+        encoded = tokenizer([lines[i][key] for i in with_context], [lines[i]["context"] for i in with_context],
+                            truncation="longest_first", max_length=max_length)
+        for i, row in zip(with_context, encoded["input_ids"]):
+            ids[i] = row
+    return ids
+
+
+def _rankings(queries: np.ndarray, candidates: np.ndarray, query_ids: list[str], candidate_ids: list[str],
+              depth: int) -> list[dict]:
+    """Each query's top `depth` candidate ids, best first (Mewsli-X, LAReQA)."""
+    if not candidate_ids:
+        raise ValueError("a ranking set needs candidate lines (src null, tgt the candidate text); there are none")
+    order = metrics.rank_by_cosine(queries, candidates, depth)
+    return [{"id": q, "prediction": [candidate_ids[j] for j in row]} for q, row in zip(query_ids, order.tolist())]
+
+
+def _relevant_sets(predictions: list[dict], examples: list[dict]) -> list[set[str]]:
+    """The relevant candidate ids of each predicted query, from its example's `relevant`."""
+    relevant = {str(ex["id"]): ex["relevant"] for ex in examples if ex.get("src") is not None and "relevant" in ex}
+    missing = [p["id"] for p in predictions if p["id"] not in relevant]
+    if missing:
+        raise ValueError(f"query line(s) {missing[:5]} have no `relevant` list: a map_at_K benchmark needs one "
+                         "on every query line")
+    return [set(relevant[p["id"]]) for p in predictions]
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
