@@ -40,6 +40,7 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from ..io import read_jsonl
 from .convert import convert
 from .errors import DataSourceError, MissingDataError
 
@@ -276,19 +277,8 @@ def _candidates_file(task: str, spec: dict) -> Path:
 
 
 def _json_lines(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataSourceError(f"{path}:{line_number}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DataSourceError(f"{path}:{line_number}: expected a JSON object per line")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, check=lambda row: None if isinstance(row, dict) else "expected a JSON object per line",
+                      error=DataSourceError)
 
 
 def _squad_data(path: Path) -> list[dict]:
