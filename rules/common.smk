@@ -4,7 +4,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from xstilts.config import ConfigError, Plan
+from xstilts.config import RANKING_POOL, ConfigError, Plan
 from xstilts.data import hub_ids
 from xstilts.modeling import CHECKPOINT_FILES
 from xstilts.report import REPORT_FILES
@@ -231,12 +231,25 @@ def eval_data(bench):
     def files(w):
         return [
             path
-            for lang in bench_languages(bench)
             for split in splits
+            for lang in DATA_SPLITS[(bench, split)]  # with the candidate pool of a ranking benchmark
             for path in (features_path(w.model, bench, split, lang), data_path(bench, split, lang))
         ]
 
     return files
+
+
+def eval_pool(bench):
+    """The shared candidate pool of a ranking benchmark (None for the others)."""
+
+    def spec(w):
+        if not PLAN.has_pool(bench):
+            return None
+        split = PLAN.bench_split(bench)
+        return {"features": features_path(w.model, bench, split, RANKING_POOL),
+                "examples": data_path(bench, split, RANKING_POOL)}
+
+    return spec
 
 
 def eval_languages(bench):

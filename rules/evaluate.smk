@@ -23,6 +23,7 @@ for bench in PLAN.benches():
             split=PLAN.bench_split(bench),
             retrieval_layer=retrieval_layer,
             languages=eval_languages(bench),
+            pool=eval_pool(bench),
             batch_size=PLAN.eval_batch_size,
             code=CODE["evaluate"],
         resources:

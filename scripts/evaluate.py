@@ -7,4 +7,5 @@ with stage(snakemake) as device:
     p = snakemake.params
     evaluation.evaluate(checkpoint=Path(snakemake.input.checkpoint[0]).parent, head=p.head, bench=p.bench, bench_type=p.bench_type,
                     metric=p.metric, languages=p.languages, retrieval_layer=p.retrieval_layer,
-                    settings=p.settings, meta={**p.meta, "split": p.split}, device=device, batch_size=p.batch_size)
+                    settings=p.settings, meta={**p.meta, "split": p.split}, device=device, batch_size=p.batch_size,
+                    pool=p.pool)

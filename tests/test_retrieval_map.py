@@ -17,7 +17,7 @@ import torch
 from pytest import approx
 
 from xstilts import data, evaluation, features, metrics
-from xstilts.config import load_catalog
+from xstilts.config import RANKING_POOL, load_catalog
 from xstilts.io import read_json, read_jsonl
 from xstilts.sources import DataSourceError
 from xstilts.tasks import task_type
@@ -90,21 +90,19 @@ def lareqa_dir(tmp_path) -> Path:
 POOL = ["en", "de", "el"]  # the catalog's pool is all 11 XQuAD-R languages; three suffice here
 
 
-def test_lareqa_rows_hold_a_languages_questions_and_every_languages_sentences(lareqa_dir):
-    rows = prepare(lareqa_dir, "lareqa", "test", "de", pool=POOL)
-    queries = [r for r in rows if r["src"] is not None]
+def test_lareqa_rows_hold_a_languages_questions_and_the_pool_every_languages_sentences(lareqa_dir):
+    queries = prepare(lareqa_dir, "lareqa", "test", "de", pool=POOL)
     assert queries == [
         {"id": "q1", "src": "Was ist groß?", "tgt": None, "relevant": ["en_1_0", "de_1_0", "el_1_0"]},
         {"id": "q2", "src": "Was ist alt?", "tgt": None, "relevant": ["en_1_1", "de_1_1", "el_1_1"]},
         {"id": "q3", "src": "Was schnurrt?", "tgt": None, "relevant": ["en_2_0", "de_2_0"]},
     ]
-    pool = rows[len(queries):]
+    pool = prepare(lareqa_dir, "lareqa", "test", RANKING_POOL, pool=POOL)
     assert [r["id"] for r in pool] == ["en_1_0", "en_1_1", "en_1_2", "en_2_0", "de_1_0", "de_1_1", "de_1_2",
                                        "de_2_0", "el_1_0", "el_1_1", "el_1_2"]
     assert pool[5] == {"id": "de_1_1", "src": None, "tgt": "Rom ist alt.",
                        "context": "Paris ist groß. Rom ist alt. Oslo ist kalt."}
-    # every language ranks against the same pool
-    assert prepare(lareqa_dir, "lareqa", "test", "el", pool=POOL)[2:] == pool
+    assert all(r["src"] is not None for r in prepare(lareqa_dir, "lareqa", "test", "el", pool=POOL))
 
 
 def test_lareqa_catalog_pool_and_files_read(tmp_path):
@@ -166,22 +164,21 @@ def mewslix_dir(tmp_path) -> Path:
     return tmp_path
 
 
-def test_mewslix_rows_are_mention_queries_then_the_entity_pool(mewslix_dir):
+def test_mewslix_rows_are_mention_queries_and_the_pool_the_entities(mewslix_dir):
     rows = prepare(mewslix_dir, "mewslix", "dev", "en")
-    assert rows[:2] == [
+    assert rows == [
         # XTREME-R's baseline query: the mention, then its sentence with the mention in braces;
         # braces already in the text become parentheses
         {"id": "en-1", "src": "Paris: The (new) mayor of { Paris } spoke in Rome.", "tgt": None, "relevant": ["Q90"]},
         {"id": "en-2", "src": "Rome: The (new) mayor of Paris spoke in { Rome } .", "tgt": None, "relevant": ["Q220"]},
     ]
-    assert rows[2:] == [
+    assert prepare(mewslix_dir, "mewslix", "dev", RANKING_POOL) == [
         {"id": "Q90", "src": None, "tgt": "Paris est la capitale de la France. Elle est grande."},
         {"id": "Q220", "src": None, "tgt": "Rome is the capital of Italy."},
         {"id": "Q585", "src": None, "tgt": "Oslo ist die Hauptstadt Norwegens."},
     ]
     de = prepare(mewslix_dir, "mewslix", "dev", "de")
-    assert de[0] == {"id": "de-1", "src": "Oslo: { Oslo } feiert.", "tgt": None, "relevant": ["Q585"]}
-    assert de[1:] == rows[2:]
+    assert de == [{"id": "de-1", "src": "Oslo: { Oslo } feiert.", "tgt": None, "relevant": ["Q585"]}]
 
 
 def test_mewslix_blanked_test_ids_are_refused_unless_the_release_file_is_there(mewslix_dir):
@@ -216,6 +213,8 @@ def test_mewslix_files_read_include_the_candidate_pool(tmp_path):
     spec = {**CATALOG["mewslix"]["sources"]["xtreme_dir"], "root": str(tmp_path)}
     assert data.source_files(task="mewslix", split="dev", lang="de", source="xtreme_dir", spec=spec) == [
         str(tmp_path / "mewslix/wikinews_mentions/dev-de.jsonl"), str(tmp_path / "mewslix/candidate_set_entities.jsonl")]
+    assert data.source_files(task="mewslix", split="dev", lang=RANKING_POOL, source="xtreme_dir", spec=spec) == [
+        str(tmp_path / "mewslix/candidate_set_entities.jsonl")]
 
 
 def test_local_ranking_files_are_checked_against_the_schema(tmp_path):
@@ -308,26 +307,69 @@ def test_evaluate_scores_map_at_20_from_prepared_files_with_a_tiny_encoder(tmp_p
                  entity("Q220", "en", ["Marco sells the blue car in Rome ."]),
                  entity("Q585", "en", ["The old man reads a long book near the river ."])])
     queries = {"Q90": "Anna buys 3 red apples in Paris .", "Q220": "Marco sells the blue car in Rome ."}
-    examples_path = mewslix_dir / "out/mewslix/dev/en.jsonl"
-    data.prepare(task="mewslix", split="dev", lang="en", source="xtreme_dir",
-                 spec={**CATALOG["mewslix"]["sources"]["xtreme_dir"], "root": str(mewslix_dir)}, out=examples_path)
-    rows = read_jsonl(examples_path)
+    spec = {**CATALOG["mewslix"]["sources"]["xtreme_dir"], "root": str(mewslix_dir)}
+    paths = {}
+    for lang in ("en", RANKING_POOL):
+        examples_path = mewslix_dir / f"out/mewslix/dev/{lang}.jsonl"
+        data.prepare(task="mewslix", split="dev", lang=lang, source="xtreme_dir", spec=spec, out=examples_path)
+        paths[lang] = {"examples": str(examples_path), "features": str(tmp_path / f"features/{lang}.parquet")}
+    rows = read_jsonl(paths["en"]["examples"])
     for row in rows:  # the query is the mention's sentence: make it the description itself
-        if row["src"] is not None:
-            row["src"] = queries[row["relevant"][0]]
-    with open(examples_path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(row) + "\n" for row in rows)
-    features_path = tmp_path / "features/en.parquet"
+        row["src"] = queries[row["relevant"][0]]
+    write_jsonl(Path(paths["en"]["examples"]), rows)
     features.tokenize(tokenizer_dir=pretrained, task_type_name="retrieval", labels=None,
-                      examples_paths=[str(examples_path)], settings={"max_length": 32}, outs=[str(features_path)])
+                      examples_paths=[p["examples"] for p in paths.values()], settings={"max_length": 32},
+                      outs=[p["features"] for p in paths.values()])
     out = tmp_path / "eval"
     evaluation.evaluate(checkpoint=pretrained, head=None, bench="mewslix", bench_type="retrieval",
                         metric="map_at_20", retrieval_layer=1, settings={"max_length": 32}, meta={"seed": 1},
-                        device=torch.device("cpu"), batch_size=2,
-                        languages={"en": {"features": str(features_path), "examples": str(examples_path),
-                                          "out": str(out / "en.json"), "predictions": str(out / "en.predictions.jsonl")}})
+                        device=torch.device("cpu"), batch_size=2, pool=paths[RANKING_POOL],
+                        languages={"en": {**paths["en"], "out": str(out / "en.json"),
+                                          "predictions": str(out / "en.predictions.jsonl")}})
     result = read_json(out / "en.json")
     assert result["score"] == approx(100.0) and result["metrics"] == {"map_at_20": approx(100.0)}
     predictions = read_jsonl(out / "en.predictions.jsonl")
     assert [(p["id"], p["prediction"][0], len(p["prediction"])) for p in predictions] == [
         ("en-1", "Q90", 3), ("en-2", "Q220", 3)]
+
+
+# ---------------------------------------------------------------- the workflow
+
+
+@pytest.mark.slow
+def test_workflow_prepares_one_pool_and_ranks_every_language_against_it(tmp_path):
+    """xtreme_dir -> prepare (queries per language, one pool) -> tokenize -> evaluate -> report,
+    through Snakemake, with a tiny local XLM-R for the plain-model recipe."""
+    import yaml
+    from test_workflow import snakemake
+
+    root = tmp_path / "xtreme"
+    for lang in CATALOG["lareqa"]["languages"]:
+        xquad_r_file(root, lang, [xquad_r_paragraph([f"Paris {lang} is big.", f"Rome {lang} is old."],
+                                                    [("q1", f"What {lang} is big?", 0, "Paris"),
+                                                     ("q2", f"What {lang} is old?", 1, "Rome")])])
+    write_jsonl(root / "mewslix/candidate_set_entities.jsonl", ENTITIES)
+    for lang in CATALOG["mewslix"]["languages"]:
+        write_jsonl(root / f"mewslix/wikinews_mentions/test-{lang}.jsonl", [
+            article(lang, f"d-{lang}", [f"The mayor of Paris spoke in Rome ({lang})."],
+                    [(f"{lang}-1", "Paris", 0, "Q90"), (f"{lang}-2", "Rome", 0, "Q220")])])
+    config = {"run_name": "ranking", "data": {"source": "xtreme_dir", "xtreme_dir": str(root)},
+              "features": {"max_length": {"retrieval": 64}},
+              "models": {"tiny": {"hub": str(tiny_pretrained(tmp_path / "tiny")), "retrieval_layer": 1}},
+              "recipes": {"none": []}, "targets": {}, "retrieval": ["mewslix", "lareqa"], "seeds": [1]}
+    path = tmp_path / "ranking.yaml"
+    path.write_text(yaml.safe_dump(config))
+    work = tmp_path / "work"
+    work.mkdir()
+    result = snakemake(work, path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = work / "results"
+    assert len(read_jsonl(results / "data/mewslix/test/pool.jsonl")) == len(ENTITIES)
+    assert len(read_jsonl(results / "data/lareqa/test/pool.jsonl")) == 2 * len(CATALOG["lareqa"]["languages"])
+    for bench in ("mewslix", "lareqa"):
+        for lang in CATALOG[bench]["languages"]:
+            assert all(row["src"] for row in read_jsonl(results / f"data/{bench}/test/{lang}.jsonl"))
+            scored = read_json(results / f"eval/tiny/none/{bench}/seed1/{lang}.json")
+            assert 0.0 <= scored["metrics"]["map_at_20"] <= 100.0 and scored["n_examples"] == 2
+        assert not (results / f"eval/tiny/none/{bench}/seed1/{RANKING_POOL}.json").exists()
+    assert "mewslix" in (results / "report/main_table.csv").read_text()

@@ -21,6 +21,9 @@ STAGES = ("pretrain", "intermediate", "target")
 # or continued multilingual MLM inside an intermediate recipe), retrieval is evaluation-only.
 UNTRAINABLE_TYPES = ("mlm", "retrieval")
 RECIPE_ONLY_TYPES = ("mlm",)
+# Ranking benchmarks (Mewsli-X, LAReQA) rank every language's queries against one candidate pool:
+# it is prepared, tokenized and encoded once, as this pseudo-language of the benchmark's split.
+RANKING_POOL = "pool"
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -206,12 +209,19 @@ class Plan:
                 add(task, "dev", only_english=True)  # model selection reads the English dev set only
         for bench in self.benches():
             add(bench, self.bench_split(bench))
+            if self.has_pool(bench):
+                needed[(bench, self.bench_split(bench))].append(RANKING_POOL)
             if self.task(bench)["metric"] == "bucc":
                 add(bench, "dev")  # the mining threshold is tuned on dev
         if any("pretrain" in spec for spec in self.config["models"].values()):
             add("corpus", "train")
             add("corpus", "dev")
         return needed
+
+    def has_pool(self, task: str) -> bool:
+        """Whether a benchmark ranks its queries against a shared candidate pool (mAP@k)."""
+        entry = self.task(task)
+        return entry["type"] == "retrieval" and entry["metric"].startswith("map_at_")
 
     def selects_on_dev(self, task: str) -> bool:
         """Whether a training task's English dev score enters checkpoint selection: not for MLM

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from .features import read_features
-from .inference import evaluate_split
+from .inference import evaluate_split, predict
 from .io import read_jsonl, write_json, write_jsonl
 from .modeling import check_fits, load_for_inference
 from .tasks import task_type
@@ -15,9 +15,11 @@ from .tasks import task_type
 
 def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type: str, metric: str,
              languages: dict[str, dict], retrieval_layer: int, settings: dict, meta: dict,
-             device: torch.device, batch_size: int) -> None:
+             device: torch.device, batch_size: int, pool: dict | None = None) -> None:
     """Load the checkpoint once and evaluate every language of one benchmark.
-    languages[lang] = {"features", "examples", "out", "predictions"} (+ "dev_features", "dev_examples" for BUCC)."""
+    languages[lang] = {"features", "examples", "out", "predictions"} (+ "dev_features", "dev_examples" for BUCC);
+    pool = {"features", "examples"}: the candidates every language's queries are ranked against
+    (Mewsli-X, LAReQA), encoded once."""
     model = load_for_inference(checkpoint).to(device)
     pad_id = model.encoder.config.pad_token_id
     if head and head not in model.task_types:
@@ -30,12 +32,16 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
             raise ValueError(f"retrieval_layer {retrieval_layer} is outside the model's hidden states 0..{layers}")
         task.layer = retrieval_layer
     run = dict(metric=metric, settings=settings, pad_id=pad_id, batch_size=batch_size, device=device)
+    if pool:
+        pool = encoded_pool(model, bench, task, pool, run)
     for lang, paths in languages.items():
         examples = read_jsonl(paths["examples"])
         features = read_features(paths["features"])
         check_fits(features, model.encoder.config, f"benchmark '{bench}' ({lang})")
-        predictions, result = evaluate_split(model, head or bench, task, features,
-                                             examples, lang=lang, **run)
+        if pool:
+            predictions, result = ranked_split(model, bench, task, features, examples, pool, lang=lang, **run)
+        else:
+            predictions, result = evaluate_split(model, head or bench, task, features, examples, lang=lang, **run)
         if metric == "bucc":
             dev_examples = read_jsonl(paths["dev_examples"])
             dev_predictions, _ = evaluate_split(model, bench, task, read_features(paths["dev_features"]),
@@ -45,3 +51,21 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
         write_jsonl(paths["predictions"], predictions)
         write_json(paths["out"], {"split": "test", **meta, "bench": bench, "lang": lang,
                                   "n_examples": len(examples), "metrics": result, "score": score})
+
+
+def encoded_pool(model, bench: str, task, pool: dict, run: dict) -> dict:
+    """The candidate pool's features and vectors, computed once for every language."""
+    features = read_features(pool["features"])
+    check_fits(features, model.encoder.config, f"benchmark '{bench}' (candidate pool)")
+    outputs = predict(model, bench, task, features, pad_id=run["pad_id"], batch_size=run["batch_size"],
+                      device=run["device"])
+    return {"features": features, "outputs": outputs}
+
+
+def ranked_split(model, bench: str, task, features: dict, examples: list[dict], pool: dict, *, metric: str,
+                 lang: str, settings: dict, pad_id: int, batch_size: int, device: torch.device):
+    """One language's queries ranked against the encoded pool, scored on the queries."""
+    outputs = predict(model, bench, task, features, pad_id=pad_id, batch_size=batch_size, device=device)
+    joined = {key: list(features[key]) + list(pool["features"][key]) for key in features}
+    predictions = task.decode(outputs + pool["outputs"], joined, examples, {**settings, "metric": metric})
+    return predictions, task.score(predictions, examples, metric, lang)

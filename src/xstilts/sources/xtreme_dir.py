@@ -20,8 +20,8 @@ folder, with `{lang}` (and `{code}`, from `codes`) filled in. The caller adds `r
 
 Mewsli-X and LAReQA are ranking sets in the retrieval schema: a query is `{id, src, tgt: null,
 relevant: [candidate ids]}`, a pool entry `{id, src: null, tgt}` (plus `context`, the paragraph, for
-LAReQA's sentences), and each language's file holds its queries and the whole pool it is ranked
-against. Both follow XTREME-R's third_party/evaluate_retrieval.py, utils_mewslix.py and
+LAReQA's sentences). Each language's file holds its queries; the pool is read once, as the
+pseudo-language `pool` of the split, and every language is ranked against it. Both follow XTREME-R's third_party/evaluate_retrieval.py, utils_mewslix.py and
 utils_lareqa.py (google-research/xtreme) in what they read and how they build the texts.
 
 XTREME's download script keeps test labels back for its leaderboard: test tsv files have no
@@ -40,6 +40,7 @@ from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from ..config import RANKING_POOL
 from ..io import read_jsonl
 from .convert import convert
 from .errors import DataSourceError, MissingDataError
@@ -92,7 +93,8 @@ def files_read(spec: dict, split: str, lang: str) -> list[Path]:
     values = {"lang": lang, "code": spec.get("codes", {}).get(lang, lang), "split": split}
     target = Path(spec.get("root", ".")) / spec["files"][split].format(**values)
     if spec.get("format") == "mewslix":
-        return [target, _candidates_file("mewslix", {"root": ".", **spec})]
+        candidates = _candidates_file("mewslix", {"root": ".", **spec})
+        return [candidates] if lang == RANKING_POOL else [target, candidates]
     if spec.get("format") == "lareqa":
         return list(_pool_files("lareqa", {"root": ".", **spec}, split).values())
     suffixes = {"bucc": (lang, "en", "gold"), "tatoeba": (lang, "en")}.get(spec["format"])
@@ -311,7 +313,7 @@ def _lareqa(pool_files: dict[str, Path], lang: str, hint: str) -> list[dict]:
     language, then every pool sentence. Ids follow XTREME-R's utils_lareqa.py: a sentence is
     `{lang}_{paragraph number}_{position}`, a question keeps its id, which is shared by its
     translations (that is how the answers in other languages are found)."""
-    if lang not in pool_files:
+    if lang not in pool_files and lang != RANKING_POOL:
         raise DataSourceError(f"LAReQA: language '{lang}' is not in the pool ({', '.join(pool_files)})")
     questions: dict[str, list[dict]] = {}
     answer_sentences: dict[str, list[str]] = defaultdict(list)  # question id -> relevant sentence ids
@@ -322,7 +324,9 @@ def _lareqa(pool_files: dict[str, Path], lang: str, hint: str) -> list[dict]:
         for question in found:
             answer_sentences[question["id"]] += question.pop("answer_sentences")
         pool += sentences
-    return [{**q, "relevant": answer_sentences[q["id"]]} for q in questions[lang]] + pool
+    if lang == RANKING_POOL:
+        return pool
+    return [{**q, "relevant": answer_sentences[q["id"]]} for q in questions[lang]]
 
 
 def _xquad_r(path: Path, lang: str) -> tuple[list[dict], list[dict]]:
@@ -376,7 +380,10 @@ def _xquad_r_question(qa: dict, context: str, breaks, texts, ids, where: str) ->
 
 def _mewslix(mentions_path: Path, candidates_path: Path, lang: str, raw_path: Path | None,
              hint: str) -> list[dict]:
-    """WikiNews mentions of `lang` as queries (gold: one entity), then the whole entity pool."""
+    """WikiNews mentions of `lang` as queries (gold: one entity); for `pool`, the entity pool."""
+    pool = _entity_pool(_existing(candidates_path, hint))
+    if lang == RANKING_POOL:
+        return pool["rows"]
     documents = _json_lines(_existing(mentions_path, hint))
     queries = [q for document in documents for q in _mention_queries(document, mentions_path, lang)]
     blank = [q["id"] for q in queries if not q["relevant"][0]]
@@ -384,13 +391,11 @@ def _mewslix(mentions_path: Path, candidates_path: Path, lang: str, raw_path: Pa
         queries = _unblanked_queries(mentions_path, raw_path, lang, hint)
     elif blank:
         raise DataSourceError(f"{mentions_path}: mention '{blank[0]}' has no entity_id")
-    pool = _entity_pool(_existing(candidates_path, hint))
-    known = pool["ids"]
     for query in queries:
-        if query["relevant"][0] not in known:
+        if query["relevant"][0] not in pool["ids"]:
             raise DataSourceError(f"{mentions_path}: mention '{query['id']}' links to entity "
                                   f"'{query['relevant'][0]}', which is not in {candidates_path}")
-    return queries + pool["rows"]
+    return queries
 
 
 def _unblanked_queries(mentions_path: Path, raw_path: Path | None, lang: str, hint: str) -> list[dict]:
@@ -467,8 +472,8 @@ def _entity_pool_cached(path: str, modified: int) -> dict:
 
 
 def _entity_pool(path: Path) -> dict:
-    """The entity pool, read once per process: one prepare job writes every language, and each
-    language's file repeats the ~1M entities."""
+    """The entity pool (~1M entities), read once per process: one prepare job writes every
+    language, and each language's queries are checked against it."""
     return _entity_pool_cached(str(path), path.stat().st_mtime_ns)
 
 
