@@ -4,11 +4,19 @@ write_features to Parquet) against calling the fast tokenizer directly on the sa
 The stage featurises one examples file (one language of one split) per call, so a "batch"
 here is one file of --examples examples. Variants (alternated ABBA in one process):
   tokenizer   tokenizer(...) with exactly the arguments featurize passes: the floor
-  featurize   task_type(kind).featurize(examples, tokenizer, settings)
-  stage       featurize + write_features(parquet): what the tokenize job does per file
+  featurize   task_type(kind).featurize(examples, tokenizer, settings): the columns as Python
+              lists, as in-process callers (tests, the pretrain stage) get them
+  stage       write_features(out, kind.feature_table(...)): what the tokenize job does per file
+              (feature_table: the same columns as an Arrow table; tagging builds it from arrays)
   backend     tokenizer.backend_tokenizer.encode_batch(...) (the Rust tokenizer without the
               transformers wrapper; for information, classification only)
 Reported: examples/s and the ratios featurize/tokenizer and stage/tokenizer (target >= 0.8).
+
+Each stage repetition writes a new file, as the job does: Snakemake deletes a job's outputs
+before it runs, so the stage never renames onto an existing file. On ext4 such a rename makes
+the kernel flush the new file first (auto_da_alloc): ~5 ms for an 800 kB file here, within
+the noise for these ~40 kB ones. --same-path writes every repetition onto one file, as
+this script did before.
 
   python benchmarks/tokenize_throughput.py --task nli --examples 5000 --reps 5
   python benchmarks/tokenize_throughput.py --task span_qa --examples 2000
@@ -17,6 +25,7 @@ Reported: examples/s and the ratios featurize/tokenizer and stage/tokenizer (tar
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +47,8 @@ def parse_args(argv=None):
     parser.add_argument("--examples", type=int, default=5000, help="examples per file (the demo's mnli train size)")
     parser.add_argument("--lang", default="en")
     parser.add_argument("--variants", default="tokenizer,featurize,stage,backend")
+    parser.add_argument("--same-path", action="store_true",
+                        help="write every stage repetition onto the same file (a rename over an existing one)")
     C.add_common_args(parser, reps=5)
     return parser.parse_args(argv)
 
@@ -49,7 +60,7 @@ def raw_call(task: str, tokenizer, examples, settings):
                          truncation=True, max_length=settings["max_length"])
     if task == "pos":
         return tokenizer([ex["tokens"] for ex in examples], is_split_into_words=True, truncation=True,
-                         max_length=settings["max_length"])
+                         max_length=settings["max_length"], return_attention_mask=False)
     # span_qa: the question-length probe, then the windowed pair encoding
     questions = [ex["question"].lstrip() for ex in examples]
     tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
@@ -77,22 +88,28 @@ def main(argv=None) -> dict:
     pairs = [(ex["text_a"], ex["text_b"]) for ex in examples] if args.task == "nli" else None
 
     tmp = tempfile.TemporaryDirectory()
-    out = Path(tmp.name) / "features.parquet"
+    written = itertools.count()
+
+    def out_path() -> Path:
+        return Path(tmp.name) / ("features.parquet" if args.same_path else f"features-{next(written)}.parquet")
 
     def one(name):
+        out = out_path()
         with C.Timer() as timer:
             if name == "tokenizer":
                 raw_call(args.task, tokenizer, examples, settings)
             elif name == "featurize":
                 kind.featurize(examples, tokenizer, settings)
             elif name == "stage":
-                write_features(out, kind.featurize(examples, tokenizer, settings))
+                write_features(out, kind.feature_table(examples, tokenizer, settings))
             elif name == "backend":
                 backend.enable_truncation(settings["max_length"])
                 backend.encode_batch(pairs)
                 backend.no_truncation()
             else:
                 raise SystemExit(f"unknown variant {name}")
+        if not args.same_path:
+            out.unlink(missing_ok=True)  # untimed: the next repetition writes a new file again
         return timer.seconds
 
     for name in variants:

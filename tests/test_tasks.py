@@ -5,12 +5,13 @@ encoder, predictions in the schema), and decoding "oracle" outputs built from th
 own labels gives back the gold answers, so featurisation and decoding are inverses."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 
 from xstilts.inference import evaluate_split, rows_of
 from xstilts.modeling import build_model, load_checkpoint, save_checkpoint
-from xstilts.features import load_tokenizer
+from xstilts.features import load_tokenizer, read_features, write_features
 from xstilts.tasks import task_type
 from xstilts.tasks.tagging import Tagging
 
@@ -128,6 +129,51 @@ def test_tagging_labels_only_first_subword(tokenizer):
     for ex, tags, firsts in zip(examples, features["token_tags"], features["first_token"]):
         assert sum(1 for t in tags if t) == len(ex["tokens"])
         assert [tags[p] for p in firsts] == ex["tags"]
+
+
+def per_token_tagging_columns(examples, tokenizer, max_length):
+    """Tagging's columns computed token by token, as featurize first did: the reference for its array version."""
+    encoded = tokenizer([ex["tokens"] for ex in examples], is_split_into_words=True, truncation=True,
+                        max_length=max_length)
+    token_tags, first_token = [], []
+    for i, ex in enumerate(examples):
+        firsts, tags, previous = [-1] * len(ex["tokens"]), [""] * len(encoded["input_ids"][i]), None
+        for position, word in enumerate(encoded.word_ids(i)):
+            if word is not None and word != previous:
+                firsts[word] = position
+                tags[position] = ex["tags"][word] if ex.get("tags") else ""
+            previous = word
+        token_tags.append(tags)
+        first_token.append(firsts)
+    return {"input_ids": encoded["input_ids"], "token_tags": token_tags, "first_token": first_token}
+
+
+@pytest.mark.parametrize("max_length", [5, 8, 64])
+def test_tagging_features_equal_the_per_token_reference_and_survive_parquet(tokenizer, tmp_path, max_length):
+    untagged = {"id": "t3", "tokens": ["Marco", "sells", "the", "blue", "car", "."]}  # a test set without labels
+    empty_word = {"id": "t4", "tokens": ["Anna", "", "buys"], "tags": ["B-PER", "X", "O"]}  # no sub-words at all
+    examples = EXAMPLES["tagging"] + [untagged, empty_word]
+    task = task_type("tagging")()
+    expected = per_token_tagging_columns(examples, tokenizer, max_length)
+    assert task.featurize(examples, tokenizer, {"max_length": max_length}) == expected
+    assert expected["first_token"][-1][1] == -1, "the empty word has no sub-word"
+    if max_length == 5:
+        assert -1 in expected["first_token"][0], "truncation cut words off"
+
+    table = task.feature_table(examples, tokenizer, {"max_length": max_length})
+    # Tags are stored as int32 ids into the file's own tag list, token ids as int32.
+    assert table.schema.field("token_tags").type == pa.list_(pa.dictionary(pa.int32(), pa.string()))
+    assert table.schema.field("input_ids").type == pa.list_(pa.int32())
+    write_features(tmp_path / "tagging.parquet", table)
+    read_back = read_features(tmp_path / "tagging.parquet")
+    assert read_back == expected
+    assert Tagging.labels_from(read_back) == Tagging.labels_from(expected)
+
+
+def test_tagging_of_no_examples_is_an_empty_file(tokenizer, tmp_path):
+    task = task_type("tagging")()
+    write_features(tmp_path / "empty.parquet", task.feature_table([], tokenizer, SETTINGS["tagging"]))
+    assert read_features(tmp_path / "empty.parquet") == {"input_ids": [], "token_tags": [], "first_token": []}
 
 
 @pytest.mark.parametrize("name", list(EXAMPLES))

@@ -9,15 +9,17 @@ import pyarrow.parquet as pq
 
 from .io import atomic_path, read_jsonl
 from .tasks import task_type
+from .tasks.base import table_columns
 
 
-def write_features(path: str | Path, columns: dict[str, list]) -> None:
+def write_features(path: str | Path, columns: dict[str, list] | pa.Table) -> None:
+    table = columns if isinstance(columns, pa.Table) else pa.Table.from_pydict(columns)
     with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pydict(columns), tmp)
+        pq.write_table(table, tmp)
 
 
 def read_features(path: str | Path) -> dict[str, list]:
-    return pq.read_table(path).to_pydict()
+    return table_columns(pq.read_table(path))
 
 
 def load_tokenizer(model_dir: str | Path):
@@ -31,7 +33,7 @@ def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str
     tokenizer = load_tokenizer(tokenizer_dir)
     kind = task_type(task_type_name)(labels)
     for examples_path, out in zip(examples_paths, outs):
-        write_features(out, kind.featurize(read_jsonl(examples_path), tokenizer, settings))
+        write_features(out, kind.feature_table(read_jsonl(examples_path), tokenizer, settings))
 
 
 # ---- training ------------------------------------------------------------------------------

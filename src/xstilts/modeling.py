@@ -21,6 +21,8 @@ from transformers import AutoConfig, AutoModel
 from .io import read_json, write_json
 from .tasks import TaskType, task_type
 
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # one file, or shards
+PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "heads.safetensors", "heads.json", "training_summary.json")
 
 
@@ -32,12 +34,16 @@ class MultiTaskModel(nn.Module):
         self.encoder = encoder
         self.heads = nn.ModuleDict({name: head for name, head in heads.items() if head is not None})
         self.task_types = dict(task_types)
+        # BERT-family encoders learnt a second token type for a pair's second segment; XLM-R has one type.
+        self.uses_segments = getattr(encoder.config, "type_vocab_size", 1) > 1
 
     def encode(self, input_ids, attention_mask, layer: int | None = None) -> torch.Tensor:
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.uses_segments:
+            inputs["token_type_ids"] = segment_ids(input_ids, attention_mask)
         if layer is None:
-            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        return outputs.hidden_states[layer]
+            return self.encoder(**inputs).last_hidden_state
+        return self.encoder(**inputs, output_hidden_states=True).hidden_states[layer]
 
     def forward(self, head: str, batch: dict[str, torch.Tensor], task: TaskType | None = None):
         """Run `batch` through the encoder and the head `head`; `task` defaults to that head's type."""
@@ -45,9 +51,22 @@ class MultiTaskModel(nn.Module):
         return task.forward(self.encode, self.heads[head] if head in self.heads else None, batch)
 
 
+def segment_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The token_type_ids a BERT tokenizer gives rows laid out as `[CLS] A [SEP] B [SEP]` (pairs) or
+    `[CLS] A [SEP]`: 1 from after the first separator to the last real token, 0 elsewhere.
+
+    Features keep input_ids only (the same files serve XLM-R, which has no token types), so the
+    types are derived here. The separator is each row's last real token, which truncation keeps."""
+    last = (attention_mask.sum(dim=-1, keepdim=True) - 1).clamp(min=0)
+    is_separator = input_ids == input_ids.gather(-1, last)
+    after_first_separator = (is_separator.long().cumsum(dim=-1) - is_separator.long()) > 0
+    return (after_first_separator & attention_mask.bool()).long()
+
+
 def load_encoder(path: str | os.PathLike) -> nn.Module:
     """The encoder of a checkpoint or pretrained model; task heads and MLM heads are dropped.
     Remote code is never run and safetensors weights are required."""
+    check_safetensors(path)
     config = AutoConfig.from_pretrained(path, trust_remote_code=False)
     # float32 master weights whatever the stored precision; bf16 comes from autocast on GPU.
     kwargs = {"trust_remote_code": False, "use_safetensors": True, "attn_implementation": "sdpa",
@@ -56,6 +75,19 @@ def load_encoder(path: str | os.PathLike) -> nn.Module:
         return AutoModel.from_pretrained(path, config=config, add_pooling_layer=False, **kwargs)
     except TypeError:  # architectures without a pooler option
         return AutoModel.from_pretrained(path, config=config, **kwargs)
+
+
+def check_safetensors(path: str | os.PathLike) -> None:
+    """Name the folder and the way out when a local model folder holds only pickled weights
+    (older hub repositories): transformers' own error just says model.safetensors is missing."""
+    folder = Path(path)
+    if not folder.is_dir() or any((folder / name).exists() for name in SAFETENSORS_WEIGHTS):
+        return
+    pickled = [name for name in PICKLED_WEIGHTS if (folder / name).exists()]
+    if pickled:
+        raise OSError(f"model folder {folder} has {pickled[0]} but no model.safetensors: only safetensors weights "
+                      "are read, since unpickling a .bin file can run code. Use a revision of the model that has "
+                      "model.safetensors, or convert a copy you trust once (from_pretrained, then save_pretrained)")
 
 
 def head_dropout(encoder: nn.Module) -> float:
