@@ -27,7 +27,7 @@ for bench in PLAN.benches():
             batch_size=PLAN.eval_batch_size,
             code=CODE["evaluate"],
         resources:
-            gpu=GPUS,
+            gpu=min(GPUS, 1),  # evaluation runs on one device; only training runs data-parallel
         log:
             f"results/logs/evaluate/{{model}}/{{recipe}}/{bench}/seed{{seed}}.log",
         benchmark:

@@ -1,16 +1,24 @@
+# Pre-training of the demo's tokenizer and tiny masked LM; data-parallel when the job claimed
+# several GPUs.
 from pathlib import Path
 
 from xstilts import train_stages
 from xstilts.runtime import stage
+from xstilts.training import local_grad_accum
 
-with stage(snakemake) as device:
+with stage(snakemake, data_parallel=True) as workers:
     p = snakemake.params
     runtime = dict(p.runtime)
     eval_batch_size = runtime.pop("eval_batch_size")
-    train_stages.pretrain(
-        corpus_train=list(snakemake.input.train), corpus_dev=list(snakemake.input.dev),
-        architecture=p.architecture, hp={**p.hp, **runtime}, max_length=p.max_length,
+    hp = {**p.hp, **runtime}
+    local_grad_accum(hp["grad_accum"], workers.count)  # an unsupported split fails before any worker starts
+    workers.run(
+        train_stages.pretrain,
+        # Plain strings: the arguments travel pickled to the workers, and Snakemake's file objects do not unpickle.
+        corpus_train=[str(path) for path in snakemake.input.train],
+        corpus_dev=[str(path) for path in snakemake.input.dev],
+        architecture=p.architecture, hp=hp, max_length=p.max_length,
         max_positions=p.max_positions, seed=p.seed, out_dir=Path(snakemake.output[0]).parent,
-        log_out=snakemake.output.train_log, state_dir=p.state_dir, code=p.code, device=device,
+        log_out=str(snakemake.output.train_log), state_dir=str(p.state_dir), code=p.code,
         eval_batch_size=eval_batch_size,
     )

@@ -1,17 +1,24 @@
-# Intermediate and target training: the same loop, different tasks and encoder.
+# Intermediate and target training: the same loop, different tasks and encoder; data-parallel
+# when the job claimed several GPUs.
 from pathlib import Path
 
 from xstilts import train_stages
 from xstilts.runtime import stage
+from xstilts.training import local_grad_accum
 
-with stage(snakemake) as device:
+with stage(snakemake, data_parallel=True) as workers:
     p = snakemake.params
     runtime = dict(p.runtime)
     eval_batch_size = runtime.pop("eval_batch_size")
+    hp = {**p.hp, **runtime}
+    local_grad_accum(hp["grad_accum"], workers.count)  # an unsupported split fails before any worker starts
     tasks = [{**spec, "eval_examples": p.hp["eval_examples"]} for spec in p.tasks]
-    train_stages.train_stage(
-        encoder_path=Path(snakemake.input.encoder[0]).parent, tasks=tasks, hp={**p.hp, **runtime},
+    # Plain strings and paths: the arguments travel pickled to the workers, and Snakemake's file
+    # objects do not unpickle.
+    workers.run(
+        train_stages.train_stage,
+        encoder_path=Path(snakemake.input.encoder[0]).parent, tasks=tasks, hp=hp,
         seed=int(snakemake.wildcards.seed), out_dir=Path(snakemake.output[0]).parent,
-        log_out=snakemake.output.train_log, state_dir=p.state_dir, code=p.code, device=device,
+        log_out=str(snakemake.output.train_log), state_dir=str(p.state_dir), code=p.code,
         eval_batch_size=eval_batch_size, checkpoint_dtype=p.checkpoint_dtype,
     )

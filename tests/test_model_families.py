@@ -204,12 +204,12 @@ def test_pytorch_bin_only_folder_is_refused_by_name(tmp_path):
     weights = load_file(source / "model.safetensors")
     (source / "model.safetensors").unlink()
     torch.save(weights, source / "pytorch_model.bin")  # transformers 5 no longer writes .bin itself
-    # import_model names the folder and the missing model.safetensors (transformers' words, wrapped).
-    with pytest.raises(OSError, match=r"bin-only.*no file named model\.safetensors"):
+    # import_model and every later stage (load_encoder) name the folder, say why and what to do.
+    refused = r"model folder .*bin-only has pytorch_model\.bin but no model\.safetensors"
+    with pytest.raises(OSError, match=refused):
         import_model(str(source), tmp_path / "imported")
     assert not (tmp_path / "imported").exists() or not any((tmp_path / "imported").iterdir())
-    # Every later stage loads through load_encoder, which also says why and what to do.
-    with pytest.raises(OSError, match=r"model folder .*bin-only has pytorch_model\.bin but no model\.safetensors"):
+    with pytest.raises(OSError, match=refused):
         load_encoder(source)
 
 

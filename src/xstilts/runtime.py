@@ -1,20 +1,48 @@
 """What every stage script does around its work: log to the rule's log file, use the rule's
-thread count, claim its GPUs, and pick the torch device."""
+thread count, claim its GPUs, and pick the torch device; for a training stage on several
+claimed GPUs, run it data-parallel in one process per device."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import io
+import json
 import logging
 import os
+import pickle
+import signal
+import subprocess
 import sys
-from typing import Iterator
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Iterator
 
+LOOPBACK = "127.0.0.1"  # the workers of a job share one machine
+# Generous: rank 0 alone evaluates dev and writes the resumable state while the other ranks wait
+# in their next collective (a large model's state takes minutes on a slow disk). A rank that dies
+# does not leave the others waiting this long: the launcher stops them all.
+COLLECTIVE_TIMEOUT = datetime.timedelta(hours=1)
+POLL_INTERVAL_S = 0.2
+STOP_GRACE_S = 10
+# A worker is a fresh interpreter that imports xstilts, with the launcher's module search path.
+WORKER_BOOTSTRAP = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
+                    "from xstilts.runtime import run_worker; run_worker(sys.argv[1])")
+LAUNCHER_PID = "XSTILTS_LAUNCHER_PID"
+
+
+class DataParallelError(RuntimeError):
+    """A worker of a data-parallel job failed; the message carries its traceback."""
 
 
 @contextlib.contextmanager
-def stage(snakemake, *, uses_torch: bool = True) -> Iterator:
-    """Context for a Snakemake `script:` job; yields the torch device to run on (None for
-    jobs that do not use torch, which then never import it)."""
+def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) -> Iterator:
+    """Context for a Snakemake `script:` job. Yields the torch device to run on (None for jobs
+    that do not use torch, which then never import it); a job that claimed several GPUs runs on
+    the first. With `data_parallel` (training stages) it yields `Workers` instead, which run the
+    stage on every claimed device."""
     log_path = snakemake.log[0] if snakemake.log else None
     with _redirect_output(log_path):
         if not uses_torch:
@@ -22,20 +50,198 @@ def stage(snakemake, *, uses_torch: bool = True) -> Iterator:
             return
         import torch
 
-        torch.set_num_threads(max(1, int(snakemake.threads)))
+        threads = max(1, int(snakemake.threads))
+        torch.set_num_threads(threads)
         _quiet_libraries()
         gpus = int(getattr(snakemake.resources, "gpu", 0) or 0)
         lock_dir = snakemake.config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
-        from .devices import claimed_devices, select_torch_device
+        from .devices import claimed_devices
 
         with claimed_devices(gpus, lock_dir) as devices:
-            if len(devices) > 1:
-                raise NotImplementedError(
-                    f"this job claimed {len(devices)} GPUs, but data-parallel training is not supported yet; "
-                    "set resources.gpus_per_job: 1 in the config")
-            device = select_torch_device()
-            print(f"[xstilts] device {device} (claimed GPUs: {devices or 'none'})", file=sys.stderr)
-            yield device
+            yield Workers(devices, threads) if data_parallel else single_device(devices)
+
+
+def single_device(devices: list[str]):
+    """The torch device of a stage that runs on one device whatever it claimed."""
+    from .devices import select_torch_device
+
+    device = select_torch_device()
+    if len(devices) > 1:
+        print(f"[xstilts] this stage runs on one device: {device}, the first of the claimed GPUs {devices}; "
+              "the others stay idle (only training stages run data-parallel)", file=sys.stderr)
+    else:
+        print(f"[xstilts] device {device} (claimed GPUs: {devices or 'none'})", file=sys.stderr)
+    return device
+
+
+class Workers:
+    """Where a training stage runs: in this process on its one device (or the CPU), or, when the
+    job claimed several GPUs, data-parallel in one worker process per device."""
+
+    def __init__(self, devices: list[str], threads: int):
+        self.devices = list(devices)
+        self.threads = threads
+
+    @property
+    def count(self) -> int:
+        return max(1, len(self.devices))
+
+    def run(self, fn: Callable, **kwargs) -> list:
+        """fn(device=..., **kwargs) on every device; each worker's return value, in rank order.
+        fn and kwargs must pickle (a module-level function, plain data) to reach the workers."""
+        if self.count == 1:
+            return [fn(device=single_device(self.devices), **kwargs)]
+        print(f"[xstilts] data-parallel training on the claimed GPUs {self.devices}: one process each",
+              file=sys.stderr)
+        return launch_data_parallel(fn, kwargs, self.count, threads=max(1, self.threads // self.count))
+
+
+# ---- the launcher ------------------------------------------------------------------------
+#
+# Workers are fresh interpreters (subprocess, torchrun's model), not multiprocessing's spawn: a
+# spawned child re-runs its parent's main module, and in a Snakemake `script:` job that is the
+# generated job script itself, which would claim devices and launch workers again. Fork is no
+# option either once torch (and maybe CUDA) is loaded.
+
+
+def launch_data_parallel(fn: Callable, kwargs: dict, world_size: int, *, threads: int = 1) -> list:
+    """Run fn(device=..., **kwargs) in `world_size` worker processes under one torch.distributed
+    process group (NCCL on GPUs, gloo on the CPU), rank r on cuda:r; their return values in rank
+    order. The first worker to fail stops the others and raises DataParallelError here."""
+    import torch.distributed as dist
+
+    # The rendezvous store lives here, on a port the OS chose when binding it: no window in which
+    # another process could take a port found free.
+    store = dist.TCPStore(LOOPBACK, 0, None, True, timeout=COLLECTIVE_TIMEOUT, wait_for_workers=False)
+    with tempfile.TemporaryDirectory(prefix="xstilts-workers-") as folder:
+        folder = Path(folder)
+        (folder / "spec.pkl").write_bytes(pickle.dumps({"fn": fn, "kwargs": kwargs, "threads": threads}))
+        _flush_output()  # the workers write to the same log
+        workers = [_start_worker(folder, rank, world_size, store.port) for rank in range(world_size)]
+        try:
+            _wait_for(workers, folder)
+        finally:
+            _stop(workers)
+        return [pickle.loads((folder / f"result-{rank}.pkl").read_bytes()) for rank in range(world_size)]
+
+
+def _start_worker(folder: Path, rank: int, world_size: int, port: int) -> subprocess.Popen:
+    # torchrun's environment contract; the claimed CUDA_VISIBLE_DEVICES and XSTILTS_CLAIMED_DEVICES
+    # are inherited, so every worker sees all the job's devices and uses cuda:rank.
+    env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size),
+           "MASTER_ADDR": LOOPBACK, "MASTER_PORT": str(port), LAUNCHER_PID: str(os.getpid()),
+           "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-c", WORKER_BOOTSTRAP, str(folder), json.dumps(sys.path)]
+    # Same process group as the job: a Snakemake that kills the job's group kills the workers.
+    return subprocess.Popen(command, env=env, stdout=_file_descriptor(sys.stdout),
+                            stderr=_file_descriptor(sys.stderr))
+
+
+def _wait_for(workers: list[subprocess.Popen], folder: Path) -> None:
+    """Until every worker has exited 0; DataParallelError at the first that did not (the others
+    would otherwise wait in their next collective until the timeout)."""
+    while True:
+        codes = [worker.poll() for worker in workers]
+        failed = [rank for rank, code in enumerate(codes) if code not in (None, 0)]
+        if failed:
+            rank = _first_failure(failed, folder)
+            raise DataParallelError(_failure_message(rank, codes[rank], len(workers), folder))
+        if all(code == 0 for code in codes):
+            return
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _first_failure(failed: list[int], folder: Path) -> int:
+    """The worker that failed first, when several did within one poll: the root cause, not a
+    worker that lost its peer."""
+    written = [(os.stat(folder / f"error-{rank}.txt").st_mtime_ns, rank) for rank in failed
+               if (folder / f"error-{rank}.txt").exists()]
+    return min(written)[1] if written else failed[0]
+
+
+def _failure_message(rank: int, code: int, world_size: int, folder: Path) -> str:
+    error = folder / f"error-{rank}.txt"
+    if not error.exists():
+        return f"data-parallel worker {rank} of {world_size} failed (exit code {code}, no traceback: killed?)"
+    headline, details = error.read_text().split("\n", 1)
+    return f"data-parallel worker {rank} of {world_size} failed (exit code {code}): {headline}\n{details}"
+
+
+def _stop(workers: list[subprocess.Popen]) -> None:
+    running = [worker for worker in workers if worker.poll() is None]
+    for worker in running:
+        worker.terminate()
+    for worker in running:
+        try:
+            worker.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+# ---- inside a worker ---------------------------------------------------------------------
+
+
+def run_worker(folder: str) -> None:
+    """A worker's life: join the process group, run the job's function on this rank's device,
+    leave the result (or the traceback) in `folder` for the launcher."""
+    _die_with_launcher(int(os.environ[LAUNCHER_PID]))
+    folder = Path(folder)
+    rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    try:
+        spec = pickle.loads((folder / "spec.pkl").read_bytes())
+        result = _run_rank(spec, rank, world_size)
+    except BaseException as error:
+        # The exception's first line, for the launcher's message, then the whole traceback.
+        headline = f"{type(error).__name__}: {error}".splitlines()[0]
+        (folder / f"error-{rank}.txt").write_text(f"{headline}\n{traceback.format_exc()}")
+        raise
+    (folder / f"result-{rank}.pkl").write_bytes(pickle.dumps(result))
+
+
+def _run_rank(spec: dict, rank: int, world_size: int):
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(spec["threads"])
+    _quiet_libraries()
+    device = rank_device(rank)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), None, False,
+                          timeout=COLLECTIVE_TIMEOUT)
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=COLLECTIVE_TIMEOUT)
+    print(f"[xstilts] worker {rank} of {world_size} on {device} ({backend})", file=sys.stderr)
+    result = spec["fn"](device=device, **spec["kwargs"])
+    # Only after success: a failing worker keeps its connections until its traceback is recorded,
+    # so that the peers' "connection closed" errors come later and the launcher names the cause.
+    dist.destroy_process_group()
+    return result
+
+
+def rank_device(rank: int):
+    """cuda:rank among the job's visible devices, else the CPU (a CPU-only or test run)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    device = torch.device("cuda", rank)
+    torch.cuda.set_device(device)  # before NCCL starts: its communicator binds to the current device
+    return device
+
+
+def _die_with_launcher(launcher_pid: int) -> None:
+    """A worker must not outlive its launcher, which holds the job's device claims: an orphan
+    would go on training on devices that another job then claims."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != launcher_pid:  # it died before the line above took effect
+        os._exit(1)
+
+
+# ---- output ------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -46,6 +252,20 @@ def _redirect_output(log_path: str | None):
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         yield
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+
+
+def _file_descriptor(stream) -> int | None:
+    """The file behind a (redirected) stream, for a child process to write to; None (inherit this
+    process's) when it has none, as under a test runner's capture."""
+    try:
+        return stream.fileno()
+    except (AttributeError, io.UnsupportedOperation, ValueError):
+        return None
 
 
 def _quiet_libraries() -> None:

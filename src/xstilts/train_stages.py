@@ -1,5 +1,8 @@
 """The training stages: intermediate and target training (one function) and the demo's
-pre-training of a tokenizer and a tiny masked LM."""
+pre-training of a tokenizer and a tiny masked LM.
+
+Data-parallel, every rank runs a stage function alike (see runtime.py); rank 0 alone writes the
+training log, the checkpoint and removes the resumable state."""
 
 from __future__ import annotations
 
@@ -12,11 +15,11 @@ import torch
 
 from .features import load_tokenizer, read_features
 from .io import read_jsonl, write_json
-from .modeling import MultiTaskModel, build_model, check_fits, head_dropout, save_checkpoint
+from .modeling import MultiTaskModel, build_model, check_fits, check_safetensors, head_dropout, save_checkpoint
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
-from .training import Trainer, TrainTask, inputs_identity, write_log
+from .training import Trainer, TrainTask, inputs_identity, is_main_process, made_on_rank_zero, write_log
 
 
 def train_task_from(spec: dict, *, tokenizer=None, mlm_probability: float = 0.15) -> TrainTask:
@@ -76,11 +79,13 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()
-    model.to("cpu")
-    write_log(log_out, summary)
-    drop_mlm_heads(model)
-    save_checkpoint(model, out_dir, summary, dtype=None if checkpoint_dtype == "float32" else getattr(torch, checkpoint_dtype))
-    trainer.clear_state()
+    if is_main_process():  # rank 0 writes: every rank ends with the same weights and summary
+        model.to("cpu")
+        write_log(log_out, summary)
+        drop_mlm_heads(model)
+        dtype = None if checkpoint_dtype == "float32" else getattr(torch, checkpoint_dtype)
+        save_checkpoint(model, out_dir, summary, dtype=dtype)
+        trainer.clear_state()
     return summary
 
 
@@ -139,7 +144,9 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
 
     train_examples = [ex for path in corpus_train for ex in read_jsonl(path)]
     dev_examples = [ex for path in corpus_dev for ex in read_jsonl(path)]
-    tokenizer = train_tokenizer((ex["text"] for ex in train_examples), architecture["vocab_size"], max_positions)
+    # One tokenizer for all ranks: their models must share the vocabulary, id for id.
+    tokenizer = made_on_rank_zero(
+        lambda: train_tokenizer((ex["text"] for ex in train_examples), architecture["vocab_size"], max_positions))
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer), hidden_size=architecture["hidden_size"],
         num_hidden_layers=architecture["num_hidden_layers"], num_attention_heads=architecture["num_attention_heads"],
@@ -160,10 +167,11 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
                       state_dir=state_dir, eval_batch_size=eval_batch_size,
                       inputs=inputs_identity([*corpus_train, *corpus_dev], code))
     summary = trainer.run()
-    mlm.to("cpu")
-    write_log(log_out, summary)
-    save_pretrained_atomically(mlm, tokenizer, out_dir, summary)
-    trainer.clear_state()
+    if is_main_process():  # rank 0 writes: every rank ends with the same weights and summary
+        mlm.to("cpu")
+        write_log(log_out, summary)
+        save_pretrained_atomically(mlm, tokenizer, out_dir, summary)
+        trainer.clear_state()
     return summary
 
 
@@ -171,6 +179,7 @@ def import_model(source: str, out_dir: str | Path) -> None:
     """A hub model (id or local folder) as the `pretrained` stage of the workflow: its weights in
     float32 safetensors (encoder, and LM head where it has one) and its fast tokenizer, loaded
     without remote code."""
+    check_safetensors(source)  # a pickled-only folder is refused by name, not sent to the hub
     try:
         model, tokenizer = importable_model(source), load_tokenizer(source)
     except OSError as error:

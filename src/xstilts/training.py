@@ -4,17 +4,25 @@ Several tasks train together by examples-proportional sampling: each epoch's bat
 tasks are shuffled into one stream. Batches are length-grouped and padded per batch. The
 best dev checkpoint is kept; training stops early after `patience` evaluations without
 improvement. Resumable state lives outside the declared outputs and is removed at the end.
+
+Under a torch.distributed process group (one process per device, see runtime.py) the same loop
+runs data-parallel: each rank takes its share of every epoch's batches, DDP averages the
+gradients, rank 0 evaluates and every rank applies the same selection to its scores, so that all
+ranks hold the same weights and the same state at every step. Without a process group nothing of
+this runs and the loop is the single-device one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
 import random
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +34,7 @@ from .io import atomic_path, write_jsonl
 from .tasks import TaskType
 
 GROUPING_FACTOR = 50  # length-sorted pools of this many batches, then shuffled
+WORLD_SIZE_KEY = "data_parallel_ranks"  # in the fingerprint and summary of a data-parallel run
 
 
 @dataclass
@@ -73,6 +82,57 @@ def epoch_schedule(tasks: list[TrainTask], batch_size: int, seed: int, epoch: in
     return schedule
 
 
+def data_parallel_world() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless a torch.distributed process group is up."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main_process() -> bool:
+    """True on rank 0, or without a process group: the one process that writes outputs and logs."""
+    return data_parallel_world()[0] == 0
+
+
+def made_on_rank_zero(make):
+    """make() on rank 0, its result sent to every rank: for what must be the same on all ranks but
+    comes from a process that need not be deterministic (a trained tokenizer)."""
+    rank, world_size = data_parallel_world()
+    if world_size == 1:
+        return make()
+    shared = [make() if rank == 0 else None]
+    torch.distributed.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
+def shard_schedule(schedule: list, rank: int, world_size: int) -> list:
+    """Rank `rank`'s share of an epoch's batches: every world_size-th batch from position `rank`.
+
+    Micro-step m of rank r is batch m * world_size + r, so the batches of one optimizer step across
+    all ranks are those of the same step of a single-device run. The list wraps around to a multiple
+    of world_size: every rank must take the same number of steps (a rank with one batch more would
+    wait forever for the others in DDP's all-reduce), and no batch is dropped; at most
+    world_size - 1 batches of an epoch are seen twice."""
+    if world_size == 1:
+        return schedule
+    per_rank = math.ceil(len(schedule) / world_size)
+    return [schedule[(rank + k * world_size) % len(schedule)] for k in range(per_rank)]
+
+
+def local_grad_accum(grad_accum: int, world_size: int) -> int:
+    """Micro-batches per optimizer step on each device: batch_size is per device and the effective
+    batch batch_size * grad_accum is the protocol's, so world_size devices accumulate
+    grad_accum / world_size each."""
+    if grad_accum % world_size:
+        raise ValueError(
+            f"grad_accum {grad_accum} is not divisible by the {world_size} devices of this data-parallel job: "
+            f"the effective batch (batch_size * grad_accum) must stay that of one device, so each device "
+            f"accumulates grad_accum / {world_size} batches; set training.grad_accum to a multiple of "
+            f"{world_size}, or resources.gpus_per_job to a divisor of {grad_accum}")
+    return grad_accum // world_size
+
+
 def linear_schedule(warmup: int, total: int):
     def factor(step: int) -> float:
         if step < warmup:
@@ -104,6 +164,14 @@ def inputs_identity(paths, code: str = "") -> str:
     return json.dumps({"code": code, "files": stats})
 
 
+def no_buffer_sync_per_forward(ddp_class) -> dict:
+    """DDP's option to skip re-sending buffers before every forward (one collective a micro-step):
+    the encoders' buffers are constant position and token-type ids. Newer torch renamed it."""
+    if "forward_sync_buffers" in inspect.signature(ddp_class.__init__).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}
+
+
 class Trainer:
     def __init__(self, model, tasks: list[TrainTask], hp: dict, *, seed: int, device: torch.device,
                  pad_id: int, state_dir: str | Path, eval_batch_size: int = 64, progress: bool = True,
@@ -112,13 +180,29 @@ class Trainer:
         self.device, self.pad_id, self.eval_batch_size = device, pad_id, eval_batch_size
         self.state_dir = Path(state_dir)
         self.rows = [rows_of(t.train) for t in tasks]
-        self.progress = progress
-        self.batches_per_epoch = sum(math.ceil(len(r) / hp["batch_size"]) for r in self.rows)
-        self.total_steps = hp["max_steps"] or max(1, math.ceil(self.batches_per_epoch * hp["epochs"] / hp["grad_accum"]))
+        self.rank, self.world_size = data_parallel_world()
+        self.progress = progress and self.rank == 0
+        # Per device: this rank's batches of an epoch, and its micro-batches per optimizer step.
+        self.accum = local_grad_accum(hp["grad_accum"], self.world_size)
+        all_batches = sum(math.ceil(len(r) / hp["batch_size"]) for r in self.rows)
+        self.batches_per_epoch = math.ceil(all_batches / self.world_size)
+        self.total_steps = hp["max_steps"] or max(1, math.ceil(self.batches_per_epoch * hp["epochs"] / self.accum))
         self.bf16 = bool(hp["bf16"]) and device.type == "cuda"
-        self.fingerprint = fingerprint(hp, seed, tasks, inputs)
+        # A saved position is a position in this rank's share: state resumes only with as many ranks.
+        described_hp = hp if self.world_size == 1 else {**hp, WORLD_SIZE_KEY: self.world_size}
+        self.fingerprint = fingerprint(described_hp, seed, tasks, inputs)
 
     # ---- selection ---------------------------------------------------------------------
+    def shared_dev_scores(self) -> dict[str, float]:
+        """Dev scores, the same on every rank: rank 0 evaluates (all ranks hold the same weights)
+        and broadcasts them; the others wait. Every rank then makes the same selection and stop
+        decision from the same numbers, so no rank goes on alone into a collective."""
+        if self.world_size == 1:
+            return self.dev_scores()
+        shared = [self.dev_scores() if self.rank == 0 else None]
+        torch.distributed.broadcast_object_list(shared, src=0)
+        return shared[0]
+
     def dev_scores(self) -> dict[str, float]:
         scores = {}
         for task in self.tasks:
@@ -131,7 +215,26 @@ class Trainer:
         return scores
 
     # ---- resumable state ---------------------------------------------------------------
+    def resumable_state(self, s: dict, optimizer, scheduler) -> dict:
+        """Everything a resumed run needs; a collective under data parallelism (every rank's RNG)."""
+        return {**s, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "torch_rng": self.rng_state()}
+
+    def rng_state(self):
+        """The torch RNG: this process's, or (data-parallel) a list of every rank's, since each rank
+        draws its own dropout and masks."""
+        if self.world_size == 1:
+            return torch.get_rng_state()
+        states = [None] * self.world_size
+        torch.distributed.all_gather_object(states, torch.get_rng_state())
+        return states
+
+    def restore_rng(self, saved) -> None:
+        torch.set_rng_state(saved[self.rank] if isinstance(saved, list) else saved)
+
     def save_state(self, state: dict) -> None:
+        if self.rank != 0:  # the ranks' states are the same; one writes it
+            return
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.state_dir / "state.pt") as tmp:
             torch.save(state, tmp)
@@ -152,19 +255,60 @@ class Trainer:
             return task_index, self.tasks[task_index].type.collate(rows, self.pad_id)
 
         # An own generator: a DataLoader otherwise draws its worker seed from the global RNG,
-        # which would shift dropout and masking, and a resumed run would diverge.
+        # which would shift dropout and masking, and a resumed run would diverge. Per rank, so
+        # that ranks' loader workers do not draw the same masks.
         return torch.utils.data.DataLoader(schedule[start:], batch_size=None, shuffle=False, collate_fn=collate,
                                            num_workers=self.hp["num_workers"], pin_memory=self.device.type == "cuda",
-                                           generator=torch.Generator().manual_seed(self.seed))
+                                           generator=torch.Generator().manual_seed(self.seed + self.rank))
+
+    # ---- data parallelism --------------------------------------------------------------
+    def enable_gradient_checkpointing(self) -> None:
+        if self.world_size == 1:
+            self.model.encoder.gradient_checkpointing_enable()
+            return
+        # Reentrant checkpointing runs the forward again inside the backward, where DDP would see
+        # parameters become ready twice; the non-reentrant kind is DDP's supported one.
+        self.model.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+    def data_parallel(self) -> torch.nn.Module:
+        """The model as the training step calls it: itself, or wrapped in DDP, which averages the
+        gradients across ranks in the backward of every synchronised micro-step."""
+        if self.world_size == 1:
+            return self.model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            # A batch runs one task's head, so with several tasks the other heads get no gradient
+            # in a step and DDP must look for them (one walk of the autograd graph per synchronised
+            # micro-step). Zero-loss dummy terms instead would give those heads zero gradients,
+            # which AdamW treats as a step (weight decay, moments), unlike the single-device run.
+            # One task uses every parameter, and skips the walk.
+            find_unused_parameters=len(self.tasks) > 1,
+            **no_buffer_sync_per_forward(DistributedDataParallel),
+        )
+
+    def gradient_sync(self, wrapped: torch.nn.Module, syncs: bool):
+        """DDP's no_sync on accumulation micro-steps: gradients add up locally and are all-reduced
+        once, in the backward of the step's last micro-batch."""
+        if self.world_size == 1 or syncs:
+            return nullcontext()
+        return wrapped.no_sync()
+
+    def summed_across_ranks(self, value: torch.Tensor) -> torch.Tensor:
+        if self.world_size == 1:
+            return value
+        total = value.clone()
+        torch.distributed.all_reduce(total)
+        return total
 
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> dict:
         hp = self.hp
-        set_determinism(self.seed, self.device)
+        set_determinism(self.seed + self.rank, self.device)  # ranks draw different dropout and masks
         self.model.to(self.device).train()
         if hp["gradient_checkpointing"] and hasattr(self.model.encoder, "gradient_checkpointing_enable"):
-            self.model.encoder.gradient_checkpointing_enable()
-        forward = torch.compile(self.model) if hp["compile"] else self.model
+            self.enable_gradient_checkpointing()
         optimizer = make_optimizer(self.model, hp, self.device)
         warmup = int(hp["warmup_ratio"] * self.total_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, self.total_steps))
@@ -176,23 +320,31 @@ class Trainer:
             self.model.load_state_dict(resumed.pop("model"))
             optimizer.load_state_dict(resumed.pop("optimizer"))
             scheduler.load_state_dict(resumed.pop("scheduler"))
-            torch.set_rng_state(resumed.pop("torch_rng"))
+            self.restore_rng(resumed.pop("torch_rng"))
             s = resumed
+        # After loading: every rank has read the saved state before DDP's first collective, so rank
+        # 0 cannot overwrite it under a rank that is still reading.
+        wrapped = self.data_parallel()
+        forward = torch.compile(wrapped) if hp["compile"] else wrapped
 
         bar = tqdm(total=self.total_steps, initial=s["step"], disable=not self.progress, desc="train", mininterval=2)
         running_loss = torch.zeros((), device=self.device)
         micro, stopped, started = 0, False, time.perf_counter()
         while s["step"] < self.total_steps and not stopped:
-            schedule = epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"])
+            # The same full schedule on every rank (seeded by seed and epoch), then each rank's share.
+            schedule = shard_schedule(epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"]),
+                                      self.rank, self.world_size)
             for position, (task_index, batch) in enumerate(self.batches(schedule, s["position"]), s["position"]):
                 task = self.tasks[task_index]
                 batch = to_device(batch, self.device)
-                with autocast_for(self.device, self.bf16):
-                    loss, _ = forward(task.name, batch)
-                (loss / hp["grad_accum"]).backward()
-                running_loss += loss.detach()
                 micro += 1
-                if micro % hp["grad_accum"]:
+                syncs = micro % self.accum == 0
+                with self.gradient_sync(wrapped, syncs):
+                    with autocast_for(self.device, self.bf16):
+                        loss, _ = forward(task.name, batch)
+                    (loss / self.accum).backward()
+                running_loss += loss.detach()
+                if not syncs:
                     continue
                 if hp["max_grad_norm"]:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp["max_grad_norm"])
@@ -203,8 +355,9 @@ class Trainer:
                 s["position"] = position + 1
                 bar.update(1)
                 if s["step"] % hp["log_every"] == 0:
-                    # The only host-device sync of the step loop, once per log interval.
-                    mean_loss = running_loss.item() / (hp["log_every"] * hp["grad_accum"])
+                    # The only host-device sync of the step loop, once per log interval. Summed over
+                    # the ranks, log_every * grad_accum micro-batches in all, as on one device.
+                    mean_loss = self.summed_across_ranks(running_loss).item() / (hp["log_every"] * hp["grad_accum"])
                     running_loss.zero_()
                     s["log"].append({"step": s["step"], "epoch": s["epoch"] + position / len(schedule),
                                      "loss": mean_loss, "lr": scheduler.get_last_lr()[0]})
@@ -213,17 +366,17 @@ class Trainer:
                 if s["step"] % hp["eval_every"] == 0 or last:
                     stopped = self.evaluate_and_select(s) or last
                 if s["step"] % hp["save_every"] == 0 and not stopped:
-                    self.save_state({**s, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
+                    self.save_state(self.resumable_state(s, optimizer, scheduler))
                 if stopped:
                     break
             else:
                 s["epoch"] += 1
                 s["position"] = 0
         bar.close()
-        pending = micro % (hp["log_every"] * hp["grad_accum"])
+        pending = micro % (hp["log_every"] * self.accum)
         if pending:
-            s["log"].append({"step": s["step"], "epoch": s["epoch"], "loss": running_loss.item() / pending,
+            mean_loss = self.summed_across_ranks(running_loss).item() / (pending * self.world_size)
+            s["log"].append({"step": s["step"], "epoch": s["epoch"], "loss": mean_loss,
                              "lr": scheduler.get_last_lr()[0]})
         if s["best_state"] is not None:
             self.model.load_state_dict(s["best_state"])
@@ -232,11 +385,11 @@ class Trainer:
                 "best_dev_score": None if s["best_score"] == -math.inf else s["best_score"],
                 "early_stopped": s["step"] < self.total_steps, "seconds": round(elapsed, 2),
                 "hyperparameters": hp, "seed": self.seed, "tasks": [t.name for t in self.tasks],
-                "log": s["log"]}
+                **({WORLD_SIZE_KEY: self.world_size} if self.world_size > 1 else {}), "log": s["log"]}
 
     def evaluate_and_select(self, s: dict) -> bool:
         """Dev evaluation; keeps the best weights. True when patience has run out."""
-        scores = self.dev_scores()
+        scores = self.shared_dev_scores()
         if not scores:
             return False
         score = sum(scores.values()) / len(scores)
