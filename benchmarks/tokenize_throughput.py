@@ -6,7 +6,8 @@ here is one file of --examples examples. Variants (alternated ABBA in one proces
   tokenizer   tokenizer(...) with exactly the arguments featurize passes: the floor
   featurize   task_type(kind).featurize(examples, tokenizer, settings): the columns as Python
               lists, as in-process callers (tests, the pretrain stage) get them
-  stage       write_features(out, kind.feature_table(...)): what the tokenize job does per file
+  stage       features.featurize_file: what the tokenize job does per file (write_features of
+              kind.feature_table, the garbage collector paused)
               (feature_table: the same columns as an Arrow table; tagging builds it from arrays)
   backend     tokenizer.backend_tokenizer.encode_batch(...) (the Rust tokenizer without the
               transformers wrapper; for information, classification only)
@@ -72,7 +73,7 @@ def raw_call(task: str, tokenizer, examples, settings):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     from xstilts import synthetic
-    from xstilts.features import write_features
+    from xstilts.features import featurize_file
     from xstilts.tasks import task_type
 
     type_name, settings = TASKS[args.task]
@@ -101,7 +102,7 @@ def main(argv=None) -> dict:
             elif name == "featurize":
                 kind.featurize(examples, tokenizer, settings)
             elif name == "stage":
-                write_features(out, kind.feature_table(examples, tokenizer, settings))
+                featurize_file(kind, examples, tokenizer, settings, out)
             elif name == "backend":
                 backend.enable_truncation(settings["max_length"])
                 backend.encode_batch(pairs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,7 +34,17 @@ def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str
     tokenizer = load_tokenizer(tokenizer_dir)
     kind = task_type(task_type_name)(labels)
     for examples_path, out in zip(examples_paths, outs):
-        write_features(out, kind.feature_table(read_jsonl(examples_path), tokenizer, settings))
+        featurize_file(kind, read_jsonl(examples_path), tokenizer, settings, out)
+
+
+def featurize_file(kind, examples: list[dict], tokenizer, settings: dict, out: str | Path) -> None:
+    """One language's features. The garbage collector is paused meanwhile: featurising allocates
+    millions of small objects and no cycles, and collections it triggers cost QA up to 40%."""
+    gc.disable()
+    try:
+        write_features(out, kind.feature_table(examples, tokenizer, settings))
+    finally:
+        gc.enable()
 
 
 # ---- training ------------------------------------------------------------------------------
