@@ -6,8 +6,7 @@ from pathlib import Path
 
 from xstilts.config import RANKING_POOL, ConfigError, Plan
 from xstilts.data import hub_ids
-from xstilts.modeling import CHECKPOINT_FILES
-from xstilts.report import REPORT_FILES
+from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES
 
 try:
     PLAN = Plan(config)
@@ -15,7 +14,6 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 LIBRARY = Path(workflow.basedir) / "src" / "xstilts"
-PRETRAINED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "training_summary.json")
 
 
 wildcard_constraints:

@@ -19,11 +19,11 @@ from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from .io import read_json, write_json
+from .layout import CHECKPOINT_FILES
 from .tasks import TaskType, task_type
 
 SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # one file, or shards
 PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-CHECKPOINT_FILES = ("config.json", "model.safetensors", "heads.safetensors", "heads.json", "training_summary.json")
 
 
 class MultiTaskModel(nn.Module):

@@ -26,6 +26,8 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .layout import REPORT_FILES
+
 BASELINE = "none"
 ENGLISH = "en"
 MISSING = "–"
@@ -39,21 +41,6 @@ RESULT_KEY = ["model", "recipe", "bench", "seed", "lang"]
 MAX_LEGEND_RUNS = 16
 MAX_FIGURE_WIDTH = 24.0  # inches
 
-REPORT_FILES: tuple[str, ...] = (
-    "main_table.csv",
-    "main_table.md",
-    "main_table.tex",
-    "per_language.csv",
-    "per_language.md",
-    "per_language.tex",
-    "deltas_heatmap.png",
-    "deltas_heatmap.pdf",
-    "per_language_bars.png",
-    "per_language_bars.pdf",
-    "training_curves.png",
-    "training_curves.pdf",
-    "index.md",
-)
 
 FILE_DESCRIPTIONS = {
     "main_table.csv": "main table, one row per (model, recipe, column): mean, std, n_seeds, delta",

@@ -1,0 +1,23 @@
+"""The files that make each stage's output complete: the file contracts the rules declare and the
+library writes. Free of heavy imports, because the Snakefile reads it at every start (importing
+modeling.py for one tuple cost a dry run 2.5 s of torch and transformers)."""
+
+# A training stage's checkpoint folder; training_summary.json is written last.
+CHECKPOINT_FILES = ("config.json", "model.safetensors", "heads.safetensors", "heads.json", "training_summary.json")
+# The pretrained (or imported) model the stages start from.
+PRETRAINED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "training_summary.json")
+REPORT_FILES: tuple[str, ...] = (
+    "main_table.csv",
+    "main_table.md",
+    "main_table.tex",
+    "per_language.csv",
+    "per_language.md",
+    "per_language.tex",
+    "deltas_heatmap.png",
+    "deltas_heatmap.pdf",
+    "per_language_bars.png",
+    "per_language_bars.pdf",
+    "training_curves.png",
+    "training_curves.pdf",
+    "index.md",
+)
