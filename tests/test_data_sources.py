@@ -145,6 +145,15 @@ def test_hub_mnli_maps_classlabel_ints_to_catalog_labels(tmp_path):
         {"id": "0", "text_a": "V0", "text_b": "W0", "label": "neutral"}]
 
 
+def test_hub_reader_reads_only_max_examples_rows(tmp_path):
+    """The cap reaches the hub reader (a Wikipedia config has millions of rows), not only prepare."""
+    from xstilts import sources
+
+    spec = {**hub_spec("mnli", tmp_path, {"nyu-mll/glue": glue_repo(tmp_path / "glue")}), "max_examples": 2}
+    rows = sources.read("hub", task="mnli", split="train", lang="en", spec=spec)
+    assert [row["id"] for row in rows] == ["0", "1"]
+
+
 def test_hub_qqp_labels_and_a_reordered_hub_label_set_is_caught(tmp_path):
     repo = glue_repo(tmp_path / "glue")
     spec = hub_spec("qqp", tmp_path, {"nyu-mll/glue": repo})

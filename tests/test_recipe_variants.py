@@ -12,7 +12,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from xstilts import data
+from xstilts import data, train_stages
 from xstilts.config import TRAINING_DEFAULTS, ConfigError, Plan
 from xstilts.features import load_tokenizer, write_features
 from xstilts.io import read_json, read_jsonl, write_jsonl
@@ -59,6 +59,13 @@ def test_max_examples_refuses_retrieval_sets():
         Plan(config)
 
 
+def test_max_examples_names_a_task_of_the_config():
+    config = copy.deepcopy(PAPER)
+    config["data"]["max_examples"] = {"wiki_mlmm": 100}
+    with pytest.raises(ConfigError, match="max_examples: 'wiki_mlmm' is not a task this config reads"):
+        Plan(config)
+
+
 def test_max_examples_caps_each_language_of_a_split(tmp_path):
     spec = {"kind": "corpus", "n": 50, "seed": 1, "max_examples": 7}
     out = tmp_path / "de.jsonl"
@@ -101,7 +108,15 @@ def test_per_language_train_files_are_one_task(tmp_path, pretrained):
     assert len(joined["input_ids"]) == 8
 
 
-def test_mlm_recipe_trains_the_pretrained_lm_head_and_saves_only_task_heads(tmp_path, pretrained):
+def test_mlm_recipe_trains_the_pretrained_lm_head_and_saves_only_task_heads(tmp_path, pretrained, monkeypatch):
+    trained_heads = {}
+    drop = train_stages.drop_mlm_heads
+
+    def keep_a_copy_and_drop(model):  # the LM head as trained, before the checkpoint drops it
+        trained_heads.update({name: copy.deepcopy(head) for name, head in model.heads.items()})
+        drop(model)
+
+    monkeypatch.setattr(train_stages, "drop_mlm_heads", keep_a_copy_and_drop)
     tokenizer = load_tokenizer(pretrained)
     nli_train = features_file(tmp_path / "nli-train.parquet", "classification", NLI, nli_examples("t", 24), tokenizer)
     nli_dev = features_file(tmp_path / "nli-dev.parquet", "classification", NLI, nli_examples("d", 6), tokenizer)
@@ -129,6 +144,8 @@ def test_mlm_recipe_trains_the_pretrained_lm_head_and_saves_only_task_heads(tmp_
     assert all(key.startswith("mnli.") for key in load_file(out / "heads.safetensors"))
     reloaded = load_checkpoint(out)  # the retrieval and target stages read it
     assert set(reloaded.heads) == {"mnli"}
+    # The MLM loss reached the pretrained LM head (it gets gradients from no other task).
+    assert not torch.allclose(trained_heads["wiki_mlm"].dense.weight, dense_before)
     # The MLM task moved the encoder beyond what the NLI head alone would: compare with NLI only.
     nli_only = tmp_path / "nli-only"
     train_stage(encoder_path=pretrained, tasks=tasks[:1], hp=hp(), seed=1, out_dir=nli_only,

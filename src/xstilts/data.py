@@ -43,7 +43,9 @@ def hub_ids(spec: dict) -> set[str]:
 
 def source_files(*, task: str, split: str, lang: str, source: str, spec: dict) -> list[str]:
     """The files `prepare` reads for one language (xtreme_dir and local sources; none for the
-    others), so that a rule can declare them as inputs."""
+    others). The prepare rules do not declare them as inputs (a missing file would then stop the
+    run with Snakemake's message instead of the source's, which says how to get it), so editing
+    a source file does not rerun prepare: force it with `-R prepare_<task>_<split>`."""
     if source == "xtreme_dir":
         from .sources.xtreme_dir import files_read
 

@@ -40,11 +40,13 @@ def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str
 def featurize_file(kind, examples: list[dict], tokenizer, settings: dict, out: str | Path) -> None:
     """One language's features. The garbage collector is paused meanwhile: featurising allocates
     millions of small objects and no cycles, and collections it triggers cost QA up to 40%."""
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         write_features(out, kind.feature_table(examples, tokenizer, settings))
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 # ---- training ------------------------------------------------------------------------------

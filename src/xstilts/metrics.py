@@ -42,6 +42,7 @@ __all__ = [
     "mining_scores",
     "mean_average_precision_at_k",
     "rank_by_cosine",
+    "unit_rows",
 ]
 
 
@@ -550,14 +551,22 @@ def mean_average_precision_at_k(rankings: list[list[str]], relevant: list[set[st
     return 100.0 * float(np.mean(per_query))
 
 
-def rank_by_cosine(queries: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+def rank_by_cosine(queries: np.ndarray, candidates: np.ndarray, k: int, *, device: str = "cpu",
+                   candidates_normalised: bool = False) -> np.ndarray:
     """Indices of each query's k most cosine-similar candidates, best first (k is capped at
     the number of candidates). Searched in blocks, so a Mewsli-X pool of ~1M entities never
-    needs the full query x candidate matrix."""
+    needs the full query x candidate matrix; `candidates_normalised` skips re-normalising a pool
+    that is ranked against again and again (one 4 GB copy per language for Mewsli-X)."""
     if candidates.shape[0] == 0:
         raise ValueError("rank_by_cosine: the candidate pool is empty")
-    queries, candidates = _unit_rows(queries), _unit_rows(candidates)
+    queries = _unit_rows(queries)
+    candidates = _as_float(candidates) if candidates_normalised else _unit_rows(candidates)
     if queries.dtype != candidates.dtype:  # the block product needs one dtype
         queries, candidates = queries.astype(np.float64), candidates.astype(np.float64)
-    _, indices = _top_k_by_cosine(queries, candidates, min(k, candidates.shape[0]))
+    _, indices = _top_k_by_cosine(queries, candidates, min(k, candidates.shape[0]), device=device)
     return indices
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero), float32 kept."""
+    return _unit_rows(x)

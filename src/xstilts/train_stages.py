@@ -101,6 +101,8 @@ def stage_model(encoder_path: str | Path, train_tasks: list[TrainTask]) -> Multi
     model = MultiTaskModel(encoder, heads, {t.name: t.type for t in train_tasks})
     for task in mlm_tasks:
         model.heads[task.name] = lm_head
+        # Random replacements must be ids the embeddings have (a tokenizer may add tokens past them).
+        task.type.vocab_size = min(task.type.vocab_size, encoder.config.vocab_size)
     return model
 
 

@@ -13,8 +13,8 @@ parts are concatenated (anli_plus = SNLI + MNLI + ANLI R1-R3). Keys:
     fields, label_map, label_names, tag_names, label_style, label_position_in
                              the conversion (sources/convert.py)
 
-The caller adds `offline` (default true: never touch the network), `cache_dir`, and `overrides`
-(catalog hub id -> another id, a local folder, or {path, revision}).
+The caller adds `offline` (default true: never touch the network), `cache_dir`, `overrides`
+(catalog hub id -> another id, a local folder, or {path, revision}) and `max_examples`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
     rows: list[dict] = []
     for part in parts:
         dataset = _load(part, lang=lang, spec=spec)
+        if spec.get("max_examples") and not part["filter"]:
+            # Only the rows that can be kept: a Wikipedia config has millions (prepare cuts again
+            # after conversion, which may drop unlabelled rows).
+            dataset = dataset.select(range(min(spec["max_examples"], len(dataset))))
         selected = _filtered(dataset, part["filter"], _formatting(spec, lang))
         prefix = f"{part['tag']}:" if len(parts) > 1 else ""
         rows += convert(info.type, selected, spec=spec, labels=info.labels, features=dataset.features, id_prefix=prefix)

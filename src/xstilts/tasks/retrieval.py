@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import torch
 
 from .. import metrics
 from .base import TaskType, encoder_inputs
@@ -57,7 +56,7 @@ class Retrieval(TaskType):
         src_ids, tgt_ids = ids[sides == SOURCE].tolist(), ids[sides == TARGET].tolist()
         depth = ranking_depth(settings.get("metric"))
         if depth:
-            return _rankings(src, tgt, src_ids, tgt_ids, depth)
+            return rankings(src, tgt, src_ids, tgt_ids, depth)
         if settings.get("metric") == "bucc":
             pairs = metrics.mine_pairs(src, tgt, src_ids, tgt_ids, k=4)
             return [{"id": s, "prediction": t, "margin": float(m)} for s, t, m in pairs]
@@ -113,12 +112,13 @@ def _encode(tokenizer, lines: list[dict], key: str, max_length: int) -> list[lis
     return ids
 
 
-def _rankings(queries: np.ndarray, candidates: np.ndarray, query_ids: list[str], candidate_ids: list[str],
-              depth: int) -> list[dict]:
+def rankings(queries: np.ndarray, candidates: np.ndarray, query_ids: list[str], candidate_ids: list[str],
+             depth: int, *, device: str = "cpu", candidates_normalised: bool = False) -> list[dict]:
     """Each query's top `depth` candidate ids, best first (Mewsli-X, LAReQA)."""
     if not candidate_ids:
         raise ValueError("a ranking set needs candidate lines (src null, tgt the candidate text); there are none")
-    order = metrics.rank_by_cosine(queries, candidates, depth)
+    order = metrics.rank_by_cosine(queries, candidates, depth, device=device,
+                                   candidates_normalised=candidates_normalised)
     return [{"id": q, "prediction": [candidate_ids[j] for j in row]} for q, row in zip(query_ids, order.tolist())]
 
 
