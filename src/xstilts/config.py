@@ -138,9 +138,9 @@ class Plan:
         for bench in self.benches():
             self._require_task(bench, f"benchmark '{bench}'", split=self.bench_split(bench))
         for task in self.config["data"].get("max_examples", {}):
-            if task not in self.all_tasks():
-                raise ConfigError(f"data.max_examples: '{task}' is not a task this config reads "
-                                  f"(it reads: {', '.join(sorted(self.all_tasks()))})")
+            if task not in self.catalog:  # a typo would silently leave a corpus uncapped
+                raise ConfigError(f"data.max_examples: unknown task '{task}' (the catalog has: "
+                                  f"{', '.join(sorted(self.catalog))})")
             if self.task(task)["type"] == "retrieval":
                 raise ConfigError(f"data.max_examples: '{task}' is a retrieval set; cutting it would drop "
                                   "the partners and candidates its lines refer to")
