@@ -50,3 +50,21 @@ def hub_repo(root: Path, configs: dict[str, dict[str, dict]], features: dict[str
     card = {"dataset_info": infos, "configs": card_configs}
     (root / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n# fixture\n")
     return root
+
+
+NLI_LABELS = ["entailment", "neutral", "contradiction"]
+
+
+def nli_examples(prefix: str, n: int) -> list[dict]:
+    """n toy NLI examples (labels cycle; the text does not decide them)."""
+    return [{"id": f"{prefix}{i}", "text_a": TOY_TEXTS[i % 7], "text_b": TOY_TEXTS[(i + 1) % 7],
+             "label": NLI_LABELS[i % 3]} for i in range(n)]
+
+
+def features_file(path: Path, kind_name: str, labels, examples: list[dict], tokenizer) -> str:
+    """A features parquet file of `examples` as the tokenize stage writes one (max_length 32)."""
+    from xstilts.features import write_features
+    from xstilts.tasks import task_type
+
+    write_features(path, task_type(kind_name)(labels).featurize(examples, tokenizer, {"max_length": 32}))
+    return str(path)

@@ -16,7 +16,7 @@ import torch
 
 from xstilts import train_stages, training
 from xstilts.config import TRAINING_DEFAULTS
-from xstilts.features import load_tokenizer, write_features
+from xstilts.features import load_tokenizer
 from xstilts.io import read_json, write_jsonl
 from xstilts.modeling import build_model, load_checkpoint
 from xstilts.runtime import DataParallelError, Workers, launch_data_parallel, stage
@@ -25,7 +25,7 @@ from xstilts.devices import select_torch_device
 from xstilts.training import (Trainer, TrainTask, data_parallel_world, epoch_schedule, local_grad_accum,
                               made_on_rank_zero, shard_schedule)
 
-from helpers import TOY_TEXTS, tiny_pretrained
+from helpers import TOY_TEXTS, features_file, nli_examples, tiny_pretrained
 
 LABELS = ["no", "yes"]
 NLI = ["entailment", "neutral", "contradiction"]
@@ -217,16 +217,6 @@ def recording_on_rank(device, *, record_dir, **kwargs):
 
     Trainer.run = run_and_digest
     return train_stages.train_stage(device=device, **kwargs)
-
-
-def features_file(path, kind_name, labels, examples, tokenizer):
-    write_features(path, task_type(kind_name)(labels).featurize(examples, tokenizer, {"max_length": 32}))
-    return str(path)
-
-
-def nli_examples(prefix, n):
-    return [{"id": f"{prefix}{i}", "text_a": TOY_TEXTS[i % 7], "text_b": TOY_TEXTS[(i + 1) % 7], "label": NLI[i % 3]}
-            for i in range(n)]
 
 
 def test_only_rank_zero_writes_outputs_of_a_multi_task_recipe(toy, tmp_path):

@@ -14,13 +14,12 @@ from safetensors.torch import load_file
 
 from xstilts import data, train_stages
 from xstilts.config import TRAINING_DEFAULTS, ConfigError, Plan
-from xstilts.features import load_tokenizer, write_features
+from xstilts.features import load_tokenizer
 from xstilts.io import read_json, read_jsonl, write_jsonl
 from xstilts.modeling import load_checkpoint, load_encoder
-from xstilts.tasks import task_type
 from xstilts.train_stages import import_model, load_masked_lm, read_train_features, train_stage
 
-from helpers import TOY_TEXTS, tiny_pretrained
+from helpers import TOY_TEXTS, features_file, nli_examples, tiny_pretrained
 
 NLI = ["entailment", "neutral", "contradiction"]
 PAPER = yaml.safe_load(open("configs/paper.yaml", encoding="utf-8"))
@@ -82,17 +81,6 @@ def test_max_examples_caps_each_language_of_a_split(tmp_path):
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     return tiny_pretrained(tmp_path_factory.mktemp("tiny-mlm"))
-
-
-def nli_examples(prefix: str, n: int) -> list[dict]:
-    return [{"id": f"{prefix}{i}", "text_a": TOY_TEXTS[i % 7], "text_b": TOY_TEXTS[(i + 1) % 7], "label": NLI[i % 3]}
-            for i in range(n)]
-
-
-def features_file(path, kind_name, labels, examples, tokenizer):
-    kind = task_type(kind_name)(labels)
-    write_features(path, kind.featurize(examples, tokenizer, {"max_length": 32}))
-    return str(path)
 
 
 def hp(**overrides):
