@@ -68,3 +68,16 @@ def features_file(path: Path, kind_name: str, labels, examples: list[dict], toke
 
     write_features(path, task_type(kind_name)(labels).featurize(examples, tokenizer, {"max_length": 32}))
     return str(path)
+
+
+def toy_examples(n: int, seed: int) -> list[dict]:
+    """Label 'yes' iff the sentence mentions Paris: a classification task learnable from the text."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        place = rng.choice(["Paris", "Rome"])
+        rows.append({"id": f"t{i}", "text_a": f"{rng.choice(['Anna', 'Marco', 'Lena'])} buys {rng.randint(1, 20)} "
+                     f"red apples in {place} .", "label": "yes" if place == "Paris" else "no"})
+    return rows

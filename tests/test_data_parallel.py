@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import time
 from types import SimpleNamespace
 
@@ -25,7 +24,7 @@ from xstilts.devices import select_torch_device
 from xstilts.training import (Trainer, TrainTask, data_parallel_world, epoch_schedule, local_grad_accum,
                               made_on_rank_zero, shard_schedule)
 
-from helpers import TOY_TEXTS, features_file, nli_examples, tiny_pretrained
+from helpers import TOY_TEXTS, features_file, nli_examples, tiny_pretrained, toy_examples
 
 LABELS = ["no", "yes"]
 NLI = ["entailment", "neutral", "contradiction"]
@@ -43,17 +42,6 @@ def cpu_workers(monkeypatch):
     one GPU each."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.delenv("XSTILTS_CLAIMED_DEVICES", raising=False)
-
-
-def toy_examples(n, seed):
-    """Label 'yes' iff the sentence mentions Paris (the toy task of test_training.py)."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        place = rng.choice(["Paris", "Rome"])
-        rows.append({"id": f"t{i}", "text_a": f"{rng.choice(['Anna', 'Marco', 'Lena'])} buys {rng.randint(1, 20)} "
-                     f"red apples in {place} .", "label": "yes" if place == "Paris" else "no"})
-    return rows
 
 
 @pytest.fixture(scope="module")

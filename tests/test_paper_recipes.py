@@ -26,7 +26,7 @@ from xstilts.io import read_json, write_jsonl
 from xstilts.sources.local import file_for
 
 from helpers import hub_repo, tiny_pretrained
-from test_workflow import ROOT, snakemake
+from test_workflow import ROOT, run_config
 
 pytestmark = pytest.mark.slow
 
@@ -122,13 +122,7 @@ def run_paper_grid(tmp_path: Path, **grid) -> tuple[Path, Plan]:
     config = paper_config(model_dir, data_root, repos, **grid)
     plan = Plan(config)
     write_local_fixtures(plan, data_root)
-    path = tmp_path / "paper-fixture.yaml"
-    path.write_text(yaml.safe_dump(config))
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    result = snakemake(workdir, path)
-    assert result.returncode == 0, result.stderr[-6000:]
-    return workdir / "results", plan
+    return run_config(tmp_path, config, "paper-fixture"), plan
 
 
 def assert_every_evaluation(results: Path, plan: Plan) -> None:

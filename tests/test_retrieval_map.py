@@ -340,8 +340,7 @@ def test_evaluate_scores_map_at_20_from_prepared_files_with_a_tiny_encoder(tmp_p
 def test_workflow_prepares_one_pool_and_ranks_every_language_against_it(tmp_path):
     """xtreme_dir -> prepare (queries per language, one pool) -> tokenize -> evaluate -> report,
     through Snakemake, with a tiny local XLM-R for the plain-model recipe."""
-    import yaml
-    from test_workflow import snakemake
+    from test_workflow import run_config
 
     root = tmp_path / "xtreme"
     for lang in CATALOG["lareqa"]["languages"]:
@@ -357,13 +356,7 @@ def test_workflow_prepares_one_pool_and_ranks_every_language_against_it(tmp_path
               "features": {"max_length": {"retrieval": 64}},
               "models": {"tiny": {"hub": str(tiny_pretrained(tmp_path / "tiny")), "retrieval_layer": 1}},
               "recipes": {"none": []}, "targets": {}, "retrieval": ["mewslix", "lareqa"], "seeds": [1]}
-    path = tmp_path / "ranking.yaml"
-    path.write_text(yaml.safe_dump(config))
-    work = tmp_path / "work"
-    work.mkdir()
-    result = snakemake(work, path)
-    assert result.returncode == 0, result.stderr[-5000:]
-    results = work / "results"
+    results = run_config(tmp_path, config, "ranking")
     assert len(read_jsonl(results / "data/mewslix/test/pool.jsonl")) == len(ENTITIES)
     assert len(read_jsonl(results / "data/lareqa/test/pool.jsonl")) == 2 * len(CATALOG["lareqa"]["languages"])
     for bench in ("mewslix", "lareqa"):

@@ -11,21 +11,9 @@ from xstilts.features import load_tokenizer
 from xstilts.tasks import task_type
 from xstilts.training import Trainer, TrainTask, epoch_schedule, length_grouped_batches
 
-from helpers import tiny_pretrained
+from helpers import tiny_pretrained, toy_examples
 
 LABELS = ["no", "yes"]
-
-
-def toy_examples(n, seed):
-    """Label 'yes' iff the sentence mentions Paris: learnable from the text."""
-    rng = random.Random(seed)
-    names, places = ["Anna", "Marco", "Lena"], ["Paris", "Rome"]
-    rows = []
-    for i in range(n):
-        place = rng.choice(places)
-        rows.append({"id": f"t{i}", "text_a": f"{rng.choice(names)} buys {rng.randint(1, 20)} red apples in {place} .",
-                     "label": "yes" if place == "Paris" else "no"})
-    return rows
 
 
 @pytest.fixture(scope="module")

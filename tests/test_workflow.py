@@ -22,6 +22,17 @@ def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.Complet
     return subprocess.run(command, capture_output=True, text=True, timeout=1500)
 
 
+def run_config(tmp_path: Path, config: dict, name: str = "run") -> Path:
+    """Write `config`, run the workflow on it in a fresh working directory; its results folder."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    workdir = tmp_path / f"{name}-work"
+    workdir.mkdir()
+    result = snakemake(workdir, path)
+    assert result.returncode == 0, result.stderr[-6000:]
+    return workdir / "results"
+
+
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     """Rule -> job count from a dry run's job-stats table (empty when nothing is to be done)."""
     assert result.returncode == 0, result.stdout + result.stderr
