@@ -1,11 +1,12 @@
 # Config -> job lists and paths. Every helper the rules use lives here.
 
 import hashlib
+import os
 import re
+import sys
 from pathlib import Path
 
 from xstilts.config import RANKING_POOL, ConfigError, Plan
-from xstilts.data import hub_ids
 from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES
 
 try:
@@ -45,9 +46,15 @@ CODE = {
     "pretrain": code_hash("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks",
                           "tokenizer_training.py", "features.py", "io.py"),
     "evaluate": code_hash("evaluation.py", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
-    "report": code_hash("report.py", "io.py"),
+    "report": code_hash("report.py", "stats.py", "io.py"),
     "import": code_hash("modeling.py", "features.py", "train_stages.py", "io.py"),
 }
+# CPU results are a property of the commit, not of the host: torch's own kernels and MKL take their
+# AVX2 code paths on any x86 processor that has more (AVX-512 would sum in other orders), and the
+# pre-training job runs a fixed number of threads whatever --cores says. Users may export others.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+os.environ.setdefault("MKL_CBWR", "AVX2")
+PRETRAIN_THREADS = 2
 GPUS = config.get("resources", {}).get("gpus_per_job", 1)
 GPU_LOCK_DIR = config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
 DATA_SPLITS = PLAN.data_splits()
@@ -100,7 +107,7 @@ def task_spec(model, task):
         "type": entry["type"],
         "labels": entry.get("labels"),
         "metric": entry["metric"],
-        "settings": {**PLAN.feature_settings(task), "qa_max_answer_tokens": PLAN.features["qa_max_answer_tokens"]},
+        "settings": PLAN.task_settings(task),
         "train": [features_path(model, task, "train", lang) for lang in PLAN.train_languages(task)],
         "dev": features_path(model, task, "dev", "en") if PLAN.selects_on_dev(task) else None,
         "dev_examples": data_path(task, "dev", "en") if PLAN.selects_on_dev(task) else None,
@@ -159,34 +166,19 @@ def report_files():
     return [f"results/report/{name}" for name in REPORT_FILES]
 
 
+def seed_spread_file():
+    """report.seed_spread, relative to the workflow's folder (it ships with the configs); [] if unset."""
+    path = config.get("report", {}).get("seed_spread")
+    return [str(Path(workflow.basedir) / path)] if path else []
+
+
 
 
 # ---- per-stage inputs and params ---------------------------------------------------------
-def prepare_spec(task, split):
-    """What `prepare` reads: the task's source and, for the generator, its size and seed."""
-    source = PLAN.source(task)
-    spec = dict(PLAN.source_spec(task))
-    entry = PLAN.task(task)
-    spec["type"], spec["labels"] = entry["type"], entry.get("labels")
-    data = config["data"]
-    if source == "synthetic":
-        spec["n"] = PLAN.synthetic_size(task, split)
-        spec["seed"] = data["synthetic"]["seed"]
-    elif source == "hub":
-        hub = data.get("hub", {})
-        spec["offline"] = hub.get("offline", True)
-        spec["cache_dir"] = hub.get("cache_dir")
-        spec["overrides"] = {k: v for k, v in hub.get("overrides", {}).items() if k in hub_ids(spec)}
-    elif source == "xtreme_dir":
-        spec["root"] = data["xtreme_dir"]
-    elif source == "local":
-        local = data.get("local", {})
-        spec["root"] = local.get("root", "data/local")
-        if task in local.get("paths", {}):
-            spec["path"] = local["paths"][task]
-    if PLAN.max_examples(task):
-        spec["max_examples"] = PLAN.max_examples(task)
-    return {"source": source, "spec": spec}
+def hub_access(task):
+    """How a hub task is reached (offline, cache folder): a param that takes `input`, so never a
+    rerun trigger."""
+    return lambda w, input: PLAN.hub_access(task)
 
 
 def rule_name(task):
@@ -208,7 +200,12 @@ FROM_HUB = [m for m, spec in config["models"].items() if "hub" in spec]
 
 def target_checkpoint_files():
     files = [f"results/models/{{model}}/target/{{recipe}}/{{target}}/seed{{seed}}/{n}" for n in CHECKPOINT_FILES]
-    return files if config.get("keep_target_checkpoints", False) else [temp(f) for f in files]
+    return files if PLAN.keep_target_checkpoints else [temp(f) for f in files]
+
+
+if not PLAN.keep_target_checkpoints:
+    print("xstilts: keep_target_checkpoints is false: target checkpoints are temp(), deleted once evaluated, "
+          "so adding or changing anything on the evaluation side later retrains them", file=sys.stderr)
 
 
 def eval_checkpoint(bench):
@@ -251,9 +248,11 @@ def eval_pool(bench):
 
 
 def eval_languages(bench):
-    """Per language: the files the evaluation reads and writes (see xstilts.evaluation.evaluate)."""
+    """Per language: the files the evaluation reads and writes (see xstilts.evaluation.evaluate).
+    Not a rerun trigger (it takes `input`): the languages are the rule's outputs already, so a
+    language added is a missing output and a language dropped leaves the others valid."""
 
-    def spec(w):
+    def spec(w, input):
         out = eval_dir(w.model, w.recipe, bench, w.seed)
         languages = {}
         for lang in bench_languages(bench):
@@ -278,6 +277,7 @@ def eval_params(bench):
         return {"model": w.model, "recipe": w.recipe, "target": target, "seed": int(w.seed)}
 
     def layer(w):
-        return config["models"][w.model].get("retrieval_layer", -1)
+        """The pooled layer reaches retrieval benchmarks only."""
+        return PLAN.retrieval_layer(w.model) if PLAN.task(bench)["type"] == "retrieval" else None
 
     return meta, layer

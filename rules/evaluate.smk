@@ -18,7 +18,7 @@ for bench in PLAN.benches():
             head=PLAN.target_of(bench),
             bench_type=PLAN.task(bench)["type"],
             metric=PLAN.task(bench)["metric"],
-            settings={**PLAN.feature_settings(bench), "qa_max_answer_tokens": PLAN.features["qa_max_answer_tokens"]},
+            settings=PLAN.task_settings(bench),
             meta=eval_meta,
             split=PLAN.bench_split(bench),
             retrieval_layer=retrieval_layer,

@@ -11,7 +11,7 @@ rule intermediate:
         # A param that takes `input` never triggers a rerun: these do not change results.
         runtime=lambda w, input: PLAN.runtime_settings("intermediate", w.model, w.recipe),
         state_dir=lambda w: state_dir(f"{w.model}/intermediate/{w.recipe}/seed{w.seed}"),
-        checkpoint_dtype=config.get("checkpoint_dtype", "float32"),
+        checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:
         gpu=GPUS,

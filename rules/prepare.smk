@@ -1,4 +1,5 @@
-# One job per (task, split): it writes every language of that split.
+# One job per (task, split, language): a language added to a finished study prepares that
+# language alone and leaves the files of the others, which training stages may read, untouched.
 
 
 for task, split in DATA_SPLITS:
@@ -6,15 +7,18 @@ for task, split in DATA_SPLITS:
     rule:
         name:
             f"prepare_{rule_name(task)}_{split}"
+        wildcard_constraints:
+            lang=one_of(DATA_SPLITS[(task, split)]),
         output:
-            [data_path(task, split, lang) for lang in DATA_SPLITS[(task, split)]],
+            f"results/data/{task}/{split}/{{lang}}.jsonl",
         params:
             task=task,
             split=split,
-            source=prepare_spec(task, split),
+            source=PLAN.prepare_spec(task, split),
+            access=hub_access(task),
             code=CODE["prepare"],
         log:
-            f"results/logs/prepare/{task}/{split}.log",
+            f"results/logs/prepare/{task}/{split}/{{lang}}.log",
         conda:
             "../envs/xstilts.yaml"
         script:

@@ -8,16 +8,16 @@ rule pretrain:
         [f"results/models/{{model}}/pretrained/{name}" for name in PRETRAINED_FILES],
         train_log="results/train_logs/{model}/pretrain.jsonl",
     params:
-        architecture=lambda w: dict(sorted(config["models"][w.model]["pretrain"].items())),
+        architecture=lambda w: PLAN.pretrain_architecture(w.model),
         hp=lambda w: PLAN.result_settings("pretrain", w.model),
         # A param that takes `input` never triggers a rerun: these do not change results.
         runtime=lambda w, input: PLAN.runtime_settings("pretrain", w.model),
         max_length=PLAN.features["max_length"]["mlm"],
-        max_positions=max(PLAN.features["max_length"].values()),
         seed=config["data"].get("synthetic", {}).get("seed", 0),
         state_dir=lambda w: state_dir(f"{w.model}/pretrain"),
+        torch_threads=PRETRAIN_THREADS,
         code=CODE["pretrain"],
-    threads: workflow.cores  # nothing else can run before the model exists
+    threads: PRETRAIN_THREADS  # nothing else can run before the model exists
     resources:
         gpu=GPUS,
     log:

@@ -2,6 +2,7 @@ rule report:
     input:
         results=all_eval_results(),
         train_logs=list(all_train_logs().values()),
+        seed_spread=seed_spread_file(),
     output:
         [report(f, category="figures") if f.endswith((".png", ".pdf")) else f for f in report_files()],
     params:

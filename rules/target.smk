@@ -11,7 +11,7 @@ rule target:
         # A param that takes `input` never triggers a rerun: these do not change results.
         runtime=lambda w, input: PLAN.runtime_settings("target", w.model, w.target),
         state_dir=lambda w: state_dir(f"{w.model}/target/{w.recipe}/{w.target}/seed{w.seed}"),
-        checkpoint_dtype=config.get("checkpoint_dtype", "float32"),
+        checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:
         gpu=GPUS,

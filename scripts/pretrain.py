@@ -18,7 +18,7 @@ with stage(snakemake, data_parallel=True) as workers:
         corpus_train=[str(path) for path in snakemake.input.train],
         corpus_dev=[str(path) for path in snakemake.input.dev],
         architecture=p.architecture, hp=hp, max_length=p.max_length,
-        max_positions=p.max_positions, seed=p.seed, out_dir=Path(snakemake.output[0]).parent,
+        max_positions=p.architecture["max_positions"], seed=p.seed, out_dir=Path(snakemake.output[0]).parent,
         log_out=str(snakemake.output.train_log), state_dir=str(p.state_dir), code=p.code,
         eval_batch_size=eval_batch_size,
     )

@@ -6,5 +6,5 @@ from xstilts.runtime import stage
 with stage(snakemake):
     p = snakemake.params
     features.tokenize(tokenizer_dir=Path(snakemake.input.tokenizer).parent, task_type_name=p.task_type,
-                    labels=p.labels, examples_paths=list(snakemake.input.examples), settings=p.settings,
-                    outs=list(snakemake.output))
+                      labels=p.labels, examples_paths=[snakemake.input.examples], settings=p.settings,
+                      outs=list(snakemake.output))

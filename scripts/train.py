@@ -12,7 +12,7 @@ with stage(snakemake, data_parallel=True) as workers:
     eval_batch_size = runtime.pop("eval_batch_size")
     hp = {**p.hp, **runtime}
     local_grad_accum(hp["grad_accum"], workers.count)  # an unsupported split fails before any worker starts
-    tasks = [{**spec, "eval_examples": p.hp["eval_examples"]} for spec in p.tasks]
+    tasks = [{**spec, "eval_examples": hp["eval_examples"]} for spec in p.tasks]
     # Plain strings and paths: the arguments travel pickled to the workers, and Snakemake's file
     # objects do not unpickle.
     workers.run(

@@ -10,3 +10,17 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def demo_config() -> dict:
     return copy.deepcopy(yaml.safe_load((ROOT / "config.yaml").read_text()))
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tmp_path_factory):
+    """tests/configs/tiny.yaml run to the end once for the whole session: (workdir, config). Tests
+    that change it work on a copy."""
+    from workflow_runs import TINY, snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    config = workdir / "tiny.yaml"
+    config.write_text(TINY.read_text())
+    result = snakemake(workdir, config)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir, config

@@ -264,7 +264,8 @@ def test_pretraining_runs_data_parallel_with_one_tokenizer(tmp_path):
 
 
 def fake_job(tmp_path, gpus):
-    return SimpleNamespace(log=[str(tmp_path / "job.log")], threads=2, resources=SimpleNamespace(gpu=gpus),
+    return SimpleNamespace(log=[str(tmp_path / "job.log")], threads=2, params=SimpleNamespace(torch_threads=2),
+                           resources=SimpleNamespace(gpu=gpus),
                            config={"resources": {"gpu_lock_dir": str(tmp_path / "locks")}})
 
 

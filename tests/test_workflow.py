@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,16 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+from workflow_runs import ROOT, TINY, snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(configfile), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1500)
 
 
 def run_config(tmp_path: Path, config: dict, name: str = "run") -> Path:
@@ -46,14 +38,9 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny-run")
-    config = workdir / "tiny.yaml"
-    shutil.copy(TINY, config)
-    result = snakemake(workdir, config)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir, config
+@pytest.fixture
+def finished_run(finished_tiny_run):
+    return finished_tiny_run
 
 
 def changed_config(workdir: Path, config: Path, change) -> Path:
@@ -91,8 +78,9 @@ def test_checkpoints_and_outputs_are_complete(finished_run):
     heads = json.loads((intermediate / "heads.json").read_text())
     assert set(heads) == {"mnli", "squad_v1", "hellaswag", "ccg"}
     assert not (workdir / "results" / ".state").exists() or not any((workdir / "results" / ".state").rglob("state.pt"))
-    # Target checkpoints are temp() by default: the predictions are what lasts.
-    assert not list((workdir / "results" / "models" / "tiny" / "target").rglob("model.safetensors"))
+    # Target checkpoints are kept by default: an evaluation-side change never retrains them.
+    targets = list((workdir / "results" / "models" / "tiny" / "target").rglob("model.safetensors"))
+    assert len(targets) == 3 * 3
 
 
 def test_nothing_changed_plans_nothing(finished_run):
@@ -154,7 +142,7 @@ def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     assert plan["target"] == 13 * 6 * 3  # xquad and mlqa share squad_v1's checkpoint
     for bench in ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "bucc2018"]:
         assert plan[f"evaluate_{bench}"] == 13 * 3
-    # The variants read every language: translated MNLI's and the MLM corpus's train splits.
-    assert plan["prepare_mnli_mt_train"] == plan["prepare_wiki_mlm_train"] == 1
+    # The variants read every language (one job each) of translated MNLI's and the MLM corpus's train splits.
+    assert plan["prepare_mnli_mt_train"] == plan["prepare_wiki_mlm_train"] == 15
     assert "prepare_wiki_mlm_dev" not in plan  # MLM corpora take no part in selection
     assert plan["report"] == 1

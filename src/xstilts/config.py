@@ -47,8 +47,18 @@ TRAINING_DEFAULTS = {
     "gradient_checkpointing": False,
     "mlm_probability": 0.15,
 }
-# Settings that change how a run goes but not its result: kept out of the rerun-triggering params.
-RUNTIME_ONLY = ("log_every", "save_every", "num_workers")
+# The scope of each training setting: which stages' results it can change. Settings outside a
+# stage's scope travel in its runtime params, which never trigger a rerun.
+# - how a run goes, never what it computes (checkpointing recomputes the forward pass with the
+#   same dropout; MLM masks are drawn per batch from the seed, not from a loader process):
+RUNTIME_ONLY = ("log_every", "save_every", "num_workers", "gradient_checkpointing")
+# - best-checkpoint selection and early stopping: only stages that select on a dev set;
+SELECTION_ONLY = ("eval_every", "eval_examples", "patience")
+# - masking: only stages that train a masked LM (pre-training, MLM inside a recipe).
+MLM_ONLY = ("mlm_probability",)
+# A pre-trained model's position table is part of its architecture, not of a feature length: the
+# later stages' inputs must fit it (checked), but changing them never retrains the model.
+PRETRAIN_DEFAULTS = {"max_positions": 512}
 FEATURE_DEFAULTS = {
     "max_length": {"classification": 256, "multiple_choice": 256, "tagging": 256,
                    "span_qa": 384, "retrieval": 512, "mlm": 256},
@@ -137,6 +147,11 @@ class Plan:
                 raise ConfigError(f"task '{task}' reads source 'xtreme_dir' but data.xtreme_dir (the folder) is not set")
         for bench in self.benches():
             self._require_task(bench, f"benchmark '{bench}'", split=self.bench_split(bench))
+        self._check_language_choices()
+        for (task, split), languages in self.data_splits().items():
+            if not languages:
+                raise ConfigError(f"data.languages leaves task '{task}' no language in its '{split}' split")
+        self._check_pretrained_positions()
         for task in self.config["data"].get("max_examples", {}):
             if task not in self.catalog:  # a typo would silently leave a corpus uncapped
                 raise ConfigError(f"data.max_examples: unknown task '{task}' (the catalog has: "
@@ -187,6 +202,12 @@ class Plan:
         return self.task(task)["sources"][self.source(task)]
 
     def languages(self, task: str, split: str) -> list[str]:
+        """The languages of a split: the catalog's (or the generator's), narrowed to those the config
+        chooses in data.languages, in the catalog's order."""
+        chosen = self.config["data"].get("languages", {}).get(task)
+        return [lang for lang in self.catalog_languages(task, split) if chosen is None or lang in chosen]
+
+    def catalog_languages(self, task: str, split: str) -> list[str]:
         spec = self.task(task)["splits"][split]
         if isinstance(spec, list):
             return list(spec)
@@ -195,6 +216,30 @@ class Plan:
         else:
             every = list(self.task(task).get("languages", ["en"]))
         return [lang for lang in every if lang != "en"] if spec == "non_en" else every
+
+    def _check_language_choices(self) -> None:
+        for task, chosen in self.config["data"].get("languages", {}).items():
+            if task not in self.catalog:
+                raise ConfigError(f"data.languages: unknown task '{task}' (the catalog has: "
+                                  f"{', '.join(sorted(self.catalog))})")
+            known = list(dict.fromkeys(lang for split in self.task(task)["splits"]
+                                       for lang in self.catalog_languages(task, split)))
+            unknown = [lang for lang in chosen if lang not in known]
+            if unknown:
+                raise ConfigError(f"data.languages: task '{task}' has no language(s) {', '.join(unknown)} "
+                                  f"(it has: {', '.join(known)})")
+
+    def _check_pretrained_positions(self) -> None:
+        """Every input a stage feeds a model pre-trained here must fit its position table."""
+        types = {self.task(task)["type"] for task in self.all_tasks()}
+        for model, spec in self.config["models"].items():
+            if "pretrain" not in spec:
+                continue
+            positions = self.pretrain_architecture(model)["max_positions"]
+            too_long = {t: n for t, n in self.features["max_length"].items() if t in types and n > positions}
+            if too_long:
+                raise ConfigError(f"models.{model}.pretrain.max_positions is {positions}, but features.max_length "
+                                  f"asks for {too_long}: raise max_positions or lower the lengths")
 
     def data_splits(self) -> dict[tuple[str, str], list[str]]:
         """(task, split) -> languages, for every split some stage reads."""
@@ -220,6 +265,32 @@ class Plan:
             add("corpus", "train")
             add("corpus", "dev")
         return needed
+
+    def prepare_spec(self, task: str, split: str) -> dict:
+        """What `prepare` reads for one split: the source and the catalog's spec for it, plus what
+        the config decides for that source alone (the generator's size and seed; hub overrides of
+        the ids this task reads; a folder), so that a setting reaches only the tasks it concerns."""
+        from .data import hub_ids
+
+        source = self.source(task)
+        entry, data = self.task(task), self.config["data"]
+        spec = {**self.source_spec(task), "type": entry["type"], "labels": entry.get("labels")}
+        if source == "synthetic":
+            spec["n"] = self.synthetic_size(task, split)
+            spec["seed"] = data["synthetic"]["seed"]
+        elif source == "hub":  # how the hub is reached (offline, cache) is a runtime setting: hub_access
+            overrides = data.get("hub", {}).get("overrides", {})
+            spec["overrides"] = {k: v for k, v in overrides.items() if k in hub_ids(spec)}
+        elif source == "xtreme_dir":
+            spec["root"] = data["xtreme_dir"]
+        elif source == "local":
+            local = data.get("local", {})
+            spec["root"] = local.get("root", "data/local")
+            if task in local.get("paths", {}):
+                spec["path"] = local["paths"][task]
+        if self.max_examples(task):
+            spec["max_examples"] = self.max_examples(task)
+        return {"source": source, "spec": spec}
 
     def has_pool(self, task: str) -> bool:
         """Whether a benchmark ranks its queries against a shared candidate pool (mAP@k)."""
@@ -265,13 +336,32 @@ class Plan:
         return dict(sorted(resolved.items()))
 
     def result_settings(self, stage: str, model: str, name: str | None = None) -> dict:
-        """The hyperparameters that change a stage's result (rerun when they change)."""
-        return {k: v for k, v in self.training(stage, model, name).items() if k not in RUNTIME_ONLY}
+        """The hyperparameters that can change this stage's result (rerun when they change)."""
+        resolved = self.training(stage, model, name)
+        return {k: v for k, v in resolved.items() if self._in_scope(k, stage, name)}
 
     def runtime_settings(self, stage: str, model: str, name: str | None = None) -> dict:
-        settings = {k: v for k, v in self.training(stage, model, name).items() if k in RUNTIME_ONLY}
+        """The rest of the stage's settings: what it runs with, but what cannot change its result."""
+        resolved = self.training(stage, model, name)
+        settings = {k: v for k, v in resolved.items() if not self._in_scope(k, stage, name)}
         settings["eval_batch_size"] = self.eval_batch_size
         return settings
+
+    def _in_scope(self, key: str, stage: str, name: str | None) -> bool:
+        if key in RUNTIME_ONLY:
+            return False
+        if stage == "pretrain":  # a masked LM, selected on its corpus's dev split
+            return True
+        tasks = self.stage_tasks(stage, name)
+        if key in SELECTION_ONLY:
+            return any(self.selects_on_dev(task) for task in tasks)
+        if key in MLM_ONLY:
+            return any(self.task(task)["type"] == "mlm" for task in tasks)
+        return True
+
+    def stage_tasks(self, stage: str, name: str | None) -> list[str]:
+        """The training tasks of an intermediate recipe or a target stage."""
+        return self.recipes[name]["tasks"] if stage == "intermediate" else [name]
 
     @property
     def eval_batch_size(self) -> int:
@@ -287,6 +377,7 @@ class Plan:
         return resolved
 
     def feature_settings(self, task: str) -> dict:
+        """What tokenizing a task depends on: its type's maximum length (and QA's window stride)."""
         task_type = self.task(task)["type"]
         settings = {"max_length": self.features["max_length"][task_type]}
         if task_type == "span_qa":
@@ -294,6 +385,36 @@ class Plan:
             if self.task(task).get("null_answers"):
                 settings["null_answers"] = True
         return settings
+
+    def task_settings(self, task: str) -> dict:
+        """What scoring a task's predictions depends on as well: span QA's answer length limit, which
+        reaches QA evaluations and the stages that select checkpoints on QA dev scores only."""
+        settings = self.feature_settings(task)
+        if self.task(task)["type"] == "span_qa":
+            settings["qa_max_answer_tokens"] = self.features["qa_max_answer_tokens"]
+        return settings
+
+    def pretrain_architecture(self, model: str) -> dict:
+        """A model pre-trained here: its shape, with the built-in position table size."""
+        return dict(sorted({**PRETRAIN_DEFAULTS, **self.config["models"][model]["pretrain"]}.items()))
+
+    def retrieval_layer(self, model: str) -> int:
+        return self.config["models"][model].get("retrieval_layer", -1)
+
+    def hub_access(self, task: str) -> dict:
+        """How a hub task is read (offline, cache folder): a runtime setting of its prepare jobs."""
+        if self.source(task) != "hub":
+            return {}
+        hub = self.config["data"].get("hub", {})
+        return {"offline": hub.get("offline", True), "cache_dir": hub.get("cache_dir")}
+
+    @property
+    def keep_target_checkpoints(self) -> bool:
+        return self.config.get("keep_target_checkpoints", True)
+
+    @property
+    def checkpoint_dtype(self) -> str:
+        return self.config.get("checkpoint_dtype", "float32")
 
     def target_of(self, bench: str) -> str | None:
         for target, entry in self.targets.items():

@@ -17,7 +17,7 @@ from .tasks.retrieval import SOURCE, TARGET, rankings, ranking_depth
 
 
 def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type: str, metric: str,
-             languages: dict[str, dict], retrieval_layer: int, settings: dict, meta: dict,
+             languages: dict[str, dict], retrieval_layer: int | None, settings: dict, meta: dict,
              device: torch.device, batch_size: int, pool: dict | None = None) -> None:
     """Load the checkpoint once and evaluate every language of one benchmark.
     languages[lang] = {"features", "examples", "out", "predictions"} (+ "dev_features", "dev_examples" for BUCC);

@@ -34,13 +34,13 @@ def predict(model, head: str, task: TaskType, features: dict[str, list], *, pad_
     outputs: list = [None] * len(rows)
     was_training = model.training
     model.eval()
-    # A fixed RNG inside (MLM dev masks) that leaves the training RNG where it was.
-    cuda_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda_devices), torch.inference_mode(), autocast_for(device, bf16):
-        torch.manual_seed(0)
+    with torch.inference_mode(), autocast_for(device, bf16):
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
-            batch = to_device(task.collate([rows[i] for i in indices], pad_id), device)
+            # MLM dev masks: each row's own, fixed by its index, whatever the batch size (a runtime
+            # setting) and without touching the training RNG.
+            seeds = {"row_seeds": indices} if task.draws_when_collating else {}
+            batch = to_device(task.collate([rows[i] for i in indices], pad_id, **seeds), device)
             _, batch_outputs = model(head, batch, task)
             for i, row_output in zip(indices, task.unbatch(batch_outputs, batch)):
                 outputs[i] = row_output

@@ -38,6 +38,7 @@ __all__ = [
     "tatoeba_accuracy",
     "margin_scores",
     "mine_pairs",
+    "mine_text_pairs",
     "best_threshold",
     "mining_scores",
     "mean_average_precision_at_k",
@@ -423,8 +424,8 @@ def mine_pairs(src: np.ndarray, tgt: np.ndarray, src_ids: Sequence[str],
     * ``"fwd"``: each src line's best tgt line, all kept. ``"bwd"``: each tgt line's best
       src line. ``"intersect"``: forward pairs that are also backward pairs.
 
-    Rows should be unique sentences: XTREME collapses duplicate sentence texts before the
-    search and drops candidates whose text carries several ids; do that before calling.
+    Rows should be unique sentences: XTREME merges identical texts before the search and
+    drops candidates whose text is on several lines; ``mine_text_pairs`` does both.
     Ties in the greedy walk are broken by a stable sort (XTREME's sort is unstable).
     ``device`` is where the k-NN search runs ("cpu", or "cuda" for a BUCC test split).
     """
@@ -473,8 +474,68 @@ def _greedy_one_to_one(pairs: list[tuple[int, int, float]]) -> list[tuple[int, i
 Candidate = tuple[str, str, float]
 
 
+def _merge_identical_texts(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct texts in order of first appearance, and for each the row of the last line
+    carrying it.
+
+    REFERENCE: XTREME ``text_load_unify`` numbers a side's distinct lines by first appearance and
+    ``unique_embeddings`` then takes, for each, the vector of the last line with that text. One
+    vector per text keeps a repeated sentence from filling several of another sentence's k
+    nearest-neighbour slots (and so from shifting every margin around it).
+    """
+    last_row: dict[str, int] = {}
+    for row, text in enumerate(texts):
+        last_row[text] = row  # a re-assigned key keeps its first place in the dict's order
+    return list(last_row), list(last_row.values())
+
+
+def _ids_of_single_line_texts(texts: Sequence[str], ids: Sequence[str]) -> dict[str, str]:
+    """Whitespace-stripped text -> line id, for the texts found on exactly one line.
+
+    REFERENCE: XTREME ``read_sent2id`` maps stripped texts to ids and deletes every text it saw
+    more than once, so ``read_candidate2score`` drops each mined pair that involves a repeated
+    text: which of its lines the pair means cannot be told, and no line id is guessed.
+    """
+    stripped = [text.strip() for text in texts]
+    lines_per_text = Counter(stripped)
+    return {text: line_id for text, line_id in zip(stripped, ids) if lines_per_text[text] == 1}
+
+
+def mine_text_pairs(src: np.ndarray, tgt: np.ndarray, src_texts: Sequence[str],
+                    tgt_texts: Sequence[str], src_ids: Sequence[str], tgt_ids: Sequence[str],
+                    k: int = 4, retrieval: str = "max", device: str = "cpu") -> list[Candidate]:
+    """BUCC candidates (src_id, tgt_id, margin) from one vector per line, as XTREME mines and
+    reads them back: on each side identical texts are merged into one vector, pairs of distinct
+    texts are mined (``mine_pairs``), and each mined text is mapped back to its line's id.
+
+    REFERENCE: XTREME ``mine_bitext`` (after ``text_load_unify`` + ``unique_embeddings``) writes
+    text pairs, which ``read_candidate2score`` turns into id pairs with ``read_sent2id``, keeping
+    a pair's best score. A text on more than one line (after stripping whitespace) has no id
+    there, so pairs involving it are dropped; its gold pairs still count as gold (``bucc_eval``
+    reads the gold file as it is). With no repeated text on either side the result equals
+    ``mine_pairs`` on the lines themselves.
+    """
+    if len(src_texts) != len(src_ids) or len(tgt_texts) != len(tgt_ids):
+        raise ValueError("mine_text_pairs: one text per line id is required")
+    src_distinct, src_rows = _merge_identical_texts(src_texts)
+    tgt_distinct, tgt_rows = _merge_identical_texts(tgt_texts)
+    # Skip the copy (1-2 GB on a BUCC test split) when a side has no repeated text.
+    src = src if len(src_rows) == len(src_texts) else np.asarray(src)[src_rows]
+    tgt = tgt if len(tgt_rows) == len(tgt_texts) else np.asarray(tgt)[tgt_rows]
+    mined = mine_pairs(src, tgt, range(len(src_distinct)), range(len(tgt_distinct)),
+                       k=k, retrieval=retrieval, device=device)
+    src_id_of = _ids_of_single_line_texts(src_texts, src_ids)
+    tgt_id_of = _ids_of_single_line_texts(tgt_texts, tgt_ids)
+    readable = []
+    for i, j, score in mined:
+        src_text, tgt_text = src_distinct[i].strip(), tgt_distinct[j].strip()
+        if src_text in src_id_of and tgt_text in tgt_id_of:
+            readable.append((src_id_of[src_text], tgt_id_of[tgt_text], score))
+    return [(s, t, score) for (s, t), score in _best_score_per_pair(readable).items()]
+
+
 def _best_score_per_pair(candidates: Iterable[Candidate]) -> dict[tuple[str, str], float]:
-    """XTREME keeps one score per (src_id, tgt_id): the highest."""
+    """XTREME keeps one score per (src_id, tgt_id): the highest (``read_candidate2score``)."""
     best: dict[tuple[str, str], float] = {}
     for src_id, tgt_id, score in candidates:
         pair = (src_id, tgt_id)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel
@@ -67,6 +68,7 @@ def load_encoder(path: str | os.PathLike) -> nn.Module:
     """The encoder of a checkpoint or pretrained model; task heads and MLM heads are dropped.
     Remote code is never run and safetensors weights are required."""
     check_safetensors(path)
+    check_weight_files(path)
     config = AutoConfig.from_pretrained(path, trust_remote_code=False)
     # float32 master weights whatever the stored precision; bf16 comes from autocast on GPU.
     kwargs = {"trust_remote_code": False, "use_safetensors": True, "attn_implementation": "sdpa",
@@ -88,6 +90,27 @@ def check_safetensors(path: str | os.PathLike) -> None:
         raise OSError(f"model folder {folder} has {pickled[0]} but no model.safetensors: only safetensors weights "
                       "are read, since unpickling a .bin file can run code. Use a revision of the model that has "
                       "model.safetensors, or convert a copy you trust once (from_pretrained, then save_pretrained)")
+
+
+def check_weight_files(path: str | os.PathLike) -> None:
+    """Every safetensors file of a local model or checkpoint folder must be whole: a file cut
+    short (a full disk, a copy or job killed midway) fails here, by name, instead of in
+    transformers' loader, whose error does not say which file."""
+    folder = Path(path)
+    if folder.is_dir():
+        for file in sorted(folder.glob("*.safetensors")):
+            check_safetensors_file(file)
+
+
+def check_safetensors_file(path: str | os.PathLike) -> None:
+    """ValueError naming `path` when its header cannot be read or does not cover the file (the
+    checks safetensors makes before reading any tensor; cheap: the tensors are not read)."""
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except SafetensorError as error:
+        raise ValueError(f"checkpoint file {path} is truncated or corrupt ({error}); delete it and rebuild it "
+                         f"by asking Snakemake for it (`snakemake {path}`), then rerun the workflow") from error
 
 
 def head_dropout(encoder: nn.Module) -> float:
@@ -138,6 +161,7 @@ def load_checkpoint(path: str | os.PathLike) -> MultiTaskModel:
         raise FileNotFoundError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
     specs = read_json(path / "heads.json")
     task_types = {name: task_type(spec["type"])(spec["labels"]) for name, spec in specs.items()}
+    check_safetensors_file(path / "heads.safetensors")  # before the encoder is built
     model = build_model(path, task_types)
     state = load_file(path / "heads.safetensors")
     for name, head in model.heads.items():

@@ -6,7 +6,8 @@ Conventions, as XTREME and Phang et al. 2020 report them:
 - a table cell is the mean +- sample standard deviation (ddof=1) over seeds;
 - QA benchmarks are shown twice, as F1 and as (EM+F1)/2, because the two overall averages
   differ there: XTREME's leaderboard counts F1, jiant's headline counts (EM+F1)/2;
-- deltas are differences of means against `none` (the plain pretrained model) of the same model.
+- deltas are differences of means against `none` (the plain pretrained model) of the same model,
+  each with its 95% interval (xstilts.stats): no change is shown without a measure of its noise.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import stats
 from .layout import REPORT_FILES
 
 BASELINE = "none"
@@ -225,7 +227,7 @@ def _with_deltas(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
-def _main_table(scores, models, recipes, columns) -> pd.DataFrame:
+def _main_table(scores, models, recipes, columns, seed_spread=None) -> pd.DataFrame:
     benches = list(dict.fromkeys(column.bench for column in columns if not column.is_average))
     rows = []
     for model in models:
@@ -234,7 +236,26 @@ def _main_table(scores, models, recipes, columns) -> pd.DataFrame:
                 values = _seed_values(scores, model, recipe, column, benches)
                 rows.append({"model": model, "recipe": recipe, "column": column.label, "bench": column.bench,
                              "kind": column.kind, **_summary(values)})
-    return _with_deltas(pd.DataFrame(rows), by=["model", "column"])
+    return _with_delta_intervals(_with_deltas(pd.DataFrame(rows), by=["model", "column"]), seed_spread)
+
+
+def _with_delta_intervals(main: pd.DataFrame, seed_spread: Mapping[str, tuple[float, float]] | None) -> pd.DataFrame:
+    """Add `delta_half_width` (of the change's 95% interval) and `interval_from`: the seeds of the
+    two cells (Welch), or, where a side has one seed, the reference spread measured once."""
+    baseline = main[main["recipe"] == BASELINE].set_index(["model", "column"])
+    half_widths, sources = [], []
+    for row in main.itertuples(index=False):
+        half, source = np.nan, ""
+        if row.recipe != BASELINE and not pd.isna(row.delta):
+            base = baseline.loc[(row.model, row.column)]
+            if row.n_seeds >= 2 and base["n_seeds"] >= 2:
+                half, source = stats.welch_half_width(row.std, row.n_seeds, base["std"], base["n_seeds"]), "seeds"
+            elif seed_spread and row.column in seed_spread:
+                std, df = seed_spread[row.column]
+                half, source = stats.reference_half_width(std, df, row.n_seeds, base["n_seeds"]), "seed_spread"
+        half_widths.append(half)
+        sources.append(source)
+    return main.assign(delta_half_width=half_widths, interval_from=sources)
 
 
 def _languages(langs: Iterable[str]) -> list[str]:
@@ -351,13 +372,39 @@ def _main_markdown(main, models, recipes, columns) -> str:
         grid = _grid(main, model, recipes, labels, by="column")
         scores = [[recipe] + [_mean_std(*grid.loc[(recipe, label), ["mean", "std"]]) for label in labels]
                   for recipe in recipes]
-        deltas = [[recipe] + [_signed(grid.loc[(recipe, label), "delta"]) for label in labels]
+        deltas = [[recipe] + [_delta_cell(*grid.loc[(recipe, label), ["delta", "delta_half_width"]]) for label in labels]
                   for recipe in recipes if recipe != BASELINE]
         parts.append(f"### {model}\n")
         parts.append(_markdown_table(["recipe"] + labels, scores))
-        parts.append(f"Change against `{BASELINE}` (difference of means, points):\n")
+        parts.append(f"Change against `{BASELINE}` (difference of means, points) ± the half-width of its 95% "
+                     f"interval; in italics where the interval contains 0: such a change cannot be told from "
+                     f"seed noise. {_interval_note(grid)}\n")
         parts.append(_markdown_table(["recipe"] + labels, deltas))
     return "\n".join(parts)
+
+
+def _delta_cell(delta: float, half_width: float) -> str:
+    if pd.isna(delta) or pd.isna(half_width):
+        return _signed(delta)
+    cell = f"{_signed(delta)} ± {half_width:.1f}"
+    return f"_{cell}_" if abs(delta) <= half_width else cell
+
+
+def _interval_note(grid: pd.DataFrame) -> str:
+    """Where the intervals come from, said plainly; and a warning where there are none."""
+    sources = set(grid["interval_from"].dropna()) - {""}
+    notes = []
+    if "seeds" in sources:
+        notes.append("Intervals from the seeds of both cells (Welch's t).")
+    if "seed_spread" in sources:
+        notes.append("This run has one seed: intervals from the seed spread measured once on this config with "
+                     "more seeds (report.seed_spread).")
+    lacking = grid[(grid.index.get_level_values("recipe") != BASELINE) & grid["delta"].notna()
+                   & grid["delta_half_width"].isna()]
+    if len(lacking):
+        notes.append("Changes without an interval rest on one seed and no measured spread: "
+                     "they are no evidence of an effect.")
+    return " ".join(notes)
 
 
 def _issues_markdown(issues: list[dict]) -> str:
@@ -375,14 +422,22 @@ def _main_latex(main, models, recipes, columns) -> str:
         scores = [[_latex_escape(recipe)]
                   + [_mean_std(*grid.loc[(recipe, label), ["mean", "std"]], plus_minus=r"$\pm$").replace(MISSING, "--")
                      for label in labels] for recipe in recipes]
-        deltas = [[_latex_escape(recipe)] + [_latex_signed(grid.loc[(recipe, label), "delta"]) for label in labels]
-                  for recipe in recipes if recipe != BASELINE]
+        deltas = [[_latex_escape(recipe)] + [_latex_delta(*grid.loc[(recipe, label), ["delta", "delta_half_width"]])
+                                             for label in labels] for recipe in recipes if recipe != BASELINE]
         lines += [r"\begin{table}[t]", r"\centering", r"\small"]
         lines += _latex_tabular(header, [scores, deltas], [None, f"change against {BASELINE}"])
         caption = (f"{_latex_escape(model)}: mean $\\pm$ sample std over seeds; change against "
-                   f"{BASELINE} below. QA as F1 and (EM+F1)/2.")
+                   f"{BASELINE} below, $\\pm$ the half-width of its 95\\% interval, in italics where "
+                   "the interval contains 0. QA as F1 and (EM+F1)/2.")
         lines += [rf"\caption{{{caption}}}", rf"\label{{{_latex_label('main', model)}}}", r"\end{table}", ""]
     return "\n".join(lines)
+
+
+def _latex_delta(delta: float, half_width: float) -> str:
+    if pd.isna(delta) or pd.isna(half_width):
+        return _latex_signed(delta)
+    cell = f"{_latex_signed(delta)} $\\pm$ {half_width:.1f}"
+    return rf"\textit{{{cell}}}" if abs(delta) <= half_width else cell
 
 
 def _with_delta(mean: float, delta: float, recipe: str) -> str:
@@ -616,11 +671,13 @@ def write_report(
     bench_order: Iterable[str],
     qa_benches: Iterable[str],
     title: str,
+    seed_spread: Mapping[str, tuple[float, float]] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
     Recipes and benchmarks listed in the orders but without results appear as missing cells;
     ones with results but not listed are appended, sorted, so nothing is dropped silently.
+    `seed_spread` (column -> (std, df), xstilts.stats) gives single-seed changes their intervals.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -634,7 +691,7 @@ def write_report(
     columns = _main_columns(benches, qa_benches)
 
     scores, language_issues = _seed_scores(frame)
-    main = _main_table(scores, models, recipes, columns)
+    main = _main_table(scores, models, recipes, columns, seed_spread)
     per_language = _per_language_table(frame, models, recipes, benches, qa_benches)
     seeds_by_model = frame.groupby("model")["seed"].nunique().to_dict()
     issues = language_issues + _cell_issues(main, seeds_by_model)

@@ -50,7 +50,9 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
             return
         import torch
 
-        threads = max(1, int(snakemake.threads))
+        # The rule's fixed thread count, not what --cores left it: the number of threads changes how
+        # CPU kernels split their sums, and so the last bits of every result.
+        threads = int(getattr(snakemake.params, "torch_threads", 1))
         torch.set_num_threads(threads)
         _quiet_libraries()
         gpus = int(getattr(snakemake.resources, "gpu", 0) or 0)

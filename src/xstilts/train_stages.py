@@ -15,7 +15,8 @@ import torch
 
 from .features import load_tokenizer, read_features
 from .io import read_jsonl, write_json
-from .modeling import MultiTaskModel, build_model, check_fits, check_safetensors, head_dropout, save_checkpoint
+from .modeling import (MultiTaskModel, build_model, check_fits, check_safetensors, check_weight_files, head_dropout,
+                       save_checkpoint)
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
@@ -118,6 +119,7 @@ def masked_lm_with_head(path: str | Path):
     folder has no LM-head weights (a fresh head would make continued MLM a different experiment)."""
     from transformers import AutoModelForMaskedLM
 
+    check_weight_files(path)  # a truncated file fails by name
     masked_lm, info = AutoModelForMaskedLM.from_pretrained(
         path, trust_remote_code=False, use_safetensors=True, attn_implementation="sdpa", dtype=torch.float32,
         output_loading_info=True)

@@ -21,7 +21,9 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,9 @@ from .tasks import TaskType
 
 GROUPING_FACTOR = 50  # length-sorted pools of this many batches, then shuffled
 WORLD_SIZE_KEY = "data_parallel_ranks"  # in the fingerprint and summary of a data-parallel run
+# The training-log line a resumed run adds where it resumed: {"resumed_at_step": N, "epoch": E,
+# "position": P}, N the steps the saved state had done (it has no "loss" or "dev_score": curves skip it).
+RESUMED_KEY = "resumed_at_step"
 
 
 @dataclass
@@ -80,6 +85,12 @@ def epoch_schedule(tasks: list[TrainTask], batch_size: int, seed: int, epoch: in
                 for batch in length_grouped_batches(task.type.lengths(task.train), batch_size, rng)]
     rng.shuffle(schedule)
     return schedule
+
+
+def batch_seed(seed: int, rank: int, epoch: int, position: int) -> int:
+    """A 63-bit seed for the random draws of one batch, from its place in the run."""
+    digest = hashlib.sha256(f"{seed}-{rank}-{epoch}-{position}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def data_parallel_world() -> tuple[int, int]:
@@ -215,10 +226,12 @@ class Trainer:
         return scores
 
     # ---- resumable state ---------------------------------------------------------------
-    def resumable_state(self, s: dict, optimizer, scheduler) -> dict:
-        """Everything a resumed run needs; a collective under data parallelism (every rank's RNG)."""
+    def resumable_state(self, s: dict, optimizer, scheduler, running_loss: torch.Tensor) -> dict:
+        """Everything a resumed run needs; a collective under data parallelism (every rank's RNG,
+        and the loss summed so far in the current log interval, over all ranks)."""
         return {**s, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": self.rng_state()}
+                "scheduler": scheduler.state_dict(), "torch_rng": self.rng_state(),
+                "running_loss": self.summed_across_ranks(running_loss).item()}
 
     def rng_state(self):
         """The torch RNG: this process's, or (data-parallel) a list of every rank's, since each rank
@@ -240,25 +253,49 @@ class Trainer:
             torch.save(state, tmp)
 
     def load_state(self) -> dict | None:
+        """The saved state to resume, or None: none saved, saved by other settings or inputs (the
+        fingerprint differs), or unreadable. An unreadable file (cut short by a full disk or a copy)
+        is removed with a warning and training starts from step 0: it holds nothing to recover."""
         path = self.state_dir / "state.pt"
         if not path.exists():
             return None
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        return state if state.get("fingerprint") == self.fingerprint else None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            if not isinstance(state, dict):
+                raise TypeError(f"a {type(state).__name__}, not the state dictionary")
+        except Exception as error:  # truncated zip, bad pickle, or a file that is not a state
+            if self.rank == 0:
+                warnings.warn(f"resumable state {path} is truncated or corrupt ({type(error).__name__}: "
+                              f"{str(error)[:200]}); deleting it and training from step 0", stacklevel=2)
+                path.unlink(missing_ok=True)
+            return None
+        if state.get("fingerprint") != self.fingerprint:
+            if self.rank == 0:
+                print(f"[xstilts] resumable state {path} is from other settings or inputs; training from step 0",
+                      file=sys.stderr)
+            return None
+        return state
 
-    def batches(self, schedule: list[tuple[int, list[int]]], start: int):
+    def batches(self, schedule: list[tuple[int, list[int]]], start: int, epoch: int):
         """Collated batches of `schedule` from position `start`: in `num_workers` background
-        processes when set, into pinned memory on GPU, so the device never waits for the host."""
+        processes when set, into pinned memory on GPU, so the device never waits for the host.
+        A task type that draws at random while collating (MLM masks) draws from a generator seeded
+        by the batch's place (seed, rank, epoch, position), not from whichever process collates
+        it: the masks do not depend on `num_workers`, and a resumed run draws the same ones."""
         def collate(item):
-            task_index, indices = item
+            position, (task_index, indices) = item
             rows = [self.rows[task_index][i] for i in indices]
-            return task_index, self.tasks[task_index].type.collate(rows, self.pad_id)
+            kind = self.tasks[task_index].type
+            if not kind.draws_when_collating:
+                return task_index, kind.collate(rows, self.pad_id)
+            generator = torch.Generator().manual_seed(batch_seed(self.seed, self.rank, epoch, position))
+            return task_index, kind.collate(rows, self.pad_id, generator=generator)
 
-        # An own generator: a DataLoader otherwise draws its worker seed from the global RNG,
-        # which would shift dropout and masking, and a resumed run would diverge. Per rank, so
-        # that ranks' loader workers do not draw the same masks.
-        return torch.utils.data.DataLoader(schedule[start:], batch_size=None, shuffle=False, collate_fn=collate,
-                                           num_workers=self.hp["num_workers"], pin_memory=self.device.type == "cuda",
+        # An own generator: a DataLoader otherwise draws its worker seed from the global RNG, which
+        # would shift dropout, and a resumed run would diverge.
+        return torch.utils.data.DataLoader(list(enumerate(schedule))[start:], batch_size=None, shuffle=False,
+                                           collate_fn=collate, num_workers=self.hp["num_workers"],
+                                           pin_memory=self.device.type == "cuda",
                                            generator=torch.Generator().manual_seed(self.seed + self.rank))
 
     # ---- data parallelism --------------------------------------------------------------
@@ -315,26 +352,34 @@ class Trainer:
 
         s = {"step": 0, "epoch": 0, "position": 0, "best_score": -math.inf, "best_step": 0,
              "best_state": None, "evals_since_best": 0, "log": [], "fingerprint": self.fingerprint}
+        running_loss = torch.zeros((), device=self.device)
         resumed = self.load_state()
         if resumed:
             self.model.load_state_dict(resumed.pop("model"))
             optimizer.load_state_dict(resumed.pop("optimizer"))
             scheduler.load_state_dict(resumed.pop("scheduler"))
             self.restore_rng(resumed.pop("torch_rng"))
+            # The loss of the interrupted log interval, summed over the ranks: rank 0 carries it.
+            saved_loss = resumed.pop("running_loss", 0.0)
+            if self.rank == 0:
+                running_loss += saved_loss
             s = resumed
+            s["log"].append({RESUMED_KEY: s["step"], "epoch": s["epoch"], "position": s["position"]})
+            if self.rank == 0:
+                print(f"[xstilts] resumed from saved state {self.state_dir / 'state.pt'} at step {s['step']} "
+                      f"of {self.total_steps} (epoch {s['epoch']}, batch {s['position']})", file=sys.stderr)
         # After loading: every rank has read the saved state before DDP's first collective, so rank
         # 0 cannot overwrite it under a rank that is still reading.
         wrapped = self.data_parallel()
         forward = torch.compile(wrapped) if hp["compile"] else wrapped
 
         bar = tqdm(total=self.total_steps, initial=s["step"], disable=not self.progress, desc="train", mininterval=2)
-        running_loss = torch.zeros((), device=self.device)
         micro, stopped, started = 0, False, time.perf_counter()
         while s["step"] < self.total_steps and not stopped:
             # The same full schedule on every rank (seeded by seed and epoch), then each rank's share.
             schedule = shard_schedule(epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"]),
                                       self.rank, self.world_size)
-            for position, (task_index, batch) in enumerate(self.batches(schedule, s["position"]), s["position"]):
+            for position, (task_index, batch) in enumerate(self.batches(schedule, s["position"], s["epoch"]), s["position"]):
                 task = self.tasks[task_index]
                 batch = to_device(batch, self.device)
                 micro += 1
@@ -366,16 +411,18 @@ class Trainer:
                 if s["step"] % hp["eval_every"] == 0 or last:
                     stopped = self.evaluate_and_select(s) or last
                 if s["step"] % hp["save_every"] == 0 and not stopped:
-                    self.save_state(self.resumable_state(s, optimizer, scheduler))
+                    self.save_state(self.resumable_state(s, optimizer, scheduler, running_loss))
                 if stopped:
                     break
             else:
                 s["epoch"] += 1
                 s["position"] = 0
         bar.close()
-        pending = micro % (hp["log_every"] * self.accum)
+        # Steps since the last loss line, counted from the step (a resumed run's micro-batch count
+        # starts at its resumption); the loop ends after an optimizer step, so whole steps.
+        pending = s["step"] % hp["log_every"]
         if pending:
-            mean_loss = self.summed_across_ranks(running_loss).item() / (pending * self.world_size)
+            mean_loss = self.summed_across_ranks(running_loss).item() / (pending * hp["grad_accum"])
             s["log"].append({"step": s["step"], "epoch": s["epoch"], "loss": mean_loss,
                              "lr": scheduler.get_last_lr()[0]})
         if s["best_state"] is not None:

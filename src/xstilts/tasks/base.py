@@ -53,6 +53,8 @@ class TaskType:
 
     name: str = ""
     trainable: bool = True  # retrieval is evaluation-only
+    # Whether collate draws at random (MLM masks): then it takes a `generator` seeded per batch.
+    draws_when_collating: bool = False
 
     def __init__(self, labels: list[str] | None = None):
         self.labels = list(labels) if labels else []

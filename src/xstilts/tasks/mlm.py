@@ -1,5 +1,6 @@
 """Masked language modelling, for pre-training the demo model (and MLM-during-intermediate
-variants). Masks are drawn per batch from torch's RNG, so the training loop's seed fixes them."""
+variants). Masks are drawn per batch from a generator the training loop seeds from the batch's
+place in the run, so the seed fixes them whatever process collates the batch."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .base import IGNORE_INDEX, TaskType, encoder_inputs, token_cross_entropy, t
 
 class MaskedLM(TaskType):
     name = "mlm"
+    draws_when_collating = True
 
     def __init__(self, labels=None, *, mask_token_id: int = 0, vocab_size: int = 0,
                  special_ids: tuple[int, ...] = (), probability: float = 0.15):
@@ -32,21 +34,37 @@ class MaskedLM(TaskType):
         encoded = tokenizer([ex["text"] for ex in examples], truncation=True, max_length=settings["max_length"])
         return {"input_ids": encoded["input_ids"]}
 
-    def collate(self, rows, pad_id):
+    def collate(self, rows, pad_id, generator: torch.Generator | None = None, row_seeds: list[int] | None = None):
+        """Masks from `generator` (the training loop seeds one per batch), or, with `row_seeds`, each
+        row's from its own seed (dev evaluation: the masks then do not depend on how rows are batched)."""
         batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
         input_ids = batch["input_ids"].clone()
         maskable = batch["attention_mask"].bool()
         for special in self.special_ids:
             maskable &= input_ids != special
-        chosen = (torch.rand(input_ids.shape) < self.probability) & maskable
+        choice, roll, random_ids = self._draws(input_ids.shape, [len(r["input_ids"]) for r in rows], generator, row_seeds)
+        chosen = (choice < self.probability) & maskable
         labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
         # BERT's 80/10/10 rule: most chosen tokens become <mask>, some random, some unchanged.
-        roll = torch.rand(input_ids.shape)
         input_ids[chosen & (roll < 0.8)] = self.mask_token_id
         randomised = chosen & (roll >= 0.8) & (roll < 0.9)
-        input_ids[randomised] = torch.randint(self.vocab_size, input_ids.shape)[randomised]
+        input_ids[randomised] = random_ids[randomised]
         batch["input_ids"], batch["labels"] = input_ids, labels
         return batch
+
+    def _draws(self, shape, lengths, generator, row_seeds):
+        """Uniform draws for choosing and for the 80/10/10 roll, and random token ids."""
+        if row_seeds is None:
+            return (torch.rand(shape, generator=generator), torch.rand(shape, generator=generator),
+                    torch.randint(self.vocab_size, shape, generator=generator))
+        choice, roll = torch.ones(shape), torch.ones(shape)  # padding: never chosen
+        random_ids = torch.zeros(shape, dtype=torch.long)
+        for row, (seed, length) in enumerate(zip(row_seeds, lengths)):
+            own = torch.Generator().manual_seed(int(seed))
+            choice[row, :length] = torch.rand(length, generator=own)
+            roll[row, :length] = torch.rand(length, generator=own)
+            random_ids[row, :length] = torch.randint(self.vocab_size, (length,), generator=own)
+        return choice, roll, random_ids
 
     def make_head(self, hidden_size, dropout):
         raise ValueError("the MLM head comes with the masked-LM model; it is not built per task")

@@ -47,7 +47,8 @@ class Retrieval(TaskType):
 
     def decode(self, outputs, features, examples, settings):
         """Tatoeba: the other-language line retrieved for each English line.
-        BUCC: every candidate pair with its margin score (thresholding happens in scoring).
+        BUCC: every candidate pair with its margin score, identical texts of a side mined as one and
+        pairs of a repeated text dropped, as XTREME reads them (thresholding happens in scoring).
         map_at_K (Mewsli-X, LAReQA): each query's K nearest candidate ids, best first."""
         vectors = np.stack(outputs)
         sides = np.asarray(features["side"])
@@ -58,7 +59,9 @@ class Retrieval(TaskType):
         if depth:
             return rankings(src, tgt, src_ids, tgt_ids, depth)
         if settings.get("metric") == "bucc":
-            pairs = metrics.mine_pairs(src, tgt, src_ids, tgt_ids, k=4)
+            # Texts too, not only vectors: XTREME merges a side's identical sentences before mining.
+            src_texts, tgt_texts = _side_texts(examples, "src", src_ids), _side_texts(examples, "tgt", tgt_ids)
+            pairs = metrics.mine_text_pairs(src, tgt, src_texts, tgt_texts, src_ids, tgt_ids, k=4)
             return [{"id": s, "prediction": t, "margin": float(m)} for s, t, m in pairs]
         # XTREME's Tatoeba search queries with the English side and retrieves among the other
         # language's lines; a prediction is right when the retrieved line has the query's id.
@@ -92,6 +95,15 @@ def ranking_depth(metric: str | None) -> int | None:
     """k of a ranking metric `map_at_K` (mAP@K), None for the other retrieval metrics."""
     match = re.fullmatch(r"map_at_(\d+)", metric or "")
     return int(match.group(1)) if match else None
+
+
+def _side_texts(examples: list[dict], key: str, line_ids: list[str]) -> list[str]:
+    """The `key` texts of the lines featurize encoded for that side, in the order of `line_ids`."""
+    lines = [ex for ex in examples if ex.get(key) is not None]
+    if [str(ex["id"]) for ex in lines] != line_ids:
+        raise ValueError(f"the features' {key} lines are not those of the examples (were they featurised from "
+                         "another file?)")
+    return [ex[key] for ex in lines]
 
 
 def _encode(tokenizer, lines: list[dict], key: str, max_length: int) -> list[list[int]]:

@@ -1,0 +1,37 @@
+"""The demo's numbers are a property of the commit: a run from scratch reproduces the committed
+tables (tests/expected/demo/) exactly, whatever --cores says, and the README shows those tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from demo_expected import README, differences, readme_block
+from workflow_runs import ROOT, snakemake
+
+
+def test_readme_shows_the_committed_demo_tables():
+    assert readme_block() in README.read_text(encoding="utf-8"), \
+        "README's demo tables differ from tests/expected/demo/: run `python tests/demo_expected.py update <report>`"
+
+
+@pytest.mark.slow
+def test_the_demo_from_scratch_reproduces_the_committed_tables(tmp_path):
+    result = snakemake(tmp_path, ROOT / "config.yaml", cores=2)
+    assert result.returncode == 0, result.stderr[-5000:]
+    diff = differences(tmp_path / "results" / "report")
+    assert not diff, "the demo's numbers moved:\n" + diff
+
+
+@pytest.mark.slow
+def test_one_core_gives_the_results_of_two(finished_tiny_run, tmp_path):
+    """Every evaluation result of tests/configs/tiny.yaml at --cores 1 equals the --cores 2 run's."""
+    two_cores, config = finished_tiny_run
+    result = snakemake(tmp_path, config, cores=1)
+    assert result.returncode == 0, result.stderr[-5000:]
+    files = sorted(p.relative_to(two_cores) for p in (two_cores / "results" / "eval").rglob("*.json"))
+    assert files
+    for name in files:
+        assert json.loads((tmp_path / name).read_text()) == json.loads((two_cores / name).read_text()), name

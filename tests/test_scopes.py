@@ -1,0 +1,180 @@
+"""Every config key reaches exactly the stages whose results it can change.
+
+The expected plan of each key is written once, in tests/scopes.yaml; this file walks the leaf keys
+of the schema, makes each change on a finished tiny run, and compares the dry run's plan with it.
+Evaluation-side additions to a finished study (a benchmark, a language) plan no training."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflow_runs import TINY, planned_jobs
+from xstilts.config import TRAINING_DEFAULTS, load_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SCOPES = yaml.safe_load((ROOT / "tests" / "scopes.yaml").read_text())
+
+
+# ---- the schema's leaf keys ---------------------------------------------------------------
+def schema_leaves(schema: dict, root: dict, path: str = "") -> set[str]:
+    """Dotted paths of every settable leaf; `*` stands for a name the user chooses (a task, a
+    model, a recipe, a target). A key that takes either a list or an object is a leaf and has
+    the object's leaves too."""
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    if "oneOf" in schema:
+        return set().union(*(schema_leaves(option, root, path) for option in schema["oneOf"]))
+    leaves = set()
+    for name, sub in schema.get("properties", {}).items():
+        leaves |= schema_leaves(sub, root, f"{path}.{name}" if path else name)
+    if isinstance(schema.get("additionalProperties"), dict):
+        leaves |= schema_leaves(schema["additionalProperties"], root, f"{path}.*")
+    if not leaves:
+        leaves.add(path)
+    return leaves
+
+
+def training_keys() -> set[str]:
+    return set(load_schema()["$defs"]["training"]["properties"])
+
+
+def declared_keys() -> set[str]:
+    keys = set(SCOPES["keys"])
+    for place in SCOPES["training_places"]:
+        keys |= {f"{place}.{key}" for key in SCOPES["training_key_classes"]}
+    return keys
+
+
+def test_every_schema_key_has_a_declared_scope():
+    """A new key (or a new training setting) without an entry in scopes.yaml fails here."""
+    schema = load_schema()
+    leaves = schema_leaves(schema, schema)
+    assert training_keys() == set(SCOPES["training_key_classes"]), "training keys without a scope class"
+    assert sorted(leaves - declared_keys()) == [], "schema keys missing from tests/scopes.yaml"
+    assert sorted(declared_keys() - leaves) == [], "scopes.yaml names keys the schema does not have"
+
+
+# ---- changes ----------------------------------------------------------------------------
+def set_key(config: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    node = config
+    for name in parents:
+        node = node.setdefault(name, {})
+    node[last] = value
+
+
+def get_key(config: dict, dotted: str, default=None):
+    node = config
+    for name in dotted.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return default
+        node = node[name]
+    return node
+
+
+def unset_key(config: dict, dotted: str) -> None:
+    *parents, last = dotted.split(".")
+    del get_key(config, ".".join(parents))[last]
+
+
+def changed_value(value):
+    """Another valid value of a training setting."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    return value / 2 if value else 0.5
+
+
+def training_change(place: str, key: str, tiny: dict) -> dict:
+    spec = SCOPES["training_places"][place]
+    config = copy.deepcopy(tiny)
+    if "tasks_at" in spec:  # a recipe or target given as a bare list takes the object form
+        entry, list_key = spec["tasks_at"].rsplit(".", 1)
+        if isinstance(get_key(config, entry), list):
+            set_key(config, entry, {list_key: get_key(config, entry)})
+    block = get_key(config, spec["at"]) or {}
+    current = block.get(key, get_key(tiny, f"training.defaults.{key}", TRAINING_DEFAULTS[key]))
+    set_key(config, f"{spec['at']}.{key}", changed_value(current))
+    return config
+
+
+def key_change(key: str, tiny: dict) -> dict:
+    entry = SCOPES["keys"][key]
+    config = copy.deepcopy(tiny)
+    for dotted in entry.get("unset", []):
+        unset_key(config, dotted)
+    for dotted, value in entry["set"].items():
+        set_key(config, dotted, value)
+    return config
+
+
+def cases() -> list[tuple[str, str]]:
+    """(key, expected plan name or 'error') for every declared key."""
+    found = [(key, entry.get("plan", "error")) for key, entry in SCOPES["keys"].items()]
+    for place, spec in SCOPES["training_places"].items():
+        found += [(f"{place}.{key}", spec[kind]) for key, kind in SCOPES["training_key_classes"].items()]
+    return found
+
+
+def expected_plan(name: str, full: Counter) -> Counter:
+    """A named plan of scopes.yaml with its `*` families and `full` counts resolved."""
+    expected = Counter()
+    for rule, count in SCOPES["plans"][name].items():
+        matching = fnmatch.filter(full, rule) if "*" in rule else [rule]
+        for match in matching:
+            if not (match in expected and "*" in rule):  # a named rule overrides its family's count
+                expected[match] = full[match] if count == "full" else count
+    if expected:
+        expected["all"] = 1
+    return expected
+
+
+# ---- the walk ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_each_key_plans_exactly_its_declared_stages(finished_tiny_run, tmp_path):
+    workdir, _ = finished_tiny_run
+    tiny = yaml.safe_load(TINY.read_text())
+    full = planned_jobs(workdir, TINY, forceall=True)
+    assert planned_jobs(workdir, TINY) == Counter(), "the finished run is not complete"
+    wrong = []
+    for key, plan_name in cases():
+        place = next((p for p in SCOPES["training_places"] if key.startswith(p + ".")), None)
+        config = training_change(place, key.rsplit(".", 1)[1], tiny) if place else key_change(key, tiny)
+        path = tmp_path / "changed.yaml"
+        path.write_text(yaml.safe_dump(config))
+        if plan_name == "error":
+            message = SCOPES["keys"][key]["error"]
+            with pytest.raises(Exception, match=message):
+                planned_jobs(workdir, path)
+            continue
+        got, want = planned_jobs(workdir, path), expected_plan(plan_name, full)
+        if got != want:
+            extra, missing = got - want, want - got
+            wrong.append(f"{key} (plan '{plan_name}'): planned too many {dict(extra)}, too few {dict(missing)}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.slow
+def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(finished_tiny_run, tmp_path):
+    """A copy of the finished run as if it had never had MLQA, nor Chinese in XNLI; the full config
+    then plans their data, features and evaluations, and no training job."""
+    workdir, _ = finished_tiny_run
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, symlinks=True)
+    results = study / "results"
+    for path in [*results.glob("data/mlqa/**/*"), *results.glob("features/*/mlqa/**/*"), *results.glob("eval/*/*/mlqa/**/*"),
+                 *results.glob("**/xnli/test/zh.*"), *results.glob("eval/*/*/xnli/*/zh.*")]:
+        if path.is_file():
+            path.unlink()
+    plan = planned_jobs(study, TINY)
+    assert plan == Counter({"prepare_mlqa_test": 3, "tokenize_mlqa_test": 3, "evaluate_mlqa": 3,
+                            "prepare_xnli_test": 1, "tokenize_xnli_test": 1, "evaluate_xnli": 3,
+                            "report": 1, "all": 1})
