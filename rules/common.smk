@@ -169,7 +169,13 @@ def report_files():
 def seed_spread_file():
     """report.seed_spread, relative to the workflow's folder (it ships with the configs); [] if unset."""
     path = config.get("report", {}).get("seed_spread")
-    return [str(Path(workflow.basedir) / path)] if path else []
+    if not path:
+        return []
+    found = Path(workflow.basedir) / path
+    if not found.is_file():  # a missing input of a finished report would go unnoticed until it reruns
+        raise WorkflowError(f"report.seed_spread: no file {found} (make one with `python -m xstilts.stats "
+                            "<main_table.csv of a multi-seed run>`)")
+    return [str(found)]
 
 
 
@@ -248,11 +254,9 @@ def eval_pool(bench):
 
 
 def eval_languages(bench):
-    """Per language: the files the evaluation reads and writes (see xstilts.evaluation.evaluate).
-    Not a rerun trigger (it takes `input`): the languages are the rule's outputs already, so a
-    language added is a missing output and a language dropped leaves the others valid."""
+    """Per language: the files the evaluation reads and writes (see xstilts.evaluation.evaluate)."""
 
-    def spec(w, input):
+    def spec(w):
         out = eval_dir(w.model, w.recipe, bench, w.seed)
         languages = {}
         for lang in bench_languages(bench):

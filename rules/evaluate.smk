@@ -24,7 +24,9 @@ for bench in PLAN.benches():
             retrieval_layer=retrieval_layer,
             languages=eval_languages(bench),
             pool=eval_pool(bench),
-            batch_size=PLAN.eval_batch_size,
+            # How many rows go through the model at once: speed and memory, not the result (a param
+            # that takes `input` never triggers a rerun).
+            batch_size=lambda w, input: PLAN.eval_batch_size,
             code=CODE["evaluate"],
         resources:
             gpu=min(GPUS, 1),  # evaluation runs on one device; only training runs data-parallel

@@ -63,3 +63,64 @@ def test_hyperparameters_resolve_in_layers(demo_config):
     assert udpos["lr"] == demo_config["training"]["defaults"]["lr"]
     assert udpos["weight_decay"] == TRAINING_DEFAULTS["weight_decay"]
     assert plan.training("pretrain", "demo-tiny")["epochs"] == demo_config["training"]["pretrain"]["epochs"]
+
+
+def test_languages_narrow_in_the_catalogs_order_and_unknown_ones_are_named(demo_config):
+    demo_config["data"]["languages"] = {"xnli": ["zh", "en", "de"], "bucc2018": ["de"]}
+    plan = Plan(demo_config)
+    assert plan.languages("xnli", "test") == ["en", "de", "zh"]
+    assert plan.languages("bucc2018", "test") == ["de"] and plan.languages("bucc2018", "dev") == ["de"]
+    assert plan.languages("pawsx", "test") == ["en", "de", "ru", "ar", "zh"]  # not narrowed
+    demo_config["data"]["languages"] = {"xnli": ["en", "fr"]}
+    with pytest.raises(ConfigError, match="task 'xnli' has no language\\(s\\) fr"):
+        Plan(demo_config)
+    demo_config["data"]["languages"] = {"xnlii": ["en"]}
+    with pytest.raises(ConfigError, match="data.languages: unknown task 'xnlii'"):
+        Plan(demo_config)
+
+
+def test_narrowing_a_split_to_nothing_is_refused(demo_config):
+    demo_config["data"]["languages"] = {"tatoeba": ["en"]}  # Tatoeba's test split has no English
+    with pytest.raises(ConfigError, match="tatoeba"):
+        Plan(demo_config)
+
+
+def test_hub_access_is_runtime_and_overrides_reach_only_their_tasks():
+    import yaml
+
+    from conftest import ROOT
+
+    config = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    plan = Plan(config)
+    spec = plan.prepare_spec("mnli", "train")
+    config["data"]["hub"] = {"offline": False, "cache_dir": "/elsewhere"}
+    moved = Plan(config)
+    assert moved.prepare_spec("mnli", "train") == spec  # how the hub is reached is no rerun trigger
+    assert moved.hub_access("mnli") == {"offline": False, "cache_dir": "/elsewhere"}
+    config["data"]["hub"]["overrides"] = {"rajpurkar/squad": "/data/squad"}
+    overridden = Plan(config)
+    assert overridden.prepare_spec("mnli", "train") == spec
+    assert overridden.prepare_spec("squad_v1", "train")["spec"]["overrides"] == {"rajpurkar/squad": "/data/squad"}
+
+
+def test_feature_lengths_must_fit_a_pretrained_models_positions(demo_config):
+    demo_config["models"]["demo-tiny"]["pretrain"]["max_positions"] = 100
+    with pytest.raises(ConfigError, match="max_positions is 100.*span_qa"):
+        Plan(demo_config)
+
+
+def test_qa_decoding_reaches_span_qa_tasks_only(demo_config):
+    plan = Plan(demo_config)
+    assert "qa_max_answer_tokens" in plan.task_settings("squad_v1")
+    assert "qa_max_answer_tokens" not in plan.task_settings("mnli")
+    assert "qa_max_answer_tokens" not in plan.feature_settings("squad_v1")  # tokenizing does not decode
+
+
+def test_settings_outside_a_stages_scope_travel_as_runtime(demo_config):
+    plan = Plan(demo_config)
+    result, runtime = plan.result_settings("intermediate", "demo-tiny", "mnli"), plan.runtime_settings(
+        "intermediate", "demo-tiny", "mnli")
+    assert "mlm_probability" in runtime and "mlm_probability" not in result  # no MLM task in the recipe
+    assert "eval_every" in result and "log_every" in runtime
+    assert set(result) | set(runtime) == set(TRAINING_DEFAULTS) | {"eval_batch_size"}
+    assert "mlm_probability" in plan.result_settings("pretrain", "demo-tiny")

@@ -70,9 +70,9 @@ def train_toy_on_rank(device, *, toy, state_dir, crash_at_step=None):
     seen = []
     schedule_batches = trainer.batches
 
-    def recording(schedule, start):
+    def recording(schedule, start, epoch):
         seen.append([(task_index, list(batch)) for task_index, batch in schedule[start:]])
-        return schedule_batches(schedule, start)
+        return schedule_batches(schedule, start, epoch)
 
     trainer.batches = recording
     if crash_at_step:
@@ -319,4 +319,4 @@ def test_a_failing_worker_stops_the_others_and_names_its_error():
     started = time.monotonic()
     with pytest.raises(DataParallelError, match=r"worker 1 of 2 failed .*ValueError: rank 1 cannot go on"):
         launch_data_parallel(fail_on_rank_one, {}, 2)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 120  # the others would otherwise wait an hour in their collective

@@ -35,3 +35,14 @@ def test_one_core_gives_the_results_of_two(finished_tiny_run, tmp_path):
     assert files
     for name in files:
         assert json.loads((tmp_path / name).read_text()) == json.loads((two_cores / name).read_text()), name
+
+
+def test_the_seed_spread_config_is_the_demo_with_more_seeds():
+    import yaml
+
+    demo = yaml.safe_load((ROOT / "config.yaml").read_text())
+    seeds = yaml.safe_load((ROOT / "configs" / "demo_seeds.yaml").read_text())
+    assert set(seeds["recipes"]) <= set(demo["recipes"]) and len(seeds["seeds"]) >= 5
+    for key in set(demo) | set(seeds):
+        if key not in ("recipes", "seeds", "report", "run_name"):
+            assert seeds.get(key) == demo.get(key), f"configs/demo_seeds.yaml differs from config.yaml in '{key}'"

@@ -120,7 +120,8 @@ def cases() -> list[tuple[str, str]]:
     """(key, expected plan name or 'error') for every declared key."""
     found = [(key, entry.get("plan", "error")) for key, entry in SCOPES["keys"].items()]
     for place, spec in SCOPES["training_places"].items():
-        found += [(f"{place}.{key}", spec[kind]) for key, kind in SCOPES["training_key_classes"].items()]
+        found += [(f"{place}.{key}", spec.get("except", {}).get(key, spec[kind]))
+                  for key, kind in SCOPES["training_key_classes"].items()]
     return found
 
 
@@ -132,6 +133,7 @@ def expected_plan(name: str, full: Counter) -> Counter:
         for match in matching:
             if not (match in expected and "*" in rule):  # a named rule overrides its family's count
                 expected[match] = full[match] if count == "full" else count
+    expected = +expected  # a count of 0 says the family's rule runs no job
     if expected:
         expected["all"] = 1
     return expected
@@ -149,7 +151,7 @@ def test_each_key_plans_exactly_its_declared_stages(finished_tiny_run, tmp_path)
         place = next((p for p in SCOPES["training_places"] if key.startswith(p + ".")), None)
         config = training_change(place, key.rsplit(".", 1)[1], tiny) if place else key_change(key, tiny)
         path = tmp_path / "changed.yaml"
-        path.write_text(yaml.safe_dump(config))
+        path.write_text(yaml.safe_dump(config, sort_keys=False))  # the order of recipes is the report's
         if plan_name == "error":
             message = SCOPES["keys"][key]["error"]
             with pytest.raises(Exception, match=message):

@@ -117,3 +117,14 @@ def test_multi_task_schedule_is_proportional_and_covers_all_batches():
     first_half = [t for t, _ in schedule[:20]]
     assert 0 < first_half.count(1) < 20, "tasks are interleaved, not run one after the other"
     assert epoch_schedule(tasks, 10, seed=0, epoch=1) != schedule
+
+
+def test_gradient_checkpointing_changes_no_weight(setup, tmp_path):
+    """Why `gradient_checkpointing` is a runtime setting (no rerun): the recomputed forward pass
+    draws the same dropout, so the weights come out the same."""
+    plain, trainer = run(setup, tmp_path / "plain", epochs=1)
+    trainer.run()
+    checkpointed, trainer = run(setup, tmp_path / "checkpointed", epochs=1, gradient_checkpointing=True)
+    trainer.run()
+    for (name, a), b in zip(plain.state_dict().items(), checkpointed.state_dict().values()):
+        assert torch.equal(a, b), name
