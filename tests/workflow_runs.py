@@ -20,7 +20,7 @@ TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(configfile), "--cores", str(cores), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1500)
+    return subprocess.run(command, capture_output=True, text=True, timeout=3600)
 
 
 def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> Counter:
