@@ -166,14 +166,15 @@ def test_each_key_plans_exactly_its_declared_stages(finished_tiny_run, tmp_path)
 
 @pytest.mark.slow
 def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(finished_tiny_run, tmp_path):
-    """A copy of the finished run as if it had never had MLQA, nor Chinese in XNLI; the full config
-    then plans their data, features and evaluations, and no training job."""
+    """A copy of the finished run as if it had never had MLQA, nor Chinese in XNLI (their files
+    gone, and the report, which had neither); the full config then plans their data, features and
+    evaluations and the report, and no training job."""
     workdir, _ = finished_tiny_run
     study = tmp_path / "study"
     shutil.copytree(workdir, study, symlinks=True)
     results = study / "results"
     for path in [*results.glob("data/mlqa/**/*"), *results.glob("features/*/mlqa/**/*"), *results.glob("eval/*/*/mlqa/**/*"),
-                 *results.glob("**/xnli/test/zh.*"), *results.glob("eval/*/*/xnli/*/zh.*")]:
+                 *results.glob("**/xnli/test/zh.*"), *results.glob("eval/*/*/xnli/*/zh.*"), *results.glob("report/*")]:
         if path.is_file():
             path.unlink()
     plan = planned_jobs(study, TINY)
