@@ -7,7 +7,8 @@ here is one file of --examples examples. Variants (alternated ABBA in one proces
   featurize   task_type(kind).featurize(examples, tokenizer, settings): the columns as Python
               lists, as in-process callers (tests, the pretrain stage) get them
   stage       features.featurize_file: what the tokenize job does per file (write_features of
-              kind.feature_table, the garbage collector paused)
+              kind.feature_table, the garbage collector paused), with the tokenizer the job
+              uses: tokenizer.json read by the tokenizers library alone (xstilts.tokenizer_file)
               (feature_table: the same columns as an Arrow table; tagging builds it from arrays)
   backend     tokenizer.backend_tokenizer.encode_batch(...) (the Rust tokenizer without the
               transformers wrapper; for information, classification only)
@@ -72,7 +73,7 @@ def raw_call(task: str, tokenizer, examples, settings):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from xstilts import synthetic
+    from xstilts import synthetic, tokenizer_file
     from xstilts.features import featurize_file
     from xstilts.tasks import task_type
 
@@ -90,6 +91,9 @@ def main(argv=None) -> dict:
 
     tmp = tempfile.TemporaryDirectory()
     written = itertools.count()
+    # The stage reads the saved tokenizer.json with the tokenizers library alone (xstilts.tokenizer_file).
+    tokenizer.save_pretrained(Path(tmp.name) / "tokenizer")
+    stage_tokenizer = tokenizer_file.load(Path(tmp.name) / "tokenizer")
 
     def out_path() -> Path:
         return Path(tmp.name) / ("features.parquet" if args.same_path else f"features-{next(written)}.parquet")
@@ -102,7 +106,7 @@ def main(argv=None) -> dict:
             elif name == "featurize":
                 kind.featurize(examples, tokenizer, settings)
             elif name == "stage":
-                featurize_file(kind, examples, tokenizer, settings, out)
+                featurize_file(kind, examples, stage_tokenizer, settings, out)
             elif name == "backend":
                 backend.enable_truncation(settings["max_length"])
                 backend.encode_batch(pairs)

@@ -181,14 +181,18 @@ def seed_spread_file():
 
 
 # ---- per-stage inputs and params ---------------------------------------------------------
-def hub_access(task):
-    """How a hub task is reached (offline, cache folder): a param that takes `input`, so never a
-    rerun trigger."""
-    return lambda w, input: PLAN.hub_access(task)
+def data_split_path(task, split, lang):
+    """The examples of one (task, split, language) some stage reads; a clear error for any other,
+    which only a target named on the command line can ask for."""
+    if lang not in DATA_SPLITS.get((task, split), []):
+        raise WorkflowError(f"no stage of this config reads {task}/{split}/{lang}: it prepares "
+                            + (", ".join(f"{t}/{s}/{{{','.join(l)}}}" for (t, s), l in DATA_SPLITS.items())))
+    return data_path(task, split, lang)
 
 
-def rule_name(task):
-    return task.replace("-", "_")
+def prepare_spec(task, split, lang):
+    data_split_path(task, split, lang)
+    return PLAN.prepare_spec(task, split)
 
 
 def corpus_files(split):
@@ -226,16 +230,15 @@ def eval_checkpoint(bench):
     return files
 
 
-def eval_data(bench):
+def eval_features(bench):
+    """The features an evaluation reads, with the candidate pool of a ranking benchmark. It reads
+    the examples files too (gold answers, ids), but does not declare them: each is the input of the
+    features made from it, so a changed example already reruns the evaluation through its features,
+    and leaving them out halves the files Snakemake matches to plan a study."""
     splits = list(dict.fromkeys([PLAN.bench_split(bench)] + (["dev"] if PLAN.task(bench)["metric"] == "bucc" else [])))
 
     def files(w):
-        return [
-            path
-            for split in splits
-            for lang in DATA_SPLITS[(bench, split)]  # with the candidate pool of a ranking benchmark
-            for path in (features_path(w.model, bench, split, lang), data_path(bench, split, lang))
-        ]
+        return [features_path(w.model, bench, split, lang) for split in splits for lang in DATA_SPLITS[(bench, split)]]
 
     return files
 

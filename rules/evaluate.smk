@@ -10,7 +10,7 @@ for bench in PLAN.benches():
             f"evaluate_{bench}"
         input:
             checkpoint=eval_checkpoint(bench),
-            data=eval_data(bench),
+            features=eval_features(bench),
         output:
             **eval_outputs(bench),
         params:

@@ -21,6 +21,7 @@ SMALLEST = {
     "tokenize_throughput.py": ["--examples", "20", "--reps", "1", "--corpus-lines", "100"],
     "workflow_overhead.py": ["--configfile", str(ROOT / "tests" / "configs" / "tiny.yaml"), "--reps", "1"],
     "pinning.py": ["--jobs", "3", "--devices", "2", "--hold-s", "0.05"],
+    "generate_throughput.py": ["--examples", "200", "--reps", "1"],
 }
 FIGURES = {
     "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
@@ -28,6 +29,7 @@ FIGURES = {
     "tokenize_throughput.py": ("ratio_stage_over_tokenizer", "variants"),
     "workflow_overhead.py": ("jobs", "measurements"),
     "pinning.py": ("shared", "max_wait_s"),
+    "generate_throughput.py": ("kinds", "examples"),
 }
 
 

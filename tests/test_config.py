@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from xstilts.config import TRAINING_DEFAULTS, ConfigError, Plan
 
@@ -124,3 +125,18 @@ def test_settings_outside_a_stages_scope_travel_as_runtime(demo_config):
     assert "eval_every" in result and "log_every" in runtime
     assert set(result) | set(runtime) == set(TRAINING_DEFAULTS) | {"eval_batch_size"}
     assert "mlm_probability" in plan.result_settings("pretrain", "demo-tiny")
+
+
+def test_configuration_reads_no_module_of_the_data_side(demo_config, tmp_path):
+    """Configuration is read by the others and reads nothing of theirs: planning a study (the
+    Snakefile's whole use of it) loads neither the data sources nor the generator nor torch."""
+    import subprocess
+    import sys
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(demo_config))
+    probe = ("import sys, yaml; from xstilts.config import Plan; "
+             f"plan = Plan(yaml.safe_load(open({str(tmp_path / 'config.yaml')!r}))); "
+             "[plan.prepare_spec(t, s) for t, s in plan.data_splits()]; "
+             "print(sorted(m for m in sys.modules if m.startswith(('xstilts.', 'torch', 'transformers'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert eval(loaded) == ["xstilts.catalog", "xstilts.config"]

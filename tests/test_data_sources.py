@@ -17,7 +17,7 @@ import pytest
 from datasets import ClassLabel, Sequence, Value
 
 from xstilts import data
-from xstilts.config import load_catalog
+from xstilts.catalog import hub_ids, load_catalog
 from xstilts.io import read_jsonl
 from xstilts.sources import DataSourceError, MissingDataError
 
@@ -573,9 +573,9 @@ def test_source_files_lists_what_a_split_reads(tmp_path):
 
 
 def test_hub_ids_of_a_spec(tmp_path):
-    assert data.hub_ids(CATALOG["anli_plus"]["sources"]["hub"]) == {"stanfordnlp/snli", "nyu-mll/glue",
+    assert hub_ids(CATALOG["anli_plus"]["sources"]["hub"]) == {"stanfordnlp/snli", "nyu-mll/glue",
                                                                    "facebook/anli"}
-    assert data.hub_ids(CATALOG["udpos"]["sources"]["hub"]) == {"google/xtreme"}
+    assert hub_ids(CATALOG["udpos"]["sources"]["hub"]) == {"google/xtreme"}
 
 
 # ---------------------------------------------------------------- the catalog itself

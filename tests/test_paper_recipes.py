@@ -28,7 +28,7 @@ from xstilts.sources.local import file_for
 from helpers import hub_repo, tiny_pretrained
 from test_workflow import ROOT, run_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 PAPER = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
 HUB_TASKS = ("mnli", "mnli_mt", "xnli", "wiki_mlm")

@@ -17,7 +17,8 @@ import torch
 from pytest import approx
 
 from xstilts import data, evaluation, features, metrics
-from xstilts.config import RANKING_POOL, load_catalog
+from xstilts.catalog import load_catalog
+from xstilts.config import RANKING_POOL
 from xstilts.io import read_json, read_jsonl
 from xstilts.sources import DataSourceError
 from xstilts.tasks import task_type

@@ -178,6 +178,6 @@ def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(fin
         if path.is_file():
             path.unlink()
     plan = planned_jobs(study, TINY)
-    assert plan == Counter({"prepare_mlqa_test": 3, "tokenize_mlqa_test": 3, "evaluate_mlqa": 3,
-                            "prepare_xnli_test": 1, "tokenize_xnli_test": 1, "evaluate_xnli": 3,
+    assert plan == Counter({"prepare/mlqa/test": 3, "tokenize/mlqa/test": 3, "evaluate_mlqa": 3,
+                            "prepare/xnli/test": 1, "tokenize/xnli/test": 1, "evaluate_xnli": 3,
                             "report": 1, "all": 1})

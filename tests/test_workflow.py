@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from workflow_runs import ROOT, TINY, snakemake
+from workflow_runs import planned_jobs as plan_of
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +136,7 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
 
 def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     """configs/paper.yaml builds its whole DAG with no data or model present."""
-    plan = planned_jobs(snakemake(tmp_path, ROOT / "configs" / "paper.yaml", "-n"))
+    plan = plan_of(tmp_path, ROOT / "configs" / "paper.yaml")
     assert plan["import_model"] == 1
     # nine tasks, multi, mnli_mlm and mnli_mt, three seeds ('none' needs none)
     assert plan["intermediate"] == 12 * 3
@@ -143,6 +144,9 @@ def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     for bench in ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "bucc2018"]:
         assert plan[f"evaluate_{bench}"] == 13 * 3
     # The variants read every language (one job each) of translated MNLI's and the MLM corpus's train splits.
-    assert plan["prepare_mnli_mt_train"] == plan["prepare_wiki_mlm_train"] == 15
-    assert "prepare_wiki_mlm_dev" not in plan  # MLM corpora take no part in selection
+    assert plan["prepare/mnli_mt/train"] == plan["prepare/wiki_mlm/train"] == 15
+    assert plan["tokenize/mnli_mt/train"] == 15
+    assert "prepare/wiki_mlm/dev" not in plan  # MLM corpora take no part in selection
+    assert plan["prepare/xnli/test"] == plan["tokenize/xnli/test"] == 15  # one job per language
+    assert plan["prepare/mnli/dev"] == 1  # selection reads English dev only
     assert plan["report"] == 1

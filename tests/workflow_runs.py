@@ -24,7 +24,7 @@ def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> su
 
 
 def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> Counter:
-    """Rule -> number of jobs a dry run of `configfile` in `workdir` plans (`all` included when
+    """Job label (see job_label) -> number of jobs a dry run of `configfile` in `workdir` plans (`all` included when
     anything is planned); with `forceall`, every job of the workflow."""
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
         workflow = api.workflow(resource_settings=ResourceSettings(cores=2),
@@ -34,4 +34,12 @@ def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> 
         dag = workflow.dag(DAGSettings(forceall=forceall))
         dag.execute_workflow(executor="dryrun")
         # The dry run marks every job it would run as finished: ask for those too.
-        return Counter(job.rule.name for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
+        return Counter(job_label(job) for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
+
+
+def job_label(job) -> str:
+    """What a plan counts a job as: its rule, and for the one-rule data stages also the (task,
+    split) it works on (`prepare/panx/test`), so that a plan is as precise as one rule per split."""
+    if job.rule.name in ("prepare", "tokenize"):
+        return f"{job.rule.name}/{job.wildcards.task}/{job.wildcards.split}"
+    return job.rule.name

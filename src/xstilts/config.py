@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import yaml
+
+from .catalog import hub_ids, load_catalog
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
@@ -69,11 +70,6 @@ FEATURE_DEFAULTS = {
 
 class ConfigError(ValueError):
     """A config that cannot run, with a message that names the offending entry."""
-
-
-def load_catalog() -> dict:
-    text = resources.files("xstilts").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)["tasks"]
 
 
 def load_schema() -> dict:
@@ -270,8 +266,6 @@ class Plan:
         """What `prepare` reads for one split: the source and the catalog's spec for it, plus what
         the config decides for that source alone (the generator's size and seed; hub overrides of
         the ids this task reads; a folder), so that a setting reaches only the tasks it concerns."""
-        from .data import hub_ids
-
         source = self.source(task)
         entry, data = self.task(task), self.config["data"]
         spec = {**self.source_spec(task), "type": entry["type"], "labels": entry.get("labels")}

@@ -34,13 +34,6 @@ def prepare(*, task: str, split: str, lang: str, source: str, spec: dict, out: s
     write_jsonl(out, rows)
 
 
-def hub_ids(spec: dict) -> set[str]:
-    """The hub dataset ids a hub spec reads (to pass only the overrides that concern a task)."""
-    from .sources.hub import hub_ids as ids
-
-    return ids(spec)
-
-
 def source_files(*, task: str, split: str, lang: str, source: str, spec: dict) -> list[str]:
     """The files `prepare` reads for one language (xtreme_dir and local sources; none for the
     others). The prepare rules do not declare them as inputs (a missing file would then stop the

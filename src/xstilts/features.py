@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import tokenizer_file
 from .io import atomic_path, read_jsonl
 from .tasks import task_type
 from .tasks.base import table_columns
@@ -30,8 +31,9 @@ def load_tokenizer(model_dir: str | Path):
 
 def tokenize(*, tokenizer_dir: str | Path, task_type_name: str, labels: list[str] | None,
              examples_paths: list[str], settings: dict, outs: list[str]) -> None:
-    """Featurise each examples file into the matching features file, loading the tokenizer once."""
-    tokenizer = load_tokenizer(tokenizer_dir)
+    """Featurise each examples file into the matching features file, loading the tokenizer once:
+    from its tokenizer.json alone, so that the stage imports neither transformers nor torch."""
+    tokenizer = tokenizer_file.load(tokenizer_dir)
     kind = task_type(task_type_name)(labels)
     for examples_path, out in zip(examples_paths, outs):
         featurize_file(kind, read_jsonl(examples_path), tokenizer, settings, out)

@@ -23,7 +23,7 @@ def task_info(task: str, spec: dict) -> TaskInfo:
     """Type and labels from the spec when the caller put them there, else from the packaged catalog."""
     if "type" in spec:
         return TaskInfo(task, spec["type"], spec.get("labels"))
-    from ..config import load_catalog
+    from ..catalog import load_catalog
 
     catalog = load_catalog()
     if task not in catalog:

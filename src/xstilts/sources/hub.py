@@ -62,16 +62,6 @@ def split_parts(spec: dict, split: str, task: str) -> list[dict]:
     return parts
 
 
-def hub_ids(spec: dict) -> set[str]:
-    """Every hub id a spec reads: the keys of `overrides` that concern it."""
-    ids = {spec["path"]} if spec.get("path") else set()
-    for entries in spec.get("splits", {}).values():
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and entry.get("path"):
-                ids.add(entry["path"])
-    return ids
-
-
 def _formatting(spec: dict, lang: str) -> dict:
     codes = spec.get("codes", {})
     return {"lang": lang, "code": codes.get(lang, lang)}

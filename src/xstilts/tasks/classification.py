@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
 from .. import metrics
-from .base import ClassificationHead, TaskType, encoder_inputs
+from .base import TaskType
 
 
 class Classification(TaskType):
@@ -25,15 +22,23 @@ class Classification(TaskType):
         return {"input_ids": encoded["input_ids"], "label": [index[str(ex["label"])] for ex in examples]}
 
     def collate(self, rows, pad_id):
+        import torch
+
+        from .tensors import encoder_inputs
+
         batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
         batch["labels"] = torch.tensor([r["label"] for r in rows], dtype=torch.long)
         return batch
 
     def make_head(self, hidden_size, dropout):
+        from .tensors import ClassificationHead
+
         return ClassificationHead(hidden_size, len(self.labels), dropout)
 
     def forward(self, encode, head, batch):
         logits = head(encode(batch["input_ids"], batch["attention_mask"]))
+        import torch.nn.functional as F
+
         loss = F.cross_entropy(logits.float(), batch["labels"]) if "labels" in batch else None
         return loss, logits
 

@@ -4,10 +4,14 @@ place in the run, so the seed fixes them whatever process collates the batch."""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-from .base import IGNORE_INDEX, TaskType, encoder_inputs, token_cross_entropy, trim_per_row
+import numpy as np
+
+from .base import IGNORE_INDEX, TaskType
+
+if TYPE_CHECKING:
+    import torch
 
 
 class MaskedLM(TaskType):
@@ -37,6 +41,10 @@ class MaskedLM(TaskType):
     def collate(self, rows, pad_id, generator: torch.Generator | None = None, row_seeds: list[int] | None = None):
         """Masks from `generator` (the training loop seeds one per batch), or, with `row_seeds`, each
         row's from its own seed (dev evaluation: the masks then do not depend on how rows are batched)."""
+        import torch
+
+        from .tensors import encoder_inputs
+
         batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
         input_ids = batch["input_ids"].clone()
         maskable = batch["attention_mask"].bool()
@@ -54,6 +62,8 @@ class MaskedLM(TaskType):
 
     def _draws(self, shape, lengths, generator, row_seeds):
         """Uniform draws for choosing and for the 80/10/10 roll, and random token ids."""
+        import torch
+
         if row_seeds is None:
             return (torch.rand(shape, generator=generator), torch.rand(shape, generator=generator),
                     torch.randint(self.vocab_size, shape, generator=generator))
@@ -70,11 +80,17 @@ class MaskedLM(TaskType):
         raise ValueError("the MLM head comes with the masked-LM model; it is not built per task")
 
     def forward(self, encode, head, batch):
+        import torch
+
+        from .tensors import token_cross_entropy
+
         logits = head(encode(batch["input_ids"], batch["attention_mask"]))
         loss = token_cross_entropy(logits, batch["labels"])
         return loss, torch.stack([logits.argmax(dim=-1), batch["labels"]], dim=-1)
 
     def unbatch(self, outputs, batch):
+        from .tensors import trim_per_row
+
         return trim_per_row(outputs, batch)
 
     def decode(self, outputs, features, examples, settings):

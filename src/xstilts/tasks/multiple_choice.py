@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
 from .. import metrics
-from .base import ClassificationHead, TaskType, pad_2d
+from .base import TaskType
 
 
 class MultipleChoice(TaskType):
@@ -26,6 +23,10 @@ class MultipleChoice(TaskType):
         return [max(len(c) for c in choices) for choices in features["input_ids"]]
 
     def collate(self, rows, pad_id):
+        import torch
+
+        from .tensors import pad_2d
+
         num_choices = len(rows[0]["input_ids"])
         if any(len(r["input_ids"]) != num_choices for r in rows):
             raise ValueError("multiple_choice: every example of a task must have the same number of choices")
@@ -37,12 +38,16 @@ class MultipleChoice(TaskType):
         }
 
     def make_head(self, hidden_size, dropout):
+        from .tensors import ClassificationHead
+
         return ClassificationHead(hidden_size, 1, dropout)
 
     def forward(self, encode, head, batch):
         batch_size, num_choices, width = batch["input_ids"].shape
         hidden = encode(batch["input_ids"].view(-1, width), batch["attention_mask"].view(-1, width))
         logits = head(hidden).view(batch_size, num_choices)
+        import torch.nn.functional as F
+
         loss = F.cross_entropy(logits.float(), batch["labels"]) if "labels" in batch else None
         return loss, logits
 

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from .. import metrics
-from .base import TaskType, encoder_inputs
+from .base import TaskType
 
 SOURCE, TARGET = 0, 1
 
@@ -33,6 +33,8 @@ class Retrieval(TaskType):
         return columns
 
     def collate(self, rows, pad_id):
+        from .tensors import encoder_inputs
+
         return encoder_inputs([r["input_ids"] for r in rows], pad_id)
 
     def make_head(self, hidden_size, dropout):

@@ -4,12 +4,9 @@ windows with a stride; a window without the answer points at <s> (SQuAD v2 conve
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .. import metrics
-from .base import TaskType, encoder_inputs, trim_per_row
+from .base import TaskType
 
 N_BEST = 20  # start/end candidates kept per window when decoding
 
@@ -40,15 +37,23 @@ class SpanQA(TaskType):
         return columns
 
     def collate(self, rows, pad_id):
+        import torch
+
+        from .tensors import encoder_inputs
+
         batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
         batch["start_positions"] = torch.tensor([r["start_position"] for r in rows], dtype=torch.long)
         batch["end_positions"] = torch.tensor([r["end_position"] for r in rows], dtype=torch.long)
         return batch
 
     def make_head(self, hidden_size, dropout):
+        from torch import nn
+
         return nn.Linear(hidden_size, 2)
 
     def forward(self, encode, head, batch):
+        import torch.nn.functional as F
+
         logits = head(encode(batch["input_ids"], batch["attention_mask"])).float()
         # Padding must never win the argmax.
         logits = logits.masked_fill(batch["attention_mask"].unsqueeze(-1) == 0, -1e4)
@@ -59,6 +64,8 @@ class SpanQA(TaskType):
         return loss, logits
 
     def unbatch(self, outputs, batch):
+        from .tensors import trim_per_row
+
         return trim_per_row(outputs, batch)
 
     def decode(self, outputs, features, examples, settings):

@@ -7,11 +7,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import torch
-from torch import nn
-
 from .. import metrics
-from .base import IGNORE_INDEX, TaskType, encoder_inputs, pad_2d, table_columns, token_cross_entropy, trim_per_row
+from .base import IGNORE_INDEX, TaskType, table_columns
 
 FALLBACK_TAG = "O"  # for words cut off by truncation, which the model never saw
 
@@ -55,6 +52,8 @@ class Tagging(TaskType):
         })
 
     def collate(self, rows, pad_id):
+        from .tensors import encoder_inputs, pad_2d
+
         batch = encoder_inputs([r["input_ids"] for r in rows], pad_id)
         index = {label: i for i, label in enumerate(self.labels)}
         label_rows = [[index.get(tag, IGNORE_INDEX) if tag else IGNORE_INDEX for tag in r["token_tags"]] for r in rows]
@@ -62,9 +61,13 @@ class Tagging(TaskType):
         return batch
 
     def make_head(self, hidden_size, dropout):
+        from torch import nn
+
         return nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, len(self.labels)))
 
     def forward(self, encode, head, batch):
+        from .tensors import token_cross_entropy
+
         logits = head(encode(batch["input_ids"], batch["attention_mask"]))
         loss = None
         if "labels" in batch:
@@ -72,6 +75,8 @@ class Tagging(TaskType):
         return loss, logits.argmax(dim=-1)
 
     def unbatch(self, outputs, batch):
+        from .tensors import trim_per_row
+
         return trim_per_row(outputs, batch)
 
     def decode(self, outputs, features, examples, settings):
