@@ -1,11 +1,12 @@
 # Config -> job lists and paths. Every helper the rules use lives here.
 
-import hashlib
 import os
 import re
 import sys
 from pathlib import Path
 
+from xstilts import shipped
+from xstilts.code_hashes import stage_code_hashes
 from xstilts.config import RANKING_POOL, ConfigError, Plan
 from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES
 
@@ -13,9 +14,6 @@ try:
     PLAN = Plan(config)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
-
-LIBRARY = Path(workflow.basedir) / "src" / "xstilts"
-
 
 wildcard_constraints:
     model="[a-z0-9_-]+",
@@ -27,32 +25,13 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def code_hash(*parts):
-    """Hash of the library files a stage runs: Snakemake does not track imported code."""
-    digest = hashlib.sha256()
-    for part in parts:
-        path = LIBRARY / part
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-CODE = {
-    "prepare": code_hash("data.py", "sources", "synthetic.py", "io.py"),
-    "tokenize": code_hash("features.py", "tasks", "io.py"),
-    "train": code_hash("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks", "metrics.py",
-                       "features.py", "io.py"),
-    "pretrain": code_hash("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks",
-                          "tokenizer_training.py", "features.py", "io.py"),
-    "evaluate": code_hash("evaluation.py", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
-    "report": code_hash("report.py", "stats.py", "io.py"),
-    "import": code_hash("modeling.py", "features.py", "train_stages.py", "io.py"),
-}
-# CPU results are a property of the commit, not of the host: torch's own kernels and MKL take their
-# AVX2 code paths on any x86 processor that has more (AVX-512 would sum in other orders), and the
+CODE = stage_code_hashes()
+# CPU results are a property of the commit, not of the host: torch's own kernels, oneDNN's and MKL
+# take their AVX2 code paths on any x86 processor that has more (AVX-512 and AMX would sum in other
+# orders: oneDNN's alone moved the demo's pre-trained weights on a Sapphire Rapids host), and the
 # pre-training job runs a fixed number of threads whatever --cores says. Users may export others.
 os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 os.environ.setdefault("MKL_CBWR", "AVX2")
 PRETRAIN_THREADS = 2
 GPUS = config.get("resources", {}).get("gpus_per_job", 1)
@@ -206,6 +185,24 @@ def one_of(names):
 
 PRETRAINED_HERE = [m for m, spec in config["models"].items() if "pretrain" in spec]
 FROM_HUB = [m for m, spec in config["models"].items() if "hub" in spec]
+
+
+def checked_shipped_models():
+    """model -> (folder, provenance) of every shipped model, each checked against this config's
+    generator seed and code and its files' sha256 before any job runs."""
+    seed = config["data"].get("synthetic", {}).get("seed") if PLAN.uses_generator() else None
+    found = {}
+    for model, spec in config["models"].items():
+        if "shipped" in spec:
+            folder = Path(workflow.basedir) / spec["shipped"]
+            try:
+                found[model] = (folder, shipped.check(folder, generator_seed=seed))
+            except shipped.ShippedModelError as error:
+                raise WorkflowError(f"models.{model}.shipped: {error}") from None
+    return found
+
+
+SHIPPED = checked_shipped_models()
 
 
 def target_checkpoint_files():

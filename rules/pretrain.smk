@@ -44,3 +44,22 @@ rule import_model:
         "../envs/xstilts.yaml"
     script:
         "../scripts/import_model.py"
+
+
+rule shipped_model:
+    wildcard_constraints:
+        model=one_of(list(SHIPPED)),
+    input:
+        lambda w: [SHIPPED[w.model][0] / name for name in SHIPPED[w.model][1]["files"]],
+    output:
+        [f"results/models/{{model}}/pretrained/{name}" for name in PRETRAINED_FILES],
+    params:
+        folder=lambda w: str(SHIPPED[w.model][0]),
+        files=lambda w: SHIPPED[w.model][1]["files"],  # name -> sha256, checked again as they are copied
+        code=CODE["shipped"],
+    log:
+        "results/logs/shipped_model/{model}.log",
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/shipped_model.py"

@@ -1,5 +1,10 @@
 # Intermediate and target training: the same loop, different tasks and encoder; data-parallel
 # when the job claimed several GPUs.
+# Before the heavy imports: on a warm run this hands the job to a process that has them (xstilts.warm).
+from xstilts.warm import run_in_warm_child
+
+run_in_warm_child(snakemake, __real_file__)
+
 from pathlib import Path
 
 from xstilts import train_stages

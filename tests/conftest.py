@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def demo_config() -> dict:
-    return copy.deepcopy(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    """The demo with its model pre-trained in the workflow (configs/demo_model.yaml: config.yaml
+    reads the same model, shipped), so that config tests reach every pretrain setting."""
+    return copy.deepcopy(yaml.safe_load((ROOT / "configs" / "demo_model.yaml").read_text()))
 
 
 @pytest.fixture(scope="session")

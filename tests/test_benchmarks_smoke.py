@@ -22,6 +22,7 @@ SMALLEST = {
     "workflow_overhead.py": ["--configfile", str(ROOT / "tests" / "configs" / "tiny.yaml"), "--reps", "1"],
     "pinning.py": ["--jobs", "3", "--devices", "2", "--hold-s", "0.05"],
     "generate_throughput.py": ["--examples", "200", "--reps", "1"],
+    "warm_jobs.py": ["--reps", "1"],
 }
 FIGURES = {
     "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
@@ -30,6 +31,7 @@ FIGURES = {
     "workflow_overhead.py": ("jobs", "measurements"),
     "pinning.py": ("shared", "max_wait_s"),
     "generate_throughput.py": ("kinds", "examples"),
+    "warm_jobs.py": ("ratio_cold_over_warm", "seconds"),
 }
 
 

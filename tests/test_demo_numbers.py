@@ -29,9 +29,13 @@ def test_the_demo_from_scratch_reproduces_the_committed_tables(tmp_path):
 @pytest.mark.slow
 @pytest.mark.heavy
 def test_one_core_gives_the_results_of_two(finished_tiny_run, tmp_path):
-    """Every evaluation result of tests/configs/tiny.yaml at --cores 1 equals the --cores 2 run's."""
+    """Every evaluation result of tests/configs/tiny.yaml at --cores 1, every job a fresh process
+    (XSTILTS_WARM=0), equals the --cores 2 run's, whose torch jobs ran warm (xstilts.warm)."""
     two_cores, config = finished_tiny_run
-    result = snakemake(tmp_path, config, cores=1)
+    warm_line = "[xstilts] warm: forked from a server"
+    assert warm_line in (two_cores / "results/logs/pretrain/tiny.log").read_text()
+    result = snakemake(tmp_path, config, cores=1, env={"XSTILTS_WARM": "0"})
+    assert warm_line not in (tmp_path / "results/logs/pretrain/tiny.log").read_text()
     assert result.returncode == 0, result.stderr[-5000:]
     files = sorted(p.relative_to(two_cores) for p in (two_cores / "results" / "eval").rglob("*.json"))
     assert files

@@ -84,6 +84,16 @@ def test_checkpoints_and_outputs_are_complete(finished_run):
     assert len(targets) == 3 * 3
 
 
+def test_jobs_run_the_pinned_cpu_code_paths(finished_run):
+    """Every torch job runs torch's, oneDNN's and MKL's AVX2 code paths whatever the host has."""
+    workdir, _ = finished_run
+    logs = list((workdir / "results" / "logs").glob("*/tiny/**/*.log")) + [workdir / "results/logs/pretrain/tiny.log"]
+    torch_logs = [log for log in logs if "[xstilts] device" in log.read_text()]
+    assert len(torch_logs) == 1 + 2 + 9 + 18  # pretrain, intermediate, target and evaluation jobs
+    for log in torch_logs:
+        assert "CPU code paths: ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2, MKL_CBWR=AVX2" in log.read_text(), log
+
+
 def test_nothing_changed_plans_nothing(finished_run):
     workdir, config = finished_run
     assert planned_jobs(snakemake(workdir, config, "-n")) == {}

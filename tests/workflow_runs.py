@@ -4,6 +4,7 @@ asked in this process through Snakemake's API (about a second each after the fir
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -17,10 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 
-def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2,
+              env: dict | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(configfile), "--cores", str(cores), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    return subprocess.run(command, capture_output=True, text=True, timeout=3600, env={**os.environ, **(env or {})})
 
 
 def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> Counter:

@@ -18,6 +18,9 @@ from .catalog import hub_ids, load_catalog
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
+# Where a model comes from: the hub (or a local folder in its layout), pre-training in the workflow,
+# or a folder the project ships with its provenance (xstilts.shipped).
+MODEL_SOURCES = ("hub", "pretrain", "shipped")
 # Types with no task head to train as a target: MLM trains the encoder's own LM head (pretraining,
 # or continued multilingual MLM inside an intermediate recipe), retrieval is evaluation-only.
 UNTRAINABLE_TYPES = ("mlm", "retrieval")
@@ -136,8 +139,8 @@ class Plan:
         if duplicated:
             raise ConfigError(f"benchmark(s) {duplicated} are fed by more than one target")
         for model, spec in self.config["models"].items():
-            if ("hub" in spec) == ("pretrain" in spec):
-                raise ConfigError(f"model '{model}' needs exactly one of 'hub' or 'pretrain'")
+            if sum(source in spec for source in MODEL_SOURCES) != 1:
+                raise ConfigError(f"model '{model}' needs exactly one of {', '.join(map(repr, MODEL_SOURCES))}")
         for task in self.all_tasks():
             if self.source(task) == "xtreme_dir" and "xtreme_dir" not in self.config["data"]:
                 raise ConfigError(f"task '{task}' reads source 'xtreme_dir' but data.xtreme_dir (the folder) is not set")
@@ -193,6 +196,10 @@ class Plan:
             have = ", ".join(self.task(task)["sources"])
             raise ConfigError(f"task '{task}' cannot be read from source '{source}' (it has: {have})")
         return source
+
+    def uses_generator(self) -> bool:
+        """Whether some split of this study comes from the embedded benchmark's generator."""
+        return any(self.source(task) == "synthetic" for task, _ in self.data_splits())
 
     def source_spec(self, task: str) -> dict:
         return self.task(task)["sources"][self.source(task)]

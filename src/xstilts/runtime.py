@@ -31,6 +31,7 @@ STOP_GRACE_S = 10
 WORKER_BOOTSTRAP = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
                     "from xstilts.runtime import run_worker; run_worker(sys.argv[1])")
 LAUNCHER_PID = "XSTILTS_LAUNCHER_PID"
+CPU_CODE_PATHS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
 
 
 class DataParallelError(RuntimeError):
@@ -54,6 +55,12 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
         # CPU kernels split their sums, and so the last bits of every result.
         threads = int(getattr(snakemake.params, "torch_threads", 1))
         torch.set_num_threads(threads)
+        # What decides the last bits of a CPU result besides the threads (set by the workflow; README,
+        # "Reproducing the demo's numbers"), in the log where a user comparing machines looks.
+        print("[xstilts] CPU code paths: " + ", ".join(f"{name}={os.environ.get(name, 'unset')}"
+                                                     for name in CPU_CODE_PATHS), file=sys.stderr)
+        if os.environ.get("XSTILTS_WARM_CHILD") == str(os.getpid()):
+            print("[xstilts] warm: forked from a server with torch imported (xstilts.warm)", file=sys.stderr)
         _quiet_libraries()
         gpus = int(getattr(snakemake.resources, "gpu", 0) or 0)
         lock_dir = snakemake.config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")

@@ -1,0 +1,92 @@
+"""The demo's shipped model (pretrained/demo-tiny): made from configs/demo_model.yaml by the
+workflow's pretrain stage, recorded with its provenance, and refused by name when the config's
+generator seed, the generator's code or one of its files differs from what it was made with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xstilts import shipped
+from xstilts.code_hashes import STAGE_CODE, code_hash
+
+from workflow_runs import ROOT, planned_jobs
+
+DEMO = yaml.safe_load((ROOT / "config.yaml").read_text())
+DEMO_MODEL = yaml.safe_load((ROOT / "configs" / "demo_model.yaml").read_text())
+
+
+def test_the_committed_model_is_the_one_its_provenance_describes():
+    """Fails when src/xstilts/synthetic.py changes without `python -m xstilts.shipped rebuild`."""
+    provenance = shipped.check(shipped.DEMO_MODEL_FOLDER, generator_seed=DEMO["data"]["synthetic"]["seed"])
+    assert provenance["config"]["models"] == DEMO_MODEL["models"]
+    assert provenance["config"]["data"] == DEMO_MODEL["data"]
+    assert set(provenance["files"]) >= {"config.json", "model.safetensors", "tokenizer.json", "training_summary.json"}
+
+
+def test_the_demo_reads_the_model_demo_model_yaml_pretrains():
+    assert DEMO["models"]["demo-tiny"]["shipped"] == "pretrained/demo-tiny"
+    assert DEMO_MODEL["models"]["demo-tiny"]["retrieval_layer"] == DEMO["models"]["demo-tiny"]["retrieval_layer"]
+    for key in set(DEMO) | set(DEMO_MODEL):
+        if key != "models":
+            assert DEMO.get(key) == DEMO_MODEL.get(key), f"configs/demo_model.yaml differs from config.yaml in '{key}'"
+
+
+@pytest.fixture
+def copy_of_the_model(tmp_path) -> Path:
+    folder = tmp_path / "demo-tiny"
+    shutil.copytree(shipped.DEMO_MODEL_FOLDER, folder)
+    return folder
+
+
+def test_another_generator_seed_is_refused_by_name(copy_of_the_model):
+    with pytest.raises(shipped.ShippedModelError, match="generator seed 7, but this config's data.synthetic.seed is 8"):
+        shipped.check(copy_of_the_model, generator_seed=8)
+
+
+def test_another_generator_code_is_refused_by_name(copy_of_the_model):
+    provenance = json.loads((copy_of_the_model / shipped.PROVENANCE).read_text())
+    assert provenance["generator"]["code"] == code_hash(*STAGE_CODE["generator"])
+    provenance["generator"]["code"] = "0" * 16  # as if synthetic.py had changed since the model was made
+    (copy_of_the_model / shipped.PROVENANCE).write_text(json.dumps(provenance))
+    with pytest.raises(shipped.ShippedModelError, match="another generator .*synthetic.py changed"):
+        shipped.check(copy_of_the_model, generator_seed=7)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "tokenizer.json"])
+def test_a_changed_file_is_refused_by_name(copy_of_the_model, name):
+    with open(copy_of_the_model / name, "r+b") as handle:
+        first = handle.read(1)
+        handle.seek(0)
+        handle.write(bytes([first[0] ^ 1]))
+    with pytest.raises(shipped.ShippedModelError, match=f"{name}: sha256 differs"):
+        shipped.check(copy_of_the_model, generator_seed=7)
+    with pytest.raises(shipped.ShippedModelError, match=f"{name}: sha256 differs"):
+        shipped.copy_checked(copy_of_the_model, copy_of_the_model.parent / "out",
+                             shipped.read_provenance(shipped.DEMO_MODEL_FOLDER)["files"])
+    assert not (copy_of_the_model.parent / "out" / "training_summary.json").exists()
+
+
+def test_a_missing_provenance_is_refused_by_name(tmp_path):
+    with pytest.raises(shipped.ShippedModelError, match="no provenance.json"):
+        shipped.check(tmp_path, generator_seed=7)
+
+
+def test_the_workflow_refuses_a_stale_model_before_any_job(copy_of_the_model, tmp_path):
+    """The check runs when Snakemake reads the config: nothing is planned, the model is named."""
+    config = {**DEMO, "models": {"demo-tiny": {"shipped": str(copy_of_the_model), "retrieval_layer": 2}},
+              "data": {**DEMO["data"], "synthetic": {**DEMO["data"]["synthetic"], "seed": 8}}}
+    path = tmp_path / "stale.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(Exception, match="models.demo-tiny.shipped: .*generator seed 7"):
+        planned_jobs(tmp_path, path)
+
+
+def test_the_demo_plans_no_pretraining_and_copies_the_model(tmp_path):
+    plan = planned_jobs(tmp_path, ROOT / "config.yaml")
+    assert plan["shipped_model"] == 1 and "pretrain" not in plan
+    assert not any(label.startswith("prepare/corpus") for label in plan)  # nothing reads the corpora
