@@ -18,7 +18,6 @@ def test_readme_shows_the_committed_demo_tables():
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_the_demo_from_scratch_reproduces_the_committed_tables(tmp_path):
     result = snakemake(tmp_path, ROOT / "config.yaml", cores=2)
     assert result.returncode == 0, result.stderr[-5000:]
@@ -27,7 +26,6 @@ def test_the_demo_from_scratch_reproduces_the_committed_tables(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_one_core_gives_the_results_of_two(finished_tiny_run, tmp_path):
     """Every evaluation result of tests/configs/tiny.yaml at --cores 1, every job a fresh process
     (XSTILTS_WARM=0), equals the --cores 2 run's, whose torch jobs ran warm (xstilts.warm)."""
