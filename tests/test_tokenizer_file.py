@@ -18,24 +18,21 @@ from xstilts.tasks import task_type
 
 from helpers import TOY_TEXTS, tiny_pretrained
 from test_model_families import tiny_mbert
+from test_tasks import EXAMPLES as TASK_EXAMPLES
 
 LONG_CONTEXT = " ".join(TOY_TEXTS[:7] * 2)
+# test_tasks' examples of each type, plus long ones, so that truncation (each strategy) and QA
+# windows with a stride all happen at the short lengths below.
 EXAMPLES = {
-    "classification": [
-        {"id": "c1", "text_a": "Anna buys 3 red apples .", "text_b": "Anna buys apples .", "label": "entailment"},
-        {"id": "c2", "text_a": LONG_CONTEXT, "text_b": "Marco buys the car in Rome .", "label": "contradiction"},
-        {"id": "c3", "text_a": "Lena sees trees .", "text_b": LONG_CONTEXT, "label": "neutral"},
+    "classification": TASK_EXAMPLES["classification"] + [
+        {"id": "c4", "text_a": LONG_CONTEXT, "text_b": "Marco buys the car in Rome .", "label": "contradiction"},
+        {"id": "c5", "text_a": "Lena sees trees .", "text_b": LONG_CONTEXT, "label": "neutral"},
     ],
-    "multiple_choice": [
-        {"id": "m1", "context": LONG_CONTEXT + " What does Anna buy ?",
+    "multiple_choice": TASK_EXAMPLES["multiple_choice"] + [
+        {"id": "m3", "context": LONG_CONTEXT + " What does Anna buy ?",
          "choices": ["red apples", "blue cars", "green trees", "a book"], "label": 0},
-        {"id": "m2", "context": "Marco reads a long book . What does Marco read ?",
-         "choices": ["red apples", "a long book", "the river", "a car"], "label": 1},
     ],
-    "tagging": [
-        {"id": "t1", "tokens": ["Anna", "buys", "3", "red", "apples", "in", "Paris", "."],
-         "tags": ["B-PER", "O", "O", "O", "O", "O", "B-LOC", "O"]},
-        {"id": "t2", "tokens": ["Кира", "видит", "5", "домов", "."], "tags": ["B-PER", "O", "O", "O", "O"]},
+    "tagging": TASK_EXAMPLES["tagging"] + [
         {"id": "t3", "tokens": ["安娜买了3个苹果", "。"], "tags": ["B-PER", "O"]},
         {"id": "t4", "tokens": LONG_CONTEXT.split(), "tags": ["O"] * len(LONG_CONTEXT.split())},
     ],
@@ -55,7 +52,6 @@ EXAMPLES = {
     "mlm": [{"id": f"l{i}", "text": text} for i, text in enumerate(TOY_TEXTS[:7] + [LONG_CONTEXT])],
 }
 LABELS = {"classification": ["entailment", "neutral", "contradiction"]}
-# Short lengths, so that truncation (each strategy) and QA windows with a stride all happen.
 SETTINGS = {"classification": {"max_length": 24}, "multiple_choice": {"max_length": 20},
             "tagging": {"max_length": 16}, "span_qa": {"max_length": 40, "stride": 8},
             "retrieval": {"max_length": 20}, "mlm": {"max_length": 12}}
