@@ -68,8 +68,22 @@ def target_dir(model, recipe, target, seed):
     return f"results/models/{model}/target/{recipe}/{target}/seed{seed}"
 
 
-def eval_dir(model, recipe, bench, seed):
-    return f"results/eval/{model}/{recipe}/{bench}/seed{seed}"
+# An evaluation is keyed by (model, recipe, target, benchmark, condition, seed); one job scores every
+# language. The target is the training task whose checkpoint the benchmark is scored on, or
+# ENCODER_TARGET for retrieval benchmarks, scored on the encoder a recipe hands on. The condition is
+# `clean` (perturbed and attacked conditions join it as data of their own).
+ENCODER_TARGET = "encoder"
+EVAL_CONDITIONS = ["clean"]
+EVAL_PATTERN = "results/eval/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}"
+
+
+def eval_target(bench):
+    return PLAN.target_of(bench) or ENCODER_TARGET
+
+
+def eval_dir(model, recipe, bench, seed, condition="clean"):
+    return EVAL_PATTERN.format(model=model, recipe=recipe, target=eval_target(bench), bench=bench,
+                               condition=condition, seed=seed)
 
 
 def state_dir(stage_path):
@@ -101,28 +115,23 @@ def training_inputs(model, tasks):
     return files
 
 
+def train_spec(stage, model, name, tasks, path):
+    """What a training job computes (one param: a planned study calls each param function of each
+    job): its tasks, the settings that decide its result, and where its resumable state lives."""
+    return {"tasks": [task_spec(model, task) for task in tasks], "hp": PLAN.result_settings(stage, model, name),
+            "state_dir": state_dir(path)}
+
+
 def bench_languages(bench):
     return PLAN.languages(bench, PLAN.bench_split(bench))
 
 
-def eval_outputs(bench):
-    """Per-language outputs of one benchmark's evaluation, with the other wildcards left open."""
-    base = f"results/eval/{{model}}/{{recipe}}/{bench}/seed{{seed}}"
-    languages = bench_languages(bench)
-    return {
-        "results": [f"{base}/{lang}.json" for lang in languages],
-        "predictions": [f"{base}/{lang}.predictions.jsonl" for lang in languages],
-    }
-
-
 def all_eval_results():
-    files = []
-    for model in PLAN.models:
-        for recipe in PLAN.recipes:
-            for bench in PLAN.benches():
-                for seed in PLAN.seeds:
-                    files += [f"{eval_dir(model, recipe, bench, seed)}/{lang}.json" for lang in bench_languages(bench)]
-    return files
+    """One scores file per evaluation job (each holds every language): the report reads these, and
+    one file per job instead of one per language keeps a study's plan quick."""
+    return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
+            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches()
+            for condition in EVAL_CONDITIONS for seed in PLAN.seeds]
 
 
 def all_train_logs():
@@ -215,73 +224,72 @@ if not PLAN.keep_target_checkpoints:
           "so adding or changing anything on the evaluation side later retrains them", file=sys.stderr)
 
 
-def eval_checkpoint(bench):
+def eval_bench(w):
+    """The benchmark of an evaluation job, checked against its target (the path names both)."""
+    if w.target != eval_target(w.bench):
+        raise WorkflowError(f"{w.bench} is scored on {eval_target(w.bench)}, not on {w.target}")
+    return w.bench
+
+
+def eval_checkpoint(w):
     """Target checkpoint for task benchmarks; the intermediate (or plain) encoder for retrieval."""
-    target = PLAN.target_of(bench)
-
-    def files(w):
-        if target is None:
-            return encoder_files(w.model, w.recipe, w.seed)
-        return [f"{target_dir(w.model, w.recipe, target, w.seed)}/{n}" for n in CHECKPOINT_FILES]
-
-    return files
+    eval_bench(w)
+    if w.target == ENCODER_TARGET:
+        return encoder_files(w.model, w.recipe, w.seed)
+    return [f"{target_dir(w.model, w.recipe, w.target, w.seed)}/{n}" for n in CHECKPOINT_FILES]
 
 
-def eval_features(bench):
+def eval_splits(bench):
+    """The test split, and for BUCC also the dev split its threshold is chosen on."""
+    return list(dict.fromkeys([PLAN.bench_split(bench)] + (["dev"] if PLAN.task(bench)["metric"] == "bucc" else [])))
+
+
+def eval_features(w):
     """The features an evaluation reads, with the candidate pool of a ranking benchmark. It reads
     the examples files too (gold answers, ids), but does not declare them: each is the input of the
     features made from it, so a changed example already reruns the evaluation through its features,
     and leaving them out halves the files Snakemake matches to plan a study."""
-    splits = list(dict.fromkeys([PLAN.bench_split(bench)] + (["dev"] if PLAN.task(bench)["metric"] == "bucc" else [])))
-
-    def files(w):
-        return [features_path(w.model, bench, split, lang) for split in splits for lang in DATA_SPLITS[(bench, split)]]
-
-    return files
+    bench = eval_bench(w)
+    return [features_path(w.model, bench, split, lang) for split in eval_splits(bench) for lang in DATA_SPLITS[(bench, split)]]
 
 
-def eval_pool(bench):
+def eval_pool(w):
     """The shared candidate pool of a ranking benchmark (None for the others)."""
-
-    def spec(w):
-        if not PLAN.has_pool(bench):
-            return None
-        split = PLAN.bench_split(bench)
-        return {"features": features_path(w.model, bench, split, RANKING_POOL),
-                "examples": data_path(bench, split, RANKING_POOL)}
-
-    return spec
+    if not PLAN.has_pool(w.bench):
+        return None
+    split = PLAN.bench_split(w.bench)
+    return {"features": features_path(w.model, w.bench, split, RANKING_POOL),
+            "examples": data_path(w.bench, split, RANKING_POOL)}
 
 
-def eval_languages(bench):
-    """Per language: the files the evaluation reads and writes (see xstilts.evaluation.evaluate)."""
-
-    def spec(w):
-        out = eval_dir(w.model, w.recipe, bench, w.seed)
-        languages = {}
-        for lang in bench_languages(bench):
-            languages[lang] = {
-                "features": features_path(w.model, bench, PLAN.bench_split(bench), lang),
-                "examples": data_path(bench, PLAN.bench_split(bench), lang),
-                "out": f"{out}/{lang}.json",
-                "predictions": f"{out}/{lang}.predictions.jsonl",
-            }
-            if PLAN.task(bench)["metric"] == "bucc":
-                languages[lang]["dev_features"] = features_path(w.model, bench, "dev", lang)
-                languages[lang]["dev_examples"] = data_path(bench, "dev", lang)
-        return languages
-
-    return spec
+def eval_languages(w):
+    """Per language: the files the evaluation reads (see xstilts.evaluation.evaluate)."""
+    bench, split = w.bench, PLAN.bench_split(w.bench)
+    languages = {}
+    for lang in bench_languages(bench):
+        languages[lang] = {"features": features_path(w.model, bench, split, lang), "examples": data_path(bench, split, lang)}
+        if PLAN.task(bench)["metric"] == "bucc":
+            languages[lang]["dev_features"] = features_path(w.model, bench, "dev", lang)
+            languages[lang]["dev_examples"] = data_path(bench, "dev", lang)
+    return languages
 
 
-def eval_params(bench):
-    target = PLAN.target_of(bench)
-
-    def meta(w):
-        return {"model": w.model, "recipe": w.recipe, "target": target, "seed": int(w.seed)}
-
-    def layer(w):
-        """The pooled layer reaches retrieval benchmarks only."""
-        return PLAN.retrieval_layer(w.model) if PLAN.task(bench)["type"] == "retrieval" else None
-
-    return meta, layer
+def eval_spec(w):
+    """What an evaluation job computes, as keyword arguments of xstilts.evaluation.evaluate: one
+    param, since a planned study calls each param function of each job (and no part of it changes
+    without the others' job rerunning anyway)."""
+    bench = eval_bench(w)
+    task = PLAN.task(bench)
+    return {
+        "bench": bench,
+        "head": PLAN.target_of(bench),
+        "bench_type": task["type"],
+        "metric": task["metric"],
+        "settings": PLAN.task_settings(bench),
+        "meta": {"model": w.model, "recipe": w.recipe, "target": PLAN.target_of(bench), "condition": w.condition,
+                 "seed": int(w.seed), "split": PLAN.bench_split(bench)},
+        # The pooled layer reaches retrieval benchmarks only.
+        "retrieval_layer": PLAN.retrieval_layer(w.model) if task["type"] == "retrieval" else None,
+        "languages": eval_languages(w),
+        "pool": eval_pool(w),
+    }

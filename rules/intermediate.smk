@@ -6,11 +6,10 @@ rule intermediate:
         [f"results/models/{{model}}/intermediate/{{recipe}}/seed{{seed}}/{name}" for name in CHECKPOINT_FILES],
         train_log="results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl",
     params:
-        tasks=lambda w: [task_spec(w.model, t) for t in PLAN.recipes[w.recipe]["tasks"]],
-        hp=lambda w: PLAN.result_settings("intermediate", w.model, w.recipe),
+        stage=lambda w: train_spec("intermediate", w.model, w.recipe, PLAN.recipes[w.recipe]["tasks"],
+                                   f"{w.model}/intermediate/{w.recipe}/seed{w.seed}"),
         # A param that takes `input` never triggers a rerun: these do not change results.
         runtime=lambda w, input: PLAN.runtime_settings("intermediate", w.model, w.recipe),
-        state_dir=lambda w: state_dir(f"{w.model}/intermediate/{w.recipe}/seed{w.seed}"),
         checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:

@@ -6,11 +6,9 @@ rule target:
         target_checkpoint_files(),
         train_log="results/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl",
     params:
-        tasks=lambda w: [task_spec(w.model, w.target)],
-        hp=lambda w: PLAN.result_settings("target", w.model, w.target),
+        stage=lambda w: train_spec("target", w.model, w.target, [w.target], f"{w.model}/target/{w.recipe}/{w.target}/seed{w.seed}"),
         # A param that takes `input` never triggers a rerun: these do not change results.
         runtime=lambda w, input: PLAN.runtime_settings("target", w.model, w.target),
-        state_dir=lambda w: state_dir(f"{w.model}/target/{w.recipe}/{w.target}/seed{w.seed}"),
         checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:

@@ -13,9 +13,9 @@ rule tokenize:
     output:
         "results/features/{model}/{task}/{split}/{lang}.parquet",
     params:
-        task_type=lambda w: PLAN.task(w.task)["type"],
-        labels=lambda w: PLAN.task(w.task).get("labels"),
-        settings=lambda w: PLAN.feature_settings(w.task),
+        # One param: a planned study calls each param function of each job.
+        task=lambda w: {"type": PLAN.task(w.task)["type"], "labels": PLAN.task(w.task).get("labels"),
+                        "settings": PLAN.feature_settings(w.task)},
         code=CODE["tokenize"],
     log:
         "results/logs/tokenize/{model}/{task}/{split}/{lang}.log",

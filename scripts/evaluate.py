@@ -10,7 +10,6 @@ from xstilts.runtime import stage
 
 with stage(snakemake) as device:
     p = snakemake.params
-    evaluation.evaluate(checkpoint=Path(snakemake.input.checkpoint[0]).parent, head=p.head, bench=p.bench, bench_type=p.bench_type,
-                    metric=p.metric, languages=p.languages, retrieval_layer=p.retrieval_layer,
-                    settings=p.settings, meta={**p.meta, "split": p.split}, device=device, batch_size=p.batch_size,
-                    pool=p.pool)
+    evaluation.evaluate(checkpoint=Path(snakemake.input.checkpoint[0]).parent, **p.spec, device=device,
+                        batch_size=p.batch_size,
+                        out={"scores": snakemake.output.scores, "predictions": snakemake.output.predictions})

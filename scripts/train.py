@@ -15,15 +15,15 @@ with stage(snakemake, data_parallel=True) as workers:
     p = snakemake.params
     runtime = dict(p.runtime)
     eval_batch_size = runtime.pop("eval_batch_size")
-    hp = {**p.hp, **runtime}
+    hp = {**p.stage["hp"], **runtime}
     local_grad_accum(hp["grad_accum"], workers.count)  # an unsupported split fails before any worker starts
-    tasks = [{**spec, "eval_examples": hp["eval_examples"]} for spec in p.tasks]
+    tasks = [{**spec, "eval_examples": hp["eval_examples"]} for spec in p.stage["tasks"]]
     # Plain strings and paths: the arguments travel pickled to the workers, and Snakemake's file
     # objects do not unpickle.
     workers.run(
         train_stages.train_stage,
         encoder_path=Path(snakemake.input.encoder[0]).parent, tasks=tasks, hp=hp,
         seed=int(snakemake.wildcards.seed), out_dir=Path(snakemake.output[0]).parent,
-        log_out=str(snakemake.output.train_log), state_dir=str(p.state_dir), code=p.code,
+        log_out=str(snakemake.output.train_log), state_dir=str(p.stage["state_dir"]), code=p.code,
         eval_batch_size=eval_batch_size, checkpoint_dtype=p.checkpoint_dtype,
     )

@@ -145,9 +145,9 @@ def kill_resume_config(tmp_path: Path) -> Path:
     return path
 
 
-def eval_results(results: Path) -> dict[str, tuple]:
-    records = {str(p.relative_to(results)): json.loads(p.read_text()) for p in (results / "eval").rglob("*.json")}
-    return {name: (r["score"], r["metrics"]) for name, r in records.items()}
+def eval_results(results: Path) -> dict[tuple[str, str], tuple]:
+    return {(str(p.relative_to(results)), r["lang"]): (r["score"], r["metrics"])
+            for p in (results / "eval").rglob("scores.json") for r in json.loads(p.read_text())["results"]}
 
 
 def no_process_left(group: int, timeout: float = 20.0) -> bool:

@@ -130,9 +130,11 @@ def run_paper_grid(tmp_path: Path, **grid) -> tuple[Path, Plan]:
 def assert_every_evaluation(results: Path, plan: Plan) -> None:
     for recipe in plan.recipes:
         for bench in plan.benches():
-            for lang in plan.languages(bench, plan.bench_split(bench)):
-                scored = read_json(results / "eval" / "xlmr-tiny" / recipe / bench / "seed1" / f"{lang}.json")
-                assert isinstance(scored["score"], float), (recipe, bench, lang)
+            target = plan.target_of(bench) or "encoder"
+            scored = read_json(results / "eval" / "xlmr-tiny" / recipe / target / bench / "clean" / "seed1" / "scores.json")
+            assert [s["lang"] for s in scored["results"]] == plan.languages(bench, plan.bench_split(bench))
+            for result in scored["results"]:
+                assert isinstance(result["score"], float), (recipe, bench, result["lang"])
     table = (results / "report" / "main_table.csv").read_text()
     for recipe in plan.recipes:
         assert recipe in table

@@ -220,16 +220,21 @@ def test_several_models_get_one_block_each(tmp_path):
     assert "### demo-tiny" in markdown and "### xlmr-base" in markdown
 
 
-def test_load_results_round_trip_and_missing_key(tmp_path):
+def test_load_results_reads_every_language_of_a_scores_file_and_names_a_bad_one(tmp_path):
     good = tmp_path / "good.json"
-    good.write_text(json.dumps(make_result("none", "xnli", 1, "en")))
-    assert load_results([good])[0]["score"] == pytest.approx(72.0)
+    good.write_text(json.dumps({"results": [make_result("none", "xnli", 1, lang) for lang in ("en", "de")]}))
+    assert [(r["lang"], r["score"]) for r in load_results([good])] == [("en", pytest.approx(72.0)),
+                                                                        ("de", pytest.approx(make_result("none", "xnli", 1, "de")["score"]))]
     result = make_result("none", "xnli", 1, "en")
     del result["score"]
     bad = tmp_path / "no_score.json"
-    bad.write_text(json.dumps(result))
-    with pytest.raises(ValueError, match=r"no_score\.json.*'score'"):
+    bad.write_text(json.dumps({"results": [make_result("none", "xnli", 1, "de"), result]}))
+    with pytest.raises(ValueError, match=r"no_score\.json, result 2: missing required key 'score'"):
         load_results([good, bad])
+    per_language = tmp_path / "per_language.json"  # the layout before one scores file per job
+    per_language.write_text(json.dumps(make_result("none", "xnli", 1, "en")))
+    with pytest.raises(ValueError, match=r"per_language\.json: expected .* list of results under 'results'"):
+        load_results([per_language])
 
 
 def test_qa_result_without_exact_match_is_rejected(tmp_path):

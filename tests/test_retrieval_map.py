@@ -324,14 +324,14 @@ def test_evaluate_scores_map_at_20_from_prepared_files_with_a_tiny_encoder(tmp_p
     out = tmp_path / "eval"
     evaluation.evaluate(checkpoint=pretrained, head=None, bench="mewslix", bench_type="retrieval",
                         metric="map_at_20", retrieval_layer=1, settings={"max_length": 32}, meta={"seed": 1},
-                        device=torch.device("cpu"), batch_size=2, pool=paths[RANKING_POOL],
-                        languages={"en": {**paths["en"], "out": str(out / "en.json"),
-                                          "predictions": str(out / "en.predictions.jsonl")}})
-    result = read_json(out / "en.json")
+                        device=torch.device("cpu"), batch_size=2, pool=paths[RANKING_POOL], languages={"en": paths["en"]},
+                        out={"scores": str(out / "scores.json"), "predictions": str(out / "predictions.jsonl")})
+    [result] = read_json(out / "scores.json")["results"]
+    assert result["lang"] == "en"
     assert result["score"] == approx(100.0) and result["metrics"] == {"map_at_20": approx(100.0)}
-    predictions = read_jsonl(out / "en.predictions.jsonl")
-    assert [(p["id"], p["prediction"][0], len(p["prediction"])) for p in predictions] == [
-        ("en-1", "Q90", 3), ("en-2", "Q220", 3)]
+    predictions = read_jsonl(out / "predictions.jsonl")
+    assert [(p["lang"], p["id"], p["prediction"][0], len(p["prediction"])) for p in predictions] == [
+        ("en", "en-1", "Q90", 3), ("en", "en-2", "Q220", 3)]
 
 
 # ---------------------------------------------------------------- the workflow
@@ -363,7 +363,8 @@ def test_workflow_prepares_one_pool_and_ranks_every_language_against_it(tmp_path
     for bench in ("mewslix", "lareqa"):
         for lang in CATALOG[bench]["languages"]:
             assert all(row["src"] for row in read_jsonl(results / f"data/{bench}/test/{lang}.jsonl"))
-            scored = read_json(results / f"eval/tiny/none/{bench}/seed1/{lang}.json")
-            assert 0.0 <= scored["metrics"]["map_at_20"] <= 100.0 and scored["n_examples"] == 2
-        assert not (results / f"eval/tiny/none/{bench}/seed1/{RANKING_POOL}.json").exists()
+        scored = read_json(results / f"eval/tiny/none/encoder/{bench}/clean/seed1/scores.json")["results"]
+        assert [s["lang"] for s in scored] == CATALOG[bench]["languages"]  # the pool is no language of its own
+        for result in scored:
+            assert 0.0 <= result["metrics"]["map_at_20"] <= 100.0 and result["n_examples"] == 2
     assert "mewslix" in (results / "report/main_table.csv").read_text()

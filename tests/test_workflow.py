@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 
 from workflow_runs import ROOT, TINY, snakemake
 from workflow_runs import planned_jobs as plan_of
+from xstilts.io import read_json
 
 pytestmark = pytest.mark.slow
 
@@ -60,13 +62,25 @@ def test_report_has_every_benchmark_recipe_seed_and_language(finished_run):
         assert f",{recipe}," in main
     for bench in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018"]:
         assert bench in main
-    results = list((workdir / "results" / "eval").rglob("*.json"))
-    # 3 recipes x 1 seed x (xnli, panx, xquad, mlqa: 3 languages; tatoeba, bucc2018: 2)
-    assert len(results) == 3 * (4 * 3 + 2 * 2)
-    for path in results:
-        record = json.loads(path.read_text())
-        assert 0.0 <= record["score"] <= 100.0, path
-        assert (path.parent / f"{record['lang']}.predictions.jsonl").exists()
+    # One scores file per evaluation job: 3 recipes x 1 seed x 6 benchmarks, under (model, recipe,
+    # target, benchmark, condition, seed); retrieval is scored on the encoder.
+    scores = sorted((workdir / "results" / "eval").rglob("scores.json"))
+    keys = {path.relative_to(workdir / "results" / "eval").parts[:6] for path in scores}
+    assert len(scores) == len(keys) == 3 * 6
+    assert {key[2:5] for key in keys} == {("mnli", "xnli", "clean"), ("panx", "panx", "clean"), ("squad_v1", "xquad", "clean"),
+                                          ("squad_v1", "mlqa", "clean"), ("encoder", "tatoeba", "clean"),
+                                          ("encoder", "bucc2018", "clean")}
+    languages = 0
+    for path in scores:
+        records = json.loads(path.read_text())["results"]
+        predicted = Counter(line["lang"] for line in map(json.loads, (path.parent / "predictions.jsonl").open()))
+        for record in records:
+            assert 0.0 <= record["score"] <= 100.0, path
+            assert predicted[record["lang"]] >= 1, path
+        assert set(predicted) == {record["lang"] for record in records}
+        languages += len(records)
+    # xnli, panx, xquad, mlqa: 3 languages; tatoeba, bucc2018: 2
+    assert languages == 3 * (4 * 3 + 2 * 2)
     index = (workdir / "results" / "report" / "index.md").read_text()
     assert "| none |" in index
 
@@ -105,8 +119,8 @@ def test_target_learning_rate_change_plans_only_that_target(finished_run):
     def change(data):
         data["targets"]["panx"] = {"benches": ["panx"], "training": {"lr": 1.0e-3}}
 
-    plan = planned_jobs(snakemake(workdir, changed_config(workdir, config, change), "-n"))
-    assert plan == {"target": 3, "evaluate_panx": 3, "report": 1, "all": 1}
+    plan = plan_of(workdir, changed_config(workdir, config, change))
+    assert plan == {"target": 3, "evaluate/panx": 3, "report": 1, "all": 1}
 
 
 def test_intermediate_change_plans_that_recipe_and_downstream_only(finished_run):
@@ -115,8 +129,8 @@ def test_intermediate_change_plans_that_recipe_and_downstream_only(finished_run)
     def change(data):
         data["recipes"]["mnli"] = {"tasks": ["mnli"], "training": {"lr": 1.0e-3}}
 
-    plan = planned_jobs(snakemake(workdir, changed_config(workdir, config, change), "-n"))
-    per_bench = {f"evaluate_{b}": 1 for b in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018"]}
+    plan = plan_of(workdir, changed_config(workdir, config, change))
+    per_bench = {f"evaluate/{b}": 1 for b in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018"]}
     assert plan == {"intermediate": 1, "target": 3, **per_bench, "report": 1, "all": 1}
 
 
@@ -139,8 +153,8 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
     imported = tmp_path / "results" / "models" / "local-xlmr" / "pretrained"
     assert (imported / "model.safetensors").exists() and (imported / "tokenizer.json").exists()
     for recipe in ("none", "mnli"):
-        for lang in ("en", "de", "zh"):
-            assert (tmp_path / "results" / "eval" / "local-xlmr" / recipe / "xnli" / "seed1" / f"{lang}.json").exists()
+        scores = read_json(tmp_path / "results" / "eval" / "local-xlmr" / recipe / "mnli" / "xnli" / "clean" / "seed1" / "scores.json")
+        assert [result["lang"] for result in scores["results"]] == ["en", "de", "zh"]
     assert "local-xlmr" in (tmp_path / "results" / "report" / "main_table.csv").read_text()
 
 
@@ -152,7 +166,7 @@ def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     assert plan["intermediate"] == 12 * 3
     assert plan["target"] == 13 * 6 * 3  # xquad and mlqa share squad_v1's checkpoint
     for bench in ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "bucc2018"]:
-        assert plan[f"evaluate_{bench}"] == 13 * 3
+        assert plan[f"evaluate/{bench}"] == 13 * 3
     # The variants read every language (one job each) of translated MNLI's and the MLM corpus's train splits.
     assert plan["prepare/mnli_mt/train"] == plan["prepare/wiki_mlm/train"] == 15
     assert plan["tokenize/mnli_mt/train"] == 15

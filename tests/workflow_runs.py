@@ -40,8 +40,11 @@ def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> 
 
 
 def job_label(job) -> str:
-    """What a plan counts a job as: its rule, and for the one-rule data stages also the (task,
-    split) it works on (`prepare/panx/test`), so that a plan is as precise as one rule per split."""
+    """What a plan counts a job as: its rule, and for the one-rule stages also the (task, split)
+    (`prepare/panx/test`) or the benchmark (`evaluate/panx`) it works on, so that a plan is as
+    precise as one rule per split or benchmark."""
     if job.rule.name in ("prepare", "tokenize"):
         return f"{job.rule.name}/{job.wildcards.task}/{job.wildcards.split}"
+    if job.rule.name == "evaluate":
+        return f"evaluate/{job.wildcards.bench}"
     return job.rule.name

@@ -18,9 +18,11 @@ from .tasks.retrieval import SOURCE, TARGET, rankings, ranking_depth
 
 def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type: str, metric: str,
              languages: dict[str, dict], retrieval_layer: int | None, settings: dict, meta: dict,
-             device: torch.device, batch_size: int, pool: dict | None = None) -> None:
+             device: torch.device, batch_size: int, out: dict, pool: dict | None = None) -> None:
     """Load the checkpoint once and evaluate every language of one benchmark.
-    languages[lang] = {"features", "examples", "out", "predictions"} (+ "dev_features", "dev_examples" for BUCC);
+    languages[lang] = {"features", "examples"} (+ "dev_features", "dev_examples" for BUCC);
+    out = {"scores", "predictions"}: one scores file (a result per language, in `languages` order)
+    and one predictions file (each line names its language), both written once all are scored;
     pool = {"features", "examples"}: the candidates every language's queries are ranked against
     (Mewsli-X, LAReQA), encoded once."""
     model = load_for_inference(checkpoint).to(device)
@@ -37,6 +39,7 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
     run = dict(metric=metric, settings=settings, pad_id=pad_id, batch_size=batch_size, device=device)
     if pool:
         pool = encoded_pool(model, bench, task, pool, run)
+    results, all_predictions = [], []
     for lang, paths in languages.items():
         examples = read_jsonl(paths["examples"])
         features = read_features(paths["features"])
@@ -51,9 +54,11 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
                                                 dev_examples, lang=lang, **run)
             result = task.mining_score(dev_predictions, dev_examples, predictions, examples)
         score = result.pop("score")
-        write_jsonl(paths["predictions"], predictions)
-        write_json(paths["out"], {"split": "test", **meta, "bench": bench, "lang": lang,
-                                  "n_examples": len(examples), "metrics": result, "score": score})
+        all_predictions += [{"lang": lang, **prediction} for prediction in predictions]
+        results.append({**meta, "bench": bench, "lang": lang, "n_examples": len(examples), "metrics": result,
+                        "score": score})
+    write_jsonl(out["predictions"], all_predictions)
+    write_json(out["scores"], {"results": results})
 
 
 def encoded_pool(model, bench: str, task, pool: dict, run: dict) -> dict:

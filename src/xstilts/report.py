@@ -82,22 +82,29 @@ class Column:
 
 
 def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
-    """Read evaluation result JSON files, one result dict per file."""
-    return [_load_result(Path(path)) for path in paths]
+    """Read evaluation scores files (xstilts.evaluation.evaluate): one result dict per language."""
+    return [result for path in paths for result in _load_scores(Path(path))]
 
 
-def _load_result(path: Path) -> dict:
+def _load_scores(path: Path) -> list[dict]:
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        scores = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from error
+    if not isinstance(scores, dict) or not isinstance(scores.get("results"), list):
+        raise ValueError(f"{path}: expected a JSON object with a list of results under 'results'")
+    return [_checked_result(path, number, result) for number, result in enumerate(scores["results"], start=1)]
+
+
+def _checked_result(path: Path, number: int, result) -> dict:
+    where = f"{path}, result {number}"
     if not isinstance(result, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(result).__name__}")
+        raise ValueError(f"{where}: expected a JSON object, got {type(result).__name__}")
     for key in REQUIRED_RESULT_KEYS:
         if key not in result:
-            raise ValueError(f"{path}: missing required key {key!r}")
+            raise ValueError(f"{where}: missing required key {key!r}")
     if not _is_number(result["score"]):
-        raise ValueError(f"{path}: key 'score' must be a number, got {result['score']!r}")
+        raise ValueError(f"{where}: key 'score' must be a number, got {result['score']!r}")
     return result
 
 
