@@ -48,6 +48,10 @@ def features_path(model, task, split, lang):
     return f"results/features/{model}/{task}/{split}/{lang}.parquet"
 
 
+def features_index_path(model, task, split):
+    return f"results/features/{model}/{task}/{split}/index.json"
+
+
 def pretrained_dir(model):
     return f"results/models/{model}/pretrained"
 
@@ -245,12 +249,12 @@ def eval_splits(bench):
 
 
 def eval_features(w):
-    """The features an evaluation reads, with the candidate pool of a ranking benchmark. It reads
-    the examples files too (gold answers, ids), but does not declare them: each is the input of the
-    features made from it, so a changed example already reruns the evaluation through its features,
-    and leaving them out halves the files Snakemake matches to plan a study."""
+    """The features an evaluation reads (every language's, with the candidate pool of a ranking
+    benchmark), declared through the index of each split (rule index_features). It reads the
+    examples files too (gold answers, ids), but does not declare them: each is the input of the
+    features made from it, so a changed example already reruns the evaluation through its features."""
     bench = eval_bench(w)
-    return [features_path(w.model, bench, split, lang) for split in eval_splits(bench) for lang in DATA_SPLITS[(bench, split)]]
+    return [features_index_path(w.model, bench, split) for split in eval_splits(bench)]
 
 
 def eval_pool(w):

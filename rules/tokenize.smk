@@ -23,3 +23,25 @@ rule tokenize:
         "../envs/xstilts.yaml"
     script:
         "../scripts/tokenize.py"
+
+
+# One file per (model, benchmark, split) that an evaluation reads, listing the split's feature
+# files. An evaluation declares it instead of one input per language: a study's plan matches every
+# declared input against the rules' outputs, and the evaluations' features were half of them
+# (benchmarks/README.md). It is rewritten whenever a feature file of its split is, so an
+# evaluation reruns exactly when it did with the files declared one by one.
+localrules:
+    index_features,
+
+
+rule index_features:
+    wildcard_constraints:
+        task=one_of(PLAN.benches()),
+    input:
+        lambda w: [features_path(w.model, w.task, w.split, lang) for lang in DATA_SPLITS[(w.task, w.split)]],
+    output:
+        features_index_path("{model}", "{task}", "{split}"),
+    run:
+        from xstilts.io import write_json
+
+        write_json(output[0], {"features": list(input)})

@@ -139,4 +139,4 @@ def test_configuration_reads_no_module_of_the_data_side(demo_config, tmp_path):
              "[plan.prepare_spec(t, s) for t, s in plan.data_splits()]; "
              "print(sorted(m for m in sys.modules if m.startswith(('xstilts.', 'torch', 'transformers'))))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert eval(loaded) == ["xstilts.catalog", "xstilts.config"]
+    assert eval(loaded) == ["xstilts.catalog", "xstilts.config", "xstilts.io"]  # io: file helpers, no data side

@@ -167,19 +167,20 @@ def test_each_key_plans_exactly_its_declared_stages(finished_tiny_run, tmp_path)
 @pytest.mark.slow
 def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(finished_tiny_run, tmp_path):
     """A copy of the finished run as if it had never had MLQA, nor Chinese in XNLI (their files
-    gone, and the report, which had neither; XNLI's scores files go too: each held Chinese, and a
-    real study's would rerun for the language added through its params, the scope of
-    data.languages.*); the full config then plans their data, features and evaluations and the
-    report, and no training job."""
+    gone, and the report, which had neither; XNLI's features index and scores files go too: each
+    named Chinese, and a real study's would rerun for the language added through their inputs and
+    params, the scope of data.languages.*); the full config then plans their data, features and
+    evaluations and the report, and no training job."""
     workdir, _ = finished_tiny_run
     study = tmp_path / "study"
     shutil.copytree(workdir, study, symlinks=True)
     results = study / "results"
     for path in [*results.glob("data/mlqa/**/*"), *results.glob("features/*/mlqa/**/*"), *results.glob("eval/*/*/*/mlqa/**/*"),
-                 *results.glob("**/xnli/test/zh.*"), *results.glob("eval/*/*/*/xnli/**/*"), *results.glob("report/*")]:
+                 *results.glob("**/xnli/test/zh.*"), *results.glob("features/*/xnli/test/index.json"),
+                 *results.glob("eval/*/*/*/xnli/**/*"), *results.glob("report/*")]:
         if path.is_file():
             path.unlink()
     plan = planned_jobs(study, TINY)
-    assert plan == Counter({"prepare/mlqa/test": 3, "tokenize/mlqa/test": 3, "evaluate/mlqa": 3,
-                            "prepare/xnli/test": 1, "tokenize/xnli/test": 1, "evaluate/xnli": 3,
-                            "report": 1, "all": 1})
+    assert plan == Counter({"prepare/mlqa/test": 3, "tokenize/mlqa/test": 3, "index_features/mlqa/test": 1,
+                            "evaluate/mlqa": 3, "prepare/xnli/test": 1, "tokenize/xnli/test": 1,
+                            "index_features/xnli/test": 1, "evaluate/xnli": 3, "report": 1, "all": 1})

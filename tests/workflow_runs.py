@@ -41,9 +41,9 @@ def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> 
 
 def job_label(job) -> str:
     """What a plan counts a job as: its rule, and for the one-rule stages also the (task, split)
-    (`prepare/panx/test`) or the benchmark (`evaluate/panx`) it works on, so that a plan is as
-    precise as one rule per split or benchmark."""
-    if job.rule.name in ("prepare", "tokenize"):
+    (`prepare/panx/test`, `index_features/panx/test`) or the benchmark (`evaluate/panx`) it works
+    on, so that a plan is as precise as one rule per split or benchmark."""
+    if job.rule.name in ("prepare", "tokenize", "index_features"):
         return f"{job.rule.name}/{job.wildcards.task}/{job.wildcards.split}"
     if job.rule.name == "evaluate":
         return f"evaluate/{job.wildcards.bench}"

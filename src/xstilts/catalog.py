@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from importlib import resources
 
-import yaml
+from .io import parse_yaml
 
 
 def load_catalog() -> dict:
     text = resources.files("xstilts").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)["tasks"]
+    return parse_yaml(text)["tasks"]
 
 
 def hub_ids(spec: dict) -> set[str]:

@@ -12,9 +12,9 @@ from functools import cached_property
 from pathlib import Path
 
 import jsonschema
-import yaml
 
 from .catalog import hub_ids, load_catalog
+from .io import parse_yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
@@ -76,7 +76,7 @@ class ConfigError(ValueError):
 
 
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return parse_yaml(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def check_schema(config: dict) -> None:

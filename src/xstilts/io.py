@@ -1,4 +1,4 @@
-"""Atomic file output and JSON-lines helpers.
+"""Atomic file output, JSON-lines and YAML helpers.
 
 Every stage output is written under a temporary name in its own folder and renamed into
 place, so an interrupted job never leaves a file that looks finished.
@@ -12,6 +12,12 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+
+import yaml
+
+# libyaml's parser where PyYAML has it: the catalog and the schema are read at every Snakemake
+# start, and the pure-Python parser takes ten times as long.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @contextmanager
@@ -67,3 +73,8 @@ def read_jsonl(path: str | os.PathLike, *, check: Callable[[dict], str | None] |
                 raise error(f"{path}:{line_number}: {problem}")
             rows.append(row)
     return rows
+
+
+def parse_yaml(text: str):
+    """YAML text as Python data (safe: plain types only)."""
+    return yaml.load(text, Loader=_YAML_LOADER)
