@@ -49,7 +49,7 @@ def features_path(model, task, split, lang):
 
 
 def features_index_path(model, task, split):
-    return f"results/features/{model}/{task}/{split}/index.json"
+    return f"results/features/{model}/{task}/{split}/index.txt"
 
 
 def pretrained_dir(model):

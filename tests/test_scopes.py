@@ -176,7 +176,7 @@ def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(fin
     shutil.copytree(workdir, study, symlinks=True)
     results = study / "results"
     for path in [*results.glob("data/mlqa/**/*"), *results.glob("features/*/mlqa/**/*"), *results.glob("eval/*/*/*/mlqa/**/*"),
-                 *results.glob("**/xnli/test/zh.*"), *results.glob("features/*/xnli/test/index.json"),
+                 *results.glob("**/xnli/test/zh.*"), *results.glob("features/*/xnli/test/index.txt"),
                  *results.glob("eval/*/*/*/xnli/**/*"), *results.glob("report/*")]:
         if path.is_file():
             path.unlink()
