@@ -23,6 +23,7 @@ SMALLEST = {
     "pinning.py": ["--jobs", "3", "--devices", "2", "--hold-s", "0.05"],
     "generate_throughput.py": ["--examples", "200", "--reps", "1"],
     "warm_jobs.py": ["--reps", "1"],
+    "demo_learnability.py": ["--no-probe"],
 }
 FIGURES = {
     "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
@@ -32,6 +33,7 @@ FIGURES = {
     "pinning.py": ("shared", "max_wait_s"),
     "generate_throughput.py": ("kinds", "examples"),
     "warm_jobs.py": ("ratio_cold_over_warm", "seconds"),
+    "demo_learnability.py": ("english", "transfer"),
 }
 
 
@@ -61,3 +63,5 @@ def test_benchmark_prints_its_figures(outputs, script):
         assert figures["shared"] is False and figures["pinned_correctly"] is True
     if script == "workflow_overhead.py":
         assert figures["jobs"] > 0
+    if script == "demo_learnability.py":  # the no-model ceilings are real numbers, not placeholders
+        assert 0 < figures["english"]["xnli"]["shallow_lr_percent"]["test"] <= 100
