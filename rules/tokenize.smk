@@ -42,5 +42,9 @@ rule index_features:
         lambda w: [features_path(w.model, w.task, w.split, lang) for lang in DATA_SPLITS[(w.task, w.split)]],
     output:
         features_index_path("{model}", "{task}", "{split}"),
+    log:
+        "results/logs/index_features/{model}/{task}/{split}.log",
+    conda:
+        "../envs/xstilts.yaml"
     shell:
-        "printf '%s\\n' {input:q} > {output:q}"
+        "printf '%s\\n' {input:q} > {output:q} 2> {log:q}"
