@@ -406,7 +406,8 @@ def main() -> None:
 
     copying = None
     if encoder is not None:
-        copying = copy_report(masked_lm_top1(args.model), tokenizer, plan.config["data"]["synthetic"]["seed"], ["en", *languages])
+        seed = plan.config["data"]["synthetic"]["seed"]
+        copying = copy_report(masked_lm_top1(args.model), tokenizer, seed, ["en", *languages])
         print()
         print("Copying: % of masked content pieces of a repeated statement the MLM head restores (top-1)")
         C.print_table(["lang", *copying], [["copy top-1", *copying.values()]])
