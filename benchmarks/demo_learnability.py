@@ -169,19 +169,21 @@ def english_report(plan, tokenizer, encoder, target, bench) -> dict:
 # ---- the frozen model --------------------------------------------------------------------------
 
 class FrozenEncoder:
-    """The shipped model's encoder, frozen, on the CPU; inputs padded and truncated as features are."""
+    """The shipped masked LM, frozen, on the CPU: its encoder (inputs padded and truncated as features
+    are) and its LM head's top-1 for the copying probe."""
 
     def __init__(self, model_dir: Path, tokenizer, threads: int, batch_size: int = 200):
         import torch
         from tokenizers import Tokenizer
-        from transformers import AutoModel
+        from transformers import AutoModelForMaskedLM
         from transformers.utils import logging
 
         torch.set_num_threads(threads)
-        logging.set_verbosity_error()  # the MLM checkpoint has no pooler: an expected, harmless warning
+        logging.set_verbosity_error()
         logging.disable_progress_bar()
         self.torch = torch
-        self.model = AutoModel.from_pretrained(model_dir).eval()
+        self.masked_lm = AutoModelForMaskedLM.from_pretrained(model_dir).eval()
+        self.model = self.masked_lm.base_model
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())  # a copy: padding must not reach the caller's
         self.tokenizer.enable_padding(pad_id=self.model.config.pad_token_id)
         self.batch_size = batch_size
@@ -196,6 +198,11 @@ class FrozenEncoder:
             with self.torch.no_grad():
                 hidden = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
             yield hidden[layer], mask.unsqueeze(-1).float()
+
+    def masked_top1(self, ids: list[int], position: int) -> int:
+        """The LM head's most likely id at `position` of one row (copy_report's `predict`)."""
+        with self.torch.no_grad():
+            return int(self.masked_lm(input_ids=self.torch.tensor([ids])).logits[0, position].argmax())
 
     def pair_features(self, rows: list[dict], max_length: int) -> np.ndarray:
         """Last layer's first token (<s>, what the classification head reads) and its mean over real tokens."""
@@ -322,19 +329,6 @@ def copy_report(predict, tokenizer, seed: int, languages: list[str], facts: int 
     return report
 
 
-def masked_lm_top1(model_dir: Path):
-    """predict(ids, position) for copy_report: the masked LM's most likely id at `position`."""
-    import torch
-    from transformers import AutoModelForMaskedLM
-
-    model = AutoModelForMaskedLM.from_pretrained(model_dir).eval()
-
-    def predict(ids: list[int], position: int) -> int:
-        with torch.no_grad():
-            return int(model(input_ids=torch.tensor([ids])).logits[0, position].argmax())
-    return predict
-
-
 # ---- output --------------------------------------------------------------------------------------
 
 def train_test(figures: dict | None) -> str:
@@ -407,7 +401,7 @@ def main() -> None:
     copying = None
     if encoder is not None:
         seed = plan.config["data"]["synthetic"]["seed"]
-        copying = copy_report(masked_lm_top1(args.model), tokenizer, seed, ["en", *languages])
+        copying = copy_report(encoder.masked_top1, tokenizer, seed, ["en", *languages])
         print()
         print("Copying: % of masked content pieces of a repeated statement the MLM head restores (top-1)")
         C.print_table(["lang", *copying], [["copy top-1", *copying.values()]])
