@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from xstilts import train_stages, training
-from xstilts.config import TRAINING_DEFAULTS
+from xstilts.config import PRETRAIN_DEFAULTS, TRAINING_DEFAULTS
 from xstilts.features import load_tokenizer
 from xstilts.io import read_json, write_jsonl
 from xstilts.modeling import build_model, load_checkpoint
@@ -245,8 +245,8 @@ def test_only_rank_zero_writes_outputs_of_a_multi_task_recipe(toy, tmp_path):
 def test_pretraining_runs_data_parallel_with_one_tokenizer(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"id": f"t{i}", "text": text} for i, text in enumerate(TOY_TEXTS[:64])])
     write_jsonl(tmp_path / "dev.jsonl", [{"id": f"d{i}", "text": text} for i, text in enumerate(TOY_TEXTS[64:80])])
-    architecture = {"vocab_size": 300, "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                    "intermediate_size": 64}
+    architecture = {**PRETRAIN_DEFAULTS, "vocab_size": 300, "hidden_size": 32, "num_hidden_layers": 1,
+                    "num_attention_heads": 2, "intermediate_size": 64}
     hp = {**TRAINING_DEFAULTS, "lr": 2e-3, "batch_size": 8, "grad_accum": 2, "epochs": 2, "eval_every": 4,
           "patience": 100}
     out = tmp_path / "pretrained"

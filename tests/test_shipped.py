@@ -26,6 +26,9 @@ def test_the_committed_model_is_the_one_its_provenance_describes():
     assert provenance["config"]["models"] == DEMO_MODEL["models"]
     assert provenance["config"]["data"] == DEMO_MODEL["data"]
     assert set(provenance["files"]) >= {"config.json", "model.safetensors", "tokenizer.json", "training_summary.json"}
+    made = json.loads((shipped.DEMO_MODEL_FOLDER / "config.json").read_text())
+    dropout = DEMO_MODEL["models"]["demo-tiny"]["pretrain"].get("dropout", 0.1)
+    assert made["hidden_dropout_prob"] == made["attention_probs_dropout_prob"] == dropout
 
 
 def test_the_demo_reads_the_model_demo_model_yaml_pretrains():

@@ -360,6 +360,33 @@ def test_nli_labels_are_recomputed_by_the_oracle():
         assert any(" not " in row["text_b"] for row in rows if row["label"] == label)
 
 
+def _statements(sentence):
+    return [clause + " ." for clause in sentence.removesuffix(" .").split(" and ")]
+
+
+def test_restated_corpus_lines_state_a_fact_then_something_it_entails():
+    lines = [row["text"] for row in make("corpus", "en", n=400, restate_rate=1.0, loanword_rate=0.0)]
+    people = shortened = asked = 0
+    for line in lines:
+        first, second, *question = re.findall(r".+? [.?](?= |$)", line)
+        assert first.endswith(" .") and second.endswith(" .") and len(question) <= 1, line
+        asked += bool(question) and question[0].endswith(" ?")
+        shortened += sum(content_words(second).values()) < sum(content_words(first).values())
+        words = first.split()
+        if words[words.index(",") + 1 if words[0] == "In" else 0] not in syn.FIRST_NAMES:  # a thing's fact
+            assert content_words(second) <= content_words(first), line
+            continue
+        people += 1
+        for hypothesis in _statements(second):
+            h = parse_clause(hypothesis.split()[:-1])
+            (premise,) = [p for p in _statements(first) if parse_clause(p.split()[:-1])["subject"] == h["subject"]]
+            if h["negated"]:  # nothing follows from a negated fact with modifiers dropped: it is repeated
+                assert parse_clause(premise.split()[:-1]) == h, line
+            else:
+                assert nli_oracle(premise, hypothesis) == "entailment", line
+    assert people > 0.6 * len(lines) and 0.2 < shortened / len(lines) < 0.6 and 0.15 < asked / len(lines) < 0.4
+
+
 def test_paraphrase_labels_are_recomputed_by_the_oracle():
     rows = make("paraphrase", "en", n=600)
     swaps = 0

@@ -61,8 +61,9 @@ SELECTION_ONLY = ("eval_every", "eval_examples", "patience")
 # - masking: only stages that train a masked LM (pre-training, MLM inside a recipe).
 MLM_ONLY = ("mlm_probability",)
 # A pre-trained model's position table is part of its architecture, not of a feature length: the
-# later stages' inputs must fit it (checked), but changing them never retrains the model.
-PRETRAIN_DEFAULTS = {"max_positions": 512}
+# later stages' inputs must fit it (checked), but changing them never retrains the model. Dropout
+# is XLM-R's; the model keeps it in its config, so later stages train with it too.
+PRETRAIN_DEFAULTS = {"max_positions": 512, "dropout": 0.1}
 FEATURE_DEFAULTS = {
     "max_length": {"classification": 256, "multiple_choice": 256, "tagging": 256,
                    "span_qa": 384, "retrieval": 512, "mlm": 256},

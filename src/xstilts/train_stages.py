@@ -157,6 +157,7 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
         intermediate_size=architecture["intermediate_size"], max_position_embeddings=max_positions + 2,  # XLM-R positions start after the pad id
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         type_vocab_size=1,
+        hidden_dropout_prob=architecture["dropout"], attention_probs_dropout_prob=architecture["dropout"],
     )
     torch.manual_seed(seed)
     mlm = XLMRobertaForMaskedLM(config)
