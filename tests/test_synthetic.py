@@ -17,6 +17,7 @@ THIRD_TO_BASE = {third: base for base, (third, _) in syn.VERBS.items()}
 PARTNER = {base: partner for base, (_, partner) in syn.VERBS.items()}
 PLURAL_TO_NOUN = {noun + "s": noun for noun in syn.NOUNS}
 ANCHORS = set(syn.FIRST_NAMES) | set(syn.SURNAMES) | {word for place in syn.PLACES for word in place.split()}
+HELD_OUT = {name for pool in syn.held_out_names(SEED).values() for name in pool}  # the tagging tasks' names
 
 
 def make(kind, lang="en", n=60, split="train", stream=None, seed=SEED, **options):
@@ -50,8 +51,8 @@ def parse_clause(words):
         comma = words.index(",")
         place, words = " ".join(words[1:comma]), words[comma + 1:]
     first = words.pop(0)
-    assert first in syn.FIRST_NAMES, first
-    last = words.pop(0) if words[0] in syn.SURNAMES else None
+    assert first in syn.FIRST_NAMES or first in HELD_OUT, first
+    last = words.pop(0) if words[0] in syn.SURNAMES or words[0] in HELD_OUT else None
     negated = words[0] == "does"
     if negated:
         assert words[1] == "not" and words[2] in syn.VERBS
@@ -61,7 +62,7 @@ def parse_clause(words):
     if "in" in words:
         at = words.index("in")
         place, words = " ".join(words[at + 1:]), words[:at]
-    assert place is None or place in syn.PLACES, place
+    assert place is None or place in syn.PLACES or set(place.split()) <= HELD_OUT, place
     noun, number, adjective = parse_noun_phrase(words)
     return {"subject": (first, last), "verb": verb, "negated": negated, "obj": noun, "number": number,
             "adjective": adjective, "place": place}
@@ -301,6 +302,42 @@ def test_tagged_tokens_are_words_with_one_tag_each(kind, lang):
     if kind == "ner":
         every = Counter(tag for row in rows for tag in row["tags"])
         assert every["I-PER"] and every["I-LOC"] and every["B-PER"] and every["B-LOC"]
+
+
+def test_held_out_names_are_new_to_every_other_split_and_language():
+    pools = syn.held_out_names(SEED)
+    assert [len(set(pools[split])) for split in syn.SPLITS] == [syn.HELD_OUT_NAMES_PER_SPLIT] * 3
+    assert not set(pools["train"]) & (set(pools["dev"]) | set(pools["test"]))
+    assert not set(pools["dev"]) & set(pools["test"])
+    words = {word.lower() for lang in syn.LANGUAGES for word in syn.lexicon(SEED).words[lang].values()}
+    assert not {name.lower() for name in HELD_OUT} & (words | {anchor.lower() for anchor in ANCHORS})
+    # no corpus line, so no pretraining, ever meets one
+    assert not HELD_OUT & {word for row in make("corpus", "en", n=300) for word in row["text"].split()}
+
+
+@pytest.mark.parametrize("kind", ["pos", "ner"])
+def test_tagging_test_names_were_never_tagged_in_training(kind):
+    pools = syn.held_out_names(SEED)
+    names = {split: {token for row in make(kind, "en", n=300, split=split) for token in row["tokens"]} & HELD_OUT
+             for split in ("train", "test")}
+    assert names["train"] and names["train"] <= set(pools["train"])
+    assert names["test"] and names["test"] <= set(pools["test"])
+    assert not {token for row in make(kind, "en", n=300, split="test", unseen_name_rate=0.0)
+                for token in row["tokens"]} & HELD_OUT
+    # about half the people and places are renamed
+    rows = make(kind, "en", n=300, split="test")
+    starts = [token for row in rows for token, tag in zip(row["tokens"], row["tags"])
+              if tag in ("PROPN", "B-PER", "B-LOC") and (tag != "PROPN" or token not in syn.SURNAMES)]
+    assert 0.35 < sum(token in HELD_OUT for token in starts) / len(starts) < 0.65
+
+
+def test_a_held_out_name_is_a_person_in_one_sentence_and_a_place_in_another():
+    roles = {}
+    for row in make("ner", "en", n=300, split="test"):
+        for token, tag in zip(row["tokens"], row["tags"]):
+            if token in HELD_OUT and tag != "O":
+                roles.setdefault(token, set()).add(tag[2:])
+    assert sum(roles_of == {"PER", "LOC"} for roles_of in roles.values()) > len(roles) / 2
 
 
 def test_ner_tags_follow_the_names_in_the_text():

@@ -6,8 +6,9 @@ A shipped model is a folder in the hub's layout plus `provenance.json`: the conf
 from, the generator's seed and code hash (it was trained on the generator's corpora), the pretrain
 stage's code hash, and the sha256 of every file. A config that uses it with another generator seed
 or another generator code is refused by name, as is a file whose sha256 differs, so a changed
-generator never meets a stale model. `python -m xstilts.shipped rebuild` makes it again, bit for
-bit, with the pretrain stage.
+generator never meets a stale model. `python -m xstilts.shipped rebuild` makes it again with the
+pretrain stage: the same tokenizer byte for byte, weights equal up to float rounding (two rebuilds
+on one CPU machine drift apart from the first hundred steps), so the shipped files are one run.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def pack(pretrained: Path, config_path: Path, out: Path) -> dict:
     try:
         for name in files:
             shutil.copyfile(Path(pretrained) / name, staging / name)
-        # The one wall-clock figure the stage records: without it, a rebuild is the same bit for bit.
+        # The one wall-clock figure the stage records: dropped, so two packings of one run are identical.
         summary = read_json(staging / "training_summary.json")
         summary.pop("seconds", None)
         write_json(staging / "training_summary.json", summary)
