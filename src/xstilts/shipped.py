@@ -7,8 +7,8 @@ from, the generator's seed and code hash (it was trained on the generator's corp
 stage's code hash, and the sha256 of every file. A config that uses it with another generator seed
 or another generator code is refused by name, as is a file whose sha256 differs, so a changed
 generator never meets a stale model. `python -m xstilts.shipped rebuild` makes it again with the
-pretrain stage: the same tokenizer byte for byte, weights equal up to float rounding (two rebuilds
-on one CPU machine drift apart from the first hundred steps), so the shipped files are one run.
+pretrain stage: the same tokenizer byte for byte, and on another processor weights equal only up
+to float rounding (README, "Not yet across vendors"), so the shipped files are one run.
 """
 
 from __future__ import annotations
