@@ -1,0 +1,6 @@
+"""Robustness: perturbations of benchmark inputs (and, later, attacks and their metrics).
+
+`noise` holds the kinds that need neither a model nor a dictionary (`char_noise`,
+`word_noise`); `examples` applies a kind to an example of any task type while keeping its
+label, tags and answers true.
+"""

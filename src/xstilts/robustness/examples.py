@@ -1,0 +1,104 @@
+"""A noise kind applied to one example of any task type, keeping what the example is scored on.
+
+Labels of sentence-level tasks are kept as they are (noise never edits digits; the generator's
+marking of the words that decide a label comes with the config slice). Tagging keeps one tag per
+token and never drops, repeats or moves a token of an entity, so IOB2 stays valid. Span QA never
+edits an answer and moves every `answer_start` to where its answer now is. Retrieval perturbs the
+non-English side (`src`) only. The result carries `changes`: per field, the edits made.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .noise import char_noise, word_noise
+
+TEXT_FIELDS = {"classification": ("text_a", "text_b"), "retrieval": ("src",)}
+
+
+def perturb_example(example: dict, task_type: str, kind: str, rate: float, rng: random.Random,
+                    alphabet: dict[str, list[str]]) -> dict:
+    def noisy(text, protected=()):
+        if kind == "char_noise":
+            return char_noise(text, rate, rng, alphabet=alphabet, protected=protected)
+        if kind == "word_noise":
+            return word_noise(text, rate, rng, protected=protected)
+        raise ValueError(f"unknown noise kind {kind!r}; expected char_noise or word_noise")
+
+    out, changes = dict(example), {}
+    if task_type in TEXT_FIELDS:
+        for field in TEXT_FIELDS[task_type]:
+            if example.get(field) is not None:
+                out[field], changes[field] = noisy(example[field])
+    elif task_type == "multiple_choice":
+        out["context"], changes["context"] = noisy(example["context"])
+        perturbed = [noisy(choice) for choice in example["choices"]]
+        out["choices"] = [text for text, _ in perturbed]
+        changes["choices"] = [edits for _, edits in perturbed]
+    elif task_type == "span_qa":
+        out["question"], changes["question"] = noisy(example["question"])
+        out["context"], out["answers"], changes["context"] = _context_around_answers(example, noisy)
+    elif task_type == "tagging":
+        out["tokens"], out["tags"], changes["tokens"] = _tagged(example["tokens"], example["tags"], kind, rate, rng,
+                                                                noisy)
+    else:
+        raise ValueError(f"no noise for task type {task_type!r}")
+    out["changes"] = changes
+    return out
+
+
+def _context_around_answers(example: dict, noisy):
+    """The context perturbed between the answers, which stay as they are at their new offsets."""
+    context, answers = example["context"], example["answers"]
+    spans = sorted((start, start + len(text)) for start, text in zip(answers["answer_start"], answers["text"]))
+    regions = []
+    for start, end in spans:  # overlapping answers (SQuAD dev has several per question) form one region
+        if regions and start <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], end)
+        else:
+            regions.append([start, end])
+    pieces, changes, moved, last = [], [], {}, 0
+    for start, end in regions + [[len(context), len(context)]]:
+        text, edits = noisy(context[last:start])
+        offset = sum(map(len, pieces))
+        changes += [{**edit, "start": edit["start"] + last} for edit in edits]
+        pieces += [text, context[start:end]]
+        moved[start] = offset + len(text)
+        last = end
+    new_starts = []
+    for start in answers["answer_start"]:
+        region = max(r_start for r_start, _ in regions if r_start <= start)
+        new_starts.append(moved[region] + start - region)
+    return "".join(pieces), {**answers, "answer_start": new_starts}, changes
+
+
+def _tagged(tokens: list[str], tags: list[str], kind: str, rate: float, rng: random.Random, noisy):
+    if kind == "char_noise":  # within each token; a token never becomes empty
+        perturbed = [noisy(token) for token in tokens]
+        new = [text if text else token for token, (text, _) in zip(tokens, perturbed)]
+        edits = [{**edit, "token": i} for i, (_, token_edits) in enumerate(perturbed) for edit in token_edits]
+        return new, list(tags), edits
+    iob = all(tag == "O" or tag[:2] in ("B-", "I-") for tag in tags)
+    movable = [(not iob or tag == "O") and not any(char.isdigit() for char in token) for token, tag in zip(tokens, tags)]
+    rows, edits, i = list(zip(tokens, tags)), [], 0
+    out = []
+    while i < len(rows):
+        if not movable[i] or rng.random() >= rate:
+            out.append(rows[i])
+            i += 1
+            continue
+        op = rng.choice(("drop", "repeat", "swap"))
+        if op == "swap" and i + 1 < len(rows) and movable[i + 1]:
+            out += [rows[i + 1], rows[i]]
+            edits.append({"op": op, "token": i, "before": [rows[i][0], rows[i + 1][0]], "after": [rows[i + 1][0], rows[i][0]]})
+            i += 2
+            continue
+        if op == "drop" and len(rows) - sum(1 for e in edits if e["op"] == "drop") > 1:
+            edits.append({"op": op, "token": i, "before": rows[i][0], "after": ""})
+        elif op == "repeat":
+            out += [rows[i], rows[i]]
+            edits.append({"op": op, "token": i, "before": rows[i][0], "after": [rows[i][0], rows[i][0]]})
+        else:
+            out.append(rows[i])
+        i += 1
+    return [token for token, _ in out], [tag for _, tag in out], edits
