@@ -2,5 +2,6 @@
 
 `noise` holds the kinds that need neither a model nor a dictionary (`char_noise`,
 `word_noise`); `examples` applies a kind to an example of any task type while keeping its
-label, tags and answers true.
+label, tags and answers true; `drops` compares recipes on what they lose under a perturbation,
+with intervals that hold example and seed noise.
 """

@@ -1,0 +1,99 @@
+"""How much more (or less) a recipe loses under a perturbation than `none`, with an interval that
+holds both sources of noise: which examples the test set happens to hold, and which seed trained
+the model.
+
+A seed's run gives, for the same examples clean and perturbed, each example's score (1/0 for
+accuracy, its F1 for QA, ...). Its drop is the clean score minus the perturbed one, in points. A
+recipe's drop is the mean over its seeds, and the comparison is the recipe's drop minus that of
+the baseline. Clean and perturbed scores of one seed are paired example by example: the bootstrap
+resamples example indices, the same ones on both sides, so the many examples a perturbation leaves
+alone add no noise.
+
+- Two or more seeds on both sides: a two-level bootstrap, seeds resampled with replacement and,
+  within each drawn seed, its examples; the interval is the percentile interval.
+- One seed on either side: the example bootstrap's standard error combined with the seed spread
+  measured once with more seeds (`report.seed_spread`), t-quantile at its degrees of freedom, as
+  the main table does for single-seed changes. Without a seed spread there is no interval, and
+  that is an error, not a silent example-only interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..stats import CONFIDENCE, _t
+
+Run = tuple[np.ndarray, np.ndarray]  # one seed: per-example scores (0-1) clean, perturbed; same examples
+
+
+@dataclass(frozen=True)
+class DropComparison:
+    difference: float  # recipe's mean drop minus the baseline's, points
+    low: float
+    high: float
+    recipe_drop: float
+    baseline_drop: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def drop(run: Run) -> float:
+    clean, perturbed = _checked(run)
+    return 100.0 * float(np.mean(clean - perturbed))
+
+
+def compare_drops(recipe: list[Run], baseline: list[Run], *, seed_spread: tuple[float, float] | None = None,
+                  n_boot: int = 2000, seed: int = 0, confidence: float = CONFIDENCE) -> DropComparison:
+    if not recipe or not baseline:
+        raise ValueError("each side needs at least one seed's run")
+    recipe_diffs, baseline_diffs = [_diffs(run) for run in recipe], [_diffs(run) for run in baseline]
+    recipe_drop = 100.0 * float(np.mean([d.mean() for d in recipe_diffs]))
+    baseline_drop = 100.0 * float(np.mean([d.mean() for d in baseline_diffs]))
+    difference = recipe_drop - baseline_drop
+    rng = np.random.default_rng(seed)
+    if len(recipe) >= 2 and len(baseline) >= 2:
+        boot = 100.0 * (_two_level(recipe_diffs, n_boot, rng) - _two_level(baseline_diffs, n_boot, rng))
+        tail = (1 - confidence) / 2
+        low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
+        return DropComparison(difference, low, high, recipe_drop, baseline_drop)
+    if seed_spread is None:
+        raise ValueError("one seed on a side: the interval needs the seed spread measured with more seeds "
+                         "(report.seed_spread); an interval over examples alone would read seed noise as an effect")
+    std, df = seed_spread
+    boot = 100.0 * (_examples_only(recipe_diffs, n_boot, rng) - _examples_only(baseline_diffs, n_boot, rng))
+    seed_var = std**2 * (1 / len(recipe) + 1 / len(baseline))
+    half = _t(df, confidence) * math.sqrt(float(np.var(boot, ddof=1)) + seed_var)
+    return DropComparison(difference, difference - half, difference + half, recipe_drop, baseline_drop)
+
+
+def _checked(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    clean, perturbed = (np.asarray(side, dtype=float) for side in run)
+    if clean.shape != perturbed.shape or clean.ndim != 1 or clean.size == 0:
+        raise ValueError(f"a run pairs clean and perturbed scores of the same examples: got shapes "
+                         f"{clean.shape} and {perturbed.shape}")
+    return clean, perturbed
+
+
+def _diffs(run: Run) -> np.ndarray:
+    clean, perturbed = _checked(run)
+    return clean - perturbed
+
+
+def _resampled_mean(diffs: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """n_boot means of `diffs` over example indices drawn with replacement (paired: one index, both sides)."""
+    return diffs[rng.integers(0, diffs.size, size=(n_boot, diffs.size))].mean(axis=1)
+
+
+def _examples_only(runs: list[np.ndarray], n_boot: int, rng) -> np.ndarray:
+    return np.mean([_resampled_mean(diffs, n_boot, rng) for diffs in runs], axis=0)
+
+
+def _two_level(runs: list[np.ndarray], n_boot: int, rng) -> np.ndarray:
+    per_seed = np.stack([_resampled_mean(diffs, n_boot, rng) for diffs in runs])  # seeds x n_boot
+    drawn = rng.integers(0, len(runs), size=(n_boot, len(runs)))
+    return per_seed[drawn, np.arange(n_boot)[:, None]].mean(axis=1)
