@@ -85,3 +85,24 @@ def test_protected_spans_and_numbers_stay(folder):
     text = "Anna buys 3 red books in Paris ."
     noisy, changes, _ = codeswitch(text, 1.0, random.Random(0), dictionaries=dictionaries, protected=[(14, 21)])
     assert "red books" in noisy and " 3 " in noisy and [c["before"] for c in changes] == ["buys"]
+
+
+@pytest.mark.parametrize("task_type,kind,stream", [("classification", "nli", "xnli"), ("tagging", "ner", "panx"),
+                                                   ("span_qa", "span_qa", "xquad")])
+def test_examples_of_every_type_keep_labels_tags_and_answers_when_switched(task_type, kind, stream):
+    from xstilts.robustness.examples import perturb_example
+
+    dictionaries = {tgt: entries for (src, tgt), entries in synthetic_dictionaries(SEED).items() if src == "ru"}
+    rows = syn.generate(kind, split="test", lang="ru", n=60, seed=SEED, stream=stream)
+    rng, switched = random.Random(0), 0
+    for clean in rows:
+        row = perturb_example(clean, task_type, "codeswitch", 0.5, rng, dictionaries=dictionaries)
+        switched += sum(len(edits) for edits in row["changes"].values())
+        if task_type == "classification":
+            assert row["label"] == clean["label"]
+        elif task_type == "tagging":
+            assert row["tags"] == clean["tags"] and len(row["tokens"]) == len(clean["tokens"])
+        else:
+            for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"]):
+                assert row["context"][start:start + len(text)] == text
+    assert switched > 20

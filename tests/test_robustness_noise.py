@@ -154,5 +154,5 @@ def test_retrieval_perturbs_the_non_english_side_only():
 
 
 def test_an_unknown_kind_is_refused_by_name():
-    with pytest.raises(ValueError, match="unknown noise kind 'typo'"):
+    with pytest.raises(ValueError, match="unknown noise kind 'typo'; expected one of: char_noise, word_noise, codeswitch"):
         perturb_example(rows("classification", "en", 1)[0], "classification", "typo", 0.1, random.Random(0), {})

@@ -1,4 +1,4 @@
-"""A noise kind applied to one example of any task type, keeping what the example is scored on.
+"""A perturbation kind applied to one example of any task type, keeping what the example is scored on.
 
 Labels of sentence-level tasks are kept as they are (noise never edits digits; the generator's
 marking of the words that decide a label comes with the config slice). Tagging keeps one tag per
@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import random
 
+from .codeswitch import codeswitch
 from .noise import char_noise, word_noise
 
 TEXT_FIELDS = {"classification": ("text_a", "text_b"), "retrieval": ("src",)}
 
 
+KINDS = ("char_noise", "word_noise", "codeswitch")
+
+
 def perturb_example(example: dict, task_type: str, kind: str, rate: float, rng: random.Random,
-                    alphabet: dict[str, list[str]]) -> dict:
+                    alphabet: dict[str, list[str]] | None = None,
+                    dictionaries: dict[str, dict[str, list[str]]] | None = None) -> dict:
+    """`alphabet` (the language's letters by script) for char_noise; `dictionaries` (target
+    language -> entries, from the example's language) for codeswitch."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown noise kind {kind!r}; expected one of: {', '.join(KINDS)}")
+
     def noisy(text, protected=()):
         if kind == "char_noise":
-            return char_noise(text, rate, rng, alphabet=alphabet, protected=protected)
+            return char_noise(text, rate, rng, alphabet=alphabet or {}, protected=protected)
         if kind == "word_noise":
             return word_noise(text, rate, rng, protected=protected)
-        raise ValueError(f"unknown noise kind {kind!r}; expected char_noise or word_noise")
+        switched, changes, _ = codeswitch(text, rate, rng, dictionaries=dictionaries or {}, protected=protected)
+        return switched, changes
 
     out, changes = dict(example), {}
     if task_type in TEXT_FIELDS:
@@ -73,7 +84,7 @@ def _context_around_answers(example: dict, noisy):
 
 
 def _tagged(tokens: list[str], tags: list[str], kind: str, rate: float, rng: random.Random, noisy):
-    if kind == "char_noise":  # within each token; a token never becomes empty
+    if kind in ("char_noise", "codeswitch"):  # within each token; a token never becomes empty
         perturbed = [noisy(token) for token in tokens]
         new = [text if text else token for token, (text, _) in zip(tokens, perturbed)]
         edits = [{**edit, "token": i} for i, (_, token_edits) in enumerate(perturbed) for edit in token_edits]
