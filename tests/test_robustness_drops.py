@@ -65,3 +65,20 @@ def test_same_seed_same_interval_and_mismatched_runs_refused():
     assert compare_drops(recipe, baseline, seed=3) == compare_drops(recipe, baseline, seed=3)
     with pytest.raises(ValueError, match="same examples"):
         compare_drops([(np.ones(5), np.ones(4))] * 2, baseline)
+
+
+def test_key_metrics_count_drops_and_changed_predictions():
+    from xstilts.robustness.drops import key_metrics
+
+    metrics = key_metrics(80.0, 60.0, [0, 1, 2, 1, 0], [0, 2, 2, 0, 0])
+    assert metrics == {"score": 60.0, "drop": 20.0, "relative_drop": 25.0, "changed": 40.0}
+    with pytest.raises(ValueError, match="same examples: got 2 and 3"):
+        key_metrics(80.0, 60.0, [0, 1], [0, 1, 2])
+
+
+def test_robustness_gap_is_a_language_s_drop_beyond_english():
+    from xstilts.robustness.drops import robustness_gaps
+
+    assert robustness_gaps({"en": 2.0, "de": 5.0, "zh": 1.5}) == {"de": 3.0, "zh": -0.5}
+    with pytest.raises(ValueError, match="measured against 'en'"):
+        robustness_gaps({"de": 5.0})

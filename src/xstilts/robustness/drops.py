@@ -97,3 +97,27 @@ def _two_level(runs: list[np.ndarray], n_boot: int, rng) -> np.ndarray:
     per_seed = np.stack([_resampled_mean(diffs, n_boot, rng) for diffs in runs])  # seeds x n_boot
     drawn = rng.integers(0, len(runs), size=(n_boot, len(runs)))
     return per_seed[drawn, np.arange(n_boot)[:, None]].mean(axis=1)
+
+
+def key_metrics(clean_score: float, perturbed_score: float, clean_predictions, perturbed_predictions) -> dict:
+    """What one evaluation key reports under a perturbation: the score, the absolute and relative
+    drop against clean (points; relative to the clean score), and the share of examples whose
+    prediction changed (in %), the predictions given per example in the same order."""
+    clean_predictions, perturbed_predictions = list(clean_predictions), list(perturbed_predictions)
+    if len(clean_predictions) != len(perturbed_predictions) or not clean_predictions:
+        raise ValueError(f"clean and perturbed predictions must cover the same examples: got "
+                         f"{len(clean_predictions)} and {len(perturbed_predictions)}")
+    changed = sum(a != b for a, b in zip(clean_predictions, perturbed_predictions))
+    absolute = clean_score - perturbed_score
+    return {"score": perturbed_score, "drop": absolute,
+            "relative_drop": 100.0 * absolute / clean_score if clean_score else float("nan"),
+            "changed": 100.0 * changed / len(clean_predictions)}
+
+
+def robustness_gaps(drops: dict[str, float], english: str = "en") -> dict[str, float]:
+    """Each language's drop minus English's: how much more a perturbation costs away from the
+    language the model was fine-tuned in."""
+    if english not in drops:
+        raise ValueError(f"the robustness gap is measured against {english!r}, which has no drop here "
+                         f"(languages: {', '.join(sorted(drops))})")
+    return {lang: drop - drops[english] for lang, drop in drops.items() if lang != english}
