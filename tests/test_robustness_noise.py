@@ -97,7 +97,7 @@ def test_unspaced_scripts_count_characters_as_units():
 
 
 def entities(tokens, tags):
-    """(first token index among entity tokens, words, type) read off a valid IOB2 sequence."""
+    """(words, type) of each entity, read off a sequence that must be valid IOB2."""
     found, current = [], None
     for token, tag in zip(tokens, tags):
         if tag.startswith("B-"):

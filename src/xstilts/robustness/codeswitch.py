@@ -14,7 +14,7 @@ from pathlib import Path
 
 import regex
 
-from .noise import _UNSPACED, _editable, script_of, units
+from .noise import UNSPACED_SCRIPTS, editable, script_of, units
 
 LONGEST_UNSPACED_WORD = 4  # characters tried at once where a script writes no spaces
 _EDGES = regex.compile(r"^(\p{P}*)(.*?)(\p{P}*)$")
@@ -41,9 +41,9 @@ def load_dictionaries(folder, src: str, targets) -> tuple[dict[str, dict[str, li
     """The dictionaries from `src` into each of `targets` found in `folder`, and the pairs with no file."""
     found, missing = {}, []
     for tgt in targets:
-        path = Path(folder) / f"{src}-{tgt}.txt"
         if tgt == src:
             continue
+        path = Path(folder) / f"{src}-{tgt}.txt"
         if path.is_file():
             found[tgt] = read_dictionary(path)
         else:
@@ -115,7 +115,7 @@ def codeswitch(text: str, rate: float, rng: random.Random, *, dictionaries: dict
     while i < len(spans):
         span, core = _lookup(text, spans, i, dictionaries)
         words += any(script_of(char) for char in text[spans[i][0]:spans[i][1]])
-        if core is None or not _editable(text, span[:2], protected):
+        if core is None or not editable(text, span[:2], protected):
             i += 1
             continue
         start, end, word = core
@@ -133,7 +133,7 @@ def codeswitch(text: str, rate: float, rng: random.Random, *, dictionaries: dict
 def _lookup(text, spans, i, dictionaries):
     """The longest dictionary word starting at unit i: ((start, end, units used), (start, end, word))."""
     start = spans[i][0]
-    if script_of(text[start]) in _UNSPACED:
+    if script_of(text[start]) in UNSPACED_SCRIPTS:
         for size in range(LONGEST_UNSPACED_WORD, 0, -1):
             chosen = spans[i:i + size]
             if len(chosen) == size and all(a[1] == b[0] for a, b in zip(chosen, chosen[1:])):

@@ -18,7 +18,7 @@ import regex
 # Scripts an inserted or substituted character may come from; a character outside them is left alone.
 SCRIPTS: tuple[str, ...] = ("Latin", "Cyrillic", "Arabic", "Han", "Hiragana", "Katakana", "Hangul", "Thai",
                             "Devanagari", "Bengali", "Tamil", "Telugu", "Greek", "Hebrew", "Georgian", "Armenian")
-_UNSPACED = {"Han", "Hiragana", "Katakana", "Thai"}
+UNSPACED_SCRIPTS = {"Han", "Hiragana", "Katakana", "Thai"}
 CHAR_OPS: tuple[str, ...] = ("swap", "delete", "insert", "substitute")
 WORD_OPS: tuple[str, ...] = ("drop", "repeat", "swap")
 
@@ -49,7 +49,7 @@ def units(text: str) -> list[tuple[int, int]]:
         start = match.start()
         run_start = start
         for i, char in enumerate(match.group(), start):
-            if script_of(char) in _UNSPACED:
+            if script_of(char) in UNSPACED_SCRIPTS:
                 if run_start < i:
                     spans.append((run_start, i))
                 spans.append((i, i + 1))
@@ -59,7 +59,7 @@ def units(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _editable(text: str, span: tuple[int, int], protected) -> bool:
+def editable(text: str, span: tuple[int, int], protected) -> bool:
     start, end = span
     return not any(char.isdigit() for char in text[start:end]) and \
         not any(start < p_end and p_start < end for p_start, p_end in protected)
@@ -98,7 +98,7 @@ def char_noise(text: str, rate: float, rng: random.Random, *, alphabet, protecte
     and substituted characters come from the same script's letters in `alphabet`."""
     out, changes, last = [], [], 0
     for start, end in units(text):
-        if not _editable(text, (start, end), protected) or rng.random() >= rate:
+        if not editable(text, (start, end), protected) or rng.random() >= rate:
             continue
         edit = _char_edit(text[start:end], rng, alphabet)
         if edit is None:
@@ -119,14 +119,14 @@ def word_noise(text: str, rate: float, rng: random.Random, *, protected=()) -> t
         return text, []
     pieces = [text[start:end] for start, end in spans]
     gaps = [text[:spans[0][0]]] + [text[spans[i - 1][1]:spans[i][0]] for i in range(1, len(spans))]
-    editable = [_editable(text, span, protected) for span in spans]
+    can_edit = [editable(text, span, protected) for span in spans]
     changes, i = [], 0
     while i < len(spans):
-        if not editable[i] or rng.random() >= rate:
+        if not can_edit[i] or rng.random() >= rate:
             i += 1
             continue
         op, before = rng.choice(WORD_OPS), pieces[i]
-        if op == "swap" and i + 1 < len(spans) and editable[i + 1] and pieces[i] != pieces[i + 1]:
+        if op == "swap" and i + 1 < len(spans) and can_edit[i + 1] and pieces[i] != pieces[i + 1]:
             pieces[i], pieces[i + 1] = pieces[i + 1], before
             changes.append({"op": op, "start": spans[i][0], "before": [before, pieces[i]], "after": [pieces[i], before]})
             i += 2
