@@ -17,6 +17,7 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/pretrain.smk"
+include: "rules/perturb.smk"
 include: "rules/tokenize.smk"
 include: "rules/intermediate.smk"
 include: "rules/target.smk"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
-from xstilts.config import RANKING_POOL, ConfigError, Plan
+from xstilts.config import CLEAN, RANKING_POOL, ConfigError, Plan
 from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES
 
 try:
@@ -37,10 +37,16 @@ PRETRAIN_THREADS = 2
 GPUS = config.get("resources", {}).get("gpus_per_job", 1)
 GPU_LOCK_DIR = config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
 DATA_SPLITS = PLAN.data_splits()
+# (benchmark, split, perturbation) -> languages of every perturbed set; tokenized like a split
+# named `<split>/<perturbation>`, which is where its files live.
+PERTURBED_SPLITS = PLAN.perturbed_splits()
+FEATURE_SPLITS = {**DATA_SPLITS, **{(bench, f"{split}/{name}"): langs for (bench, split, name), langs
+                                    in PERTURBED_SPLITS.items()}}
 
 
 # ---- paths ------------------------------------------------------------------------------------
 def data_path(task, split, lang):
+    """The examples of a split (`test`), or of a perturbed copy of one (`test/<perturbation>`)."""
     return f"results/data/{task}/{split}/{lang}.jsonl"
 
 
@@ -75,9 +81,9 @@ def target_dir(model, recipe, target, seed):
 # An evaluation is keyed by (model, recipe, target, benchmark, condition, seed); one job scores every
 # language. The target is the training task whose checkpoint the benchmark is scored on, or
 # ENCODER_TARGET for retrieval benchmarks, scored on the encoder a recipe hands on. The condition is
-# `clean` (perturbed and attacked conditions join it as data of their own).
+# `clean` or a perturbation's name (attacks will join them).
 ENCODER_TARGET = "encoder"
-EVAL_CONDITIONS = ["clean"]
+EVAL_CONDITIONS = [CLEAN, *PLAN.perturbations]
 EVAL_PATTERN = "results/eval/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}"
 
 
@@ -85,7 +91,7 @@ def eval_target(bench):
     return PLAN.target_of(bench) or ENCODER_TARGET
 
 
-def eval_dir(model, recipe, bench, seed, condition="clean"):
+def eval_dir(model, recipe, bench, seed, condition=CLEAN):
     return EVAL_PATTERN.format(model=model, recipe=recipe, target=eval_target(bench), bench=bench,
                                condition=condition, seed=seed)
 
@@ -130,12 +136,13 @@ def bench_languages(bench):
     return PLAN.languages(bench, PLAN.bench_split(bench))
 
 
-def all_eval_results():
-    """One scores file per evaluation job (each holds every language): the report reads these, and
-    one file per job instead of one per language keeps a study's plan quick."""
+def eval_results(perturbed=False):
+    """One scores file per evaluation job (each holds every language), clean or under a perturbation:
+    the report reads these, and one file per job instead of one per language keeps a study's plan
+    quick."""
     return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
             for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches()
-            for condition in EVAL_CONDITIONS for seed in PLAN.seeds]
+            for condition in PLAN.conditions(bench) if (condition != CLEAN) == perturbed for seed in PLAN.seeds]
 
 
 def all_train_logs():
@@ -174,17 +181,70 @@ def seed_spread_file():
 
 # ---- per-stage inputs and params ---------------------------------------------------------
 def data_split_path(task, split, lang):
-    """The examples of one (task, split, language) some stage reads; a clear error for any other,
-    which only a target named on the command line can ask for."""
-    if lang not in DATA_SPLITS.get((task, split), []):
+    """The examples of one (task, split, language) some stage reads, clean or perturbed; a clear
+    error for any other, which only a target named on the command line can ask for."""
+    if lang not in FEATURE_SPLITS.get((task, split), []):
         raise WorkflowError(f"no stage of this config reads {task}/{split}/{lang}: it prepares "
-                            + (", ".join(f"{t}/{s}/{{{','.join(l)}}}" for (t, s), l in DATA_SPLITS.items())))
+                            + (", ".join(f"{t}/{s}/{{{','.join(l)}}}" for (t, s), l in FEATURE_SPLITS.items())))
     return data_path(task, split, lang)
 
 
 def prepare_spec(task, split, lang):
     data_split_path(task, split, lang)
     return PLAN.prepare_spec(task, split)
+
+
+# ---- perturbed sets ---------------------------------------------------------------------
+GENERATED_DICTIONARIES = "results/dictionaries/generated"
+
+
+def perturbed_spec(task, split, condition, lang):
+    data_split_path(task, f"{split}/{condition}", lang)
+    return PLAN.perturbation_spec(condition, task)
+
+
+def dictionary_folder(condition):
+    """Where a codeswitch perturbation reads its dictionaries (None for the other kinds)."""
+    perturbation = PLAN.perturbations[condition]
+    if perturbation["kind"] != "codeswitch":
+        return None
+    return perturbation["options"].get("dictionaries", GENERATED_DICTIONARIES)
+
+
+def dictionary_files(condition, lang):
+    """The dictionaries from `lang` into the perturbation's languages that exist: a pair without a
+    file is skipped, and the perturbed set's summary names it."""
+    folder = dictionary_folder(condition)
+    if folder is None:
+        return []
+    targets = [t for t in PLAN.perturbations[condition]["options"]["languages"] if t != lang]
+    if folder == GENERATED_DICTIONARIES:
+        return [f"{folder}/{lang}-{t}.txt" for t in targets if (lang, t) in GENERATED_PAIRS]
+    return [f"{folder}/{lang}-{t}.txt" for t in targets if Path(folder, f"{lang}-{t}.txt").is_file()]
+
+
+def generated_dictionary_pairs():
+    """Every ordered pair of the generator's languages, where some codeswitch perturbation reads them."""
+    if not any(dictionary_folder(name) == GENERATED_DICTIONARIES for name in PLAN.perturbations):
+        return []
+    from xstilts.synthetic import LANGUAGES
+
+    return [(src, tgt) for src in LANGUAGES for tgt in LANGUAGES if src != tgt]
+
+
+GENERATED_PAIRS = generated_dictionary_pairs()
+
+
+def check_dictionary_folders():
+    """A codeswitch folder that is not there is a typo, not a set of missing pairs: refused at once."""
+    for name in PLAN.perturbations:
+        folder = dictionary_folder(name)
+        if folder not in (None, GENERATED_DICTIONARIES) and not Path(folder).is_dir():
+            raise WorkflowError(f"perturbations.{name}.options.dictionaries: no folder {folder} (it should hold "
+                                "MUSE-format files named <src>-<tgt>.txt)")
+
+
+check_dictionary_folders()
 
 
 def corpus_files(split):
@@ -248,13 +308,24 @@ def eval_splits(bench):
     return list(dict.fromkeys([PLAN.bench_split(bench)] + (["dev"] if PLAN.task(bench)["metric"] == "bucc" else [])))
 
 
+def scored_split(bench, condition):
+    """Where the scored split's files of a condition live: `test`, or `test/<perturbation>`."""
+    split = PLAN.bench_split(bench)
+    return split if condition == CLEAN else f"{split}/{condition}"
+
+
 def eval_features(w):
     """The features an evaluation reads (every language's, with the candidate pool of a ranking
     benchmark), declared through the index of each split (rule index_features). It reads the
     examples files too (gold answers, ids), but does not declare them: each is the input of the
-    features made from it, so a changed example already reruns the evaluation through its features."""
+    features made from it, so a changed example already reruns the evaluation through its features.
+    Under a perturbation the scored split is the perturbed one; BUCC's dev split stays clean."""
     bench = eval_bench(w)
-    return [features_index_path(w.model, bench, split) for split in eval_splits(bench)]
+    if w.condition not in PLAN.conditions(bench):
+        raise WorkflowError(f"{w.bench} is not perturbed by '{w.condition}' (its conditions: "
+                            f"{', '.join(PLAN.conditions(bench))})")
+    splits = [scored_split(bench, w.condition)] + eval_splits(bench)[1:]
+    return [features_index_path(w.model, bench, split) for split in splits]
 
 
 def eval_pool(w):
@@ -268,7 +339,7 @@ def eval_pool(w):
 
 def eval_languages(w):
     """Per language: the files the evaluation reads (see xstilts.evaluation.evaluate)."""
-    bench, split = w.bench, PLAN.bench_split(w.bench)
+    bench, split = w.bench, scored_split(w.bench, w.condition)
     languages = {}
     for lang in bench_languages(bench):
         languages[lang] = {"features": features_path(w.model, bench, split, lang), "examples": data_path(bench, split, lang)}

@@ -1,6 +1,7 @@
 rule report:
     input:
-        results=all_eval_results(),
+        results=eval_results(),
+        perturbed=eval_results(perturbed=True),
         train_logs=list(all_train_logs().values()),
         seed_spread=seed_spread_file(),
     output:

@@ -1,12 +1,14 @@
 # One rule, one job per (model, task, split, language). The features depend on the tokenizer and
 # the task type's lengths only, so every stage that reads the same split shares them. The
-# pretrain stage tokenizes its corpus itself, with the tokenizer it trains.
+# pretrain stage tokenizes its corpus itself, with the tokenizer it trains. A perturbed set is a
+# split named `<split>/<perturbation>` here (rules/perturb.smk makes its examples).
 
 
 rule tokenize:
     wildcard_constraints:
-        task=one_of(sorted({task for task, _ in DATA_SPLITS} - {"corpus"})),
-        lang=one_of(sorted({lang for languages in DATA_SPLITS.values() for lang in languages})),
+        task=one_of(sorted({task for task, _ in FEATURE_SPLITS} - {"corpus"})),
+        split=one_of(sorted({split for _, split in FEATURE_SPLITS})),
+        lang=one_of(sorted({lang for languages in FEATURE_SPLITS.values() for lang in languages})),
     input:
         tokenizer="results/models/{model}/pretrained/tokenizer.json",
         examples=lambda w: data_split_path(w.task, w.split, w.lang),
@@ -38,8 +40,9 @@ localrules:
 rule index_features:
     wildcard_constraints:
         task=one_of(PLAN.benches()),
+        split=one_of(sorted({split for _, split in FEATURE_SPLITS})),
     input:
-        lambda w: [features_path(w.model, w.task, w.split, lang) for lang in DATA_SPLITS[(w.task, w.split)]],
+        lambda w: [features_path(w.model, w.task, w.split, lang) for lang in FEATURE_SPLITS[(w.task, w.split)]],
     output:
         features_index_path("{model}", "{task}", "{split}"),
     log:

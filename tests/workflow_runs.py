@@ -41,10 +41,14 @@ def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> 
 
 def job_label(job) -> str:
     """What a plan counts a job as: its rule, and for the one-rule stages also the (task, split)
-    (`prepare/panx/test`, `index_features/panx/test`) or the benchmark (`evaluate/panx`) it works
-    on, so that a plan is as precise as one rule per split or benchmark."""
+    (`prepare/panx/test`, `index_features/panx/test`, `tokenize/panx/test/typos`, `perturb/panx/test/typos`) or
+    the benchmark and condition (`evaluate/panx`, `evaluate/panx/typos`) it works on, so that a plan is as
+    precise as one rule per split, benchmark and condition."""
     if job.rule.name in ("prepare", "tokenize", "index_features"):
         return f"{job.rule.name}/{job.wildcards.task}/{job.wildcards.split}"
+    if job.rule.name == "perturb":
+        return f"perturb/{job.wildcards.task}/{job.wildcards.split}/{job.wildcards.condition}"
     if job.rule.name == "evaluate":
-        return f"evaluate/{job.wildcards.bench}"
+        condition = job.wildcards.condition
+        return f"evaluate/{job.wildcards.bench}" + ("" if condition == "clean" else f"/{condition}")
     return job.rule.name

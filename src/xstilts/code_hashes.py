@@ -23,6 +23,8 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "import": ("modeling.py", "features.py", "train_stages.py", "io.py"),
     "shipped": ("shipped.py", "io.py"),
     "generator": ("synthetic.py",),
+    "perturb": ("robustness", "io.py"),
+    "dictionaries": ("robustness/codeswitch.py", "robustness/noise.py", "synthetic.py"),
 }
 
 

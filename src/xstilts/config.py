@@ -28,6 +28,10 @@ RECIPE_ONLY_TYPES = ("mlm",)
 # Ranking benchmarks (Mewsli-X, LAReQA) rank every language's queries against one candidate pool:
 # it is prepared, tokenized and encoded once, as this pseudo-language of the benchmark's split.
 RANKING_POOL = "pool"
+# An evaluation's condition: clean inputs, or a perturbation's name (perturbations: in the config).
+CLEAN = "clean"
+# The task types a perturbation kind applies to (xstilts.robustness.examples): every type a benchmark has.
+PERTURBABLE_TYPES = ("classification", "multiple_choice", "tagging", "span_qa", "retrieval")
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -112,6 +116,8 @@ class Plan:
         self.seeds = list(config["seeds"])
         self.models = list(config["models"])
         self._check_names()
+        self.perturbations = {name: self._perturbation(name, spec)
+                              for name, spec in config.get("perturbations", {}).items()}
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -177,6 +183,55 @@ class Plan:
             raise ConfigError(f"target '{target}' ({target_type}) cannot feed benchmark '{bench}' ({bench_type})")
         if self.task(target).get("labels") != self.task(bench).get("labels"):
             raise ConfigError(f"target '{target}' and benchmark '{bench}' have different label sets")
+
+    # ---- perturbations -----------------------------------------------------------------
+    def _perturbation(self, name: str, spec: dict) -> dict:
+        """A perturbation with its defaults, checked against this study's benchmarks and its kind."""
+        where = f"perturbations.{name}"
+        planned = [b for b in self.benches() if self.task(b)["type"] in PERTURBABLE_TYPES]
+        benches = list(spec.get("benchmarks", planned))
+        for bench in benches:
+            if bench not in self.benches():
+                raise ConfigError(f"{where}.benchmarks: '{bench}' is not a benchmark of this study (it has: "
+                                  f"{', '.join(self.benches())})")
+            if self.task(bench)["type"] not in PERTURBABLE_TYPES:
+                raise ConfigError(f"{where}.benchmarks: '{bench}' has type '{self.task(bench)['type']}', "
+                                  "which no perturbation applies to")
+        if not benches:
+            raise ConfigError(f"{where}: no benchmark to perturb")
+        options = dict(spec.get("options", {}))
+        if spec["kind"] == "codeswitch":
+            if not options.get("languages"):
+                raise ConfigError(f"{where}.options.languages: codeswitch needs the languages words are switched into")
+            real = [b for b in benches if self.source(b) != "synthetic"]
+            if real and "dictionaries" not in options:
+                raise ConfigError(f"{where}.options.dictionaries: {', '.join(real)} are not generated data, so the "
+                                  "generator's dictionaries do not cover them: name a folder of MUSE-format "
+                                  "{src}-{tgt}.txt files")
+        elif options:
+            raise ConfigError(f"{where}.options: {', '.join(options)} only apply to codeswitch, not {spec['kind']}")
+        return {"kind": spec["kind"], "rate": spec["rate"], "seed": spec.get("seed", 0), "options": options,
+                "benchmarks": benches}
+
+    def conditions(self, bench: str) -> list[str]:
+        """The evaluation conditions of a benchmark: clean, then each perturbation of it."""
+        return [CLEAN] + [name for name, p in self.perturbations.items() if bench in p["benchmarks"]]
+
+    def perturbed_splits(self) -> dict[tuple[str, str, str], list[str]]:
+        """(benchmark, split, perturbation) -> languages, for every perturbed set an evaluation reads:
+        the scored split (BUCC's dev split, where its threshold is tuned, and a ranking benchmark's
+        candidate pool stay clean: a perturbation is of the inputs scored, not of the index)."""
+        return {(bench, self.bench_split(bench), name): self.languages(bench, self.bench_split(bench))
+                for name, p in self.perturbations.items() for bench in p["benchmarks"]}
+
+    def perturbation_spec(self, name: str, bench: str) -> dict:
+        """What a perturbed set depends on: the kind, its settings and the benchmark's task type (not
+        the list of benchmarks, which adds or removes sets without changing the others)."""
+        p = self.perturbations[name]
+        spec = {"kind": p["kind"], "rate": p["rate"], "seed": p["seed"], "task_type": self.task(bench)["type"]}
+        if p["kind"] == "codeswitch":
+            spec["languages"] = list(p["options"]["languages"])
+        return spec
 
     # ---- tasks, sources, languages ------------------------------------------------------
     def task(self, name: str) -> dict:

@@ -20,6 +20,19 @@ TEXT_FIELDS = {"classification": ("text_a", "text_b"), "retrieval": ("src",)}
 KINDS = ("char_noise", "word_noise", "codeswitch")
 
 
+def texts_of(example: dict, task_type: str) -> list[str]:
+    """The texts of an example that a perturbation may edit (a QA answer's words among them)."""
+    if task_type in TEXT_FIELDS:
+        return [example[f] for f in TEXT_FIELDS[task_type] if example.get(f) is not None]
+    if task_type == "multiple_choice":
+        return [example["context"], *example["choices"]]
+    if task_type == "span_qa":
+        return [example["question"], example["context"]]
+    if task_type == "tagging":
+        return list(example["tokens"])
+    raise ValueError(f"no noise for task type {task_type!r}")
+
+
 def perturb_example(example: dict, task_type: str, kind: str, rate: float, rng: random.Random,
                     alphabet: dict[str, list[str]] | None = None,
                     dictionaries: dict[str, dict[str, list[str]]] | None = None) -> dict:

@@ -1,0 +1,45 @@
+# Perturbed evaluation sets: one job per (benchmark, split, language, perturbation), made from the
+# clean examples and tokenized by the one tokenize rule like any split. A perturbation's settings
+# reach its own sets only (Plan.perturbation_spec), so adding one perturbs nothing else.
+
+
+rule perturb:
+    wildcard_constraints:
+        task=one_of(sorted({task for task, _, _ in PERTURBED_SPLITS})),
+        condition=one_of(sorted(PLAN.perturbations)),
+    input:
+        examples=lambda w: data_path(w.task, w.split, w.lang),
+        dictionaries=lambda w: dictionary_files(w.condition, w.lang),
+    output:
+        examples="results/data/{task}/{split}/{condition}/{lang}.jsonl",
+        summary="results/data/{task}/{split}/{condition}/{lang}.summary.json",
+    params:
+        spec=lambda w: perturbed_spec(w.task, w.split, w.condition, w.lang),
+        # The folder of the dictionary files (which are inputs): no rerun trigger of its own.
+        dictionaries=lambda w, input: dictionary_folder(w.condition),
+        code=CODE["perturb"],
+    log:
+        "results/logs/perturb/{task}/{split}/{condition}/{lang}.log",
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/perturb.py"
+
+
+# The generator's vocabulary as bilingual dictionaries (only where a codeswitch perturbation reads them).
+if GENERATED_PAIRS:
+
+    # One MUSE-format file per ordered pair of its languages: what codeswitch reads on generated
+    # data when no folder is named.
+    rule export_dictionaries:
+        output:
+            [f"{GENERATED_DICTIONARIES}/{src}-{tgt}.txt" for src, tgt in GENERATED_PAIRS],
+        params:
+            seed=lambda w: config["data"]["synthetic"]["seed"],
+            code=CODE["dictionaries"],
+        log:
+            "results/logs/export_dictionaries.log",
+        conda:
+            "../envs/xstilts.yaml"
+        script:
+            "../scripts/export_dictionaries.py"

@@ -1,0 +1,8 @@
+from xstilts.robustness.perturbed_sets import perturb_file
+from xstilts.runtime import stage
+
+with stage(snakemake, uses_torch=False):
+    w, spec = snakemake.wildcards, dict(snakemake.params.spec)
+    perturb_file(examples_path=snakemake.input.examples, out=snakemake.output.examples,
+                 summary_out=snakemake.output.summary, key=f"{w.task}/{w.split}/{w.lang}", lang=w.lang,
+                 dictionaries=snakemake.params.dictionaries, **spec)

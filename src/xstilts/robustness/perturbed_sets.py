@@ -1,0 +1,58 @@
+"""The perturb stage: one benchmark split in one language, perturbed once, with what it changed.
+
+The draws depend on the perturbation's seed and on (benchmark, split, language) only, so a set
+is the same whatever else the study holds. Characters inserted by char_noise come from the
+language's own letters in this file; codeswitch reads its dictionaries from a folder (MUSE's
+files, or the generator's), skips pairs without a file and names them in the summary.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from ..io import read_jsonl, write_json, write_jsonl
+from .codeswitch import load_dictionaries
+from .examples import perturb_example, texts_of
+from .noise import alphabets, script_of, units
+
+
+def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str | Path, key: str, lang: str,
+                 kind: str, rate: float, seed: int, task_type: str, languages: list[str] | None = None,
+                 dictionaries: str | Path | None = None) -> dict:
+    """Write the perturbed examples (each with its `changes`) and a summary of what changed;
+    `key` names the set ("xnli/test/de"), so that each set draws its own numbers."""
+    examples = read_jsonl(examples_path)
+    rng = random.Random(f"{kind}/{seed}/{key}")
+    alphabet = alphabets(t for ex in examples for t in texts_of(ex, task_type)) if kind == "char_noise" else None
+    found, missing = load_dictionaries(dictionaries, lang, languages or []) if kind == "codeswitch" else ({}, [])
+    perturbed = [perturb_example(ex, task_type, kind, rate, rng, alphabet=alphabet, dictionaries=found)
+                 for ex in examples]
+    summary = {"key": key, "kind": kind, "rate": rate, "seed": seed, **edit_counts(examples, perturbed, task_type)}
+    if kind == "codeswitch":
+        summary["dictionaries"] = sorted(found)
+        summary["missing_dictionaries"] = missing
+    write_jsonl(out, perturbed)
+    write_json(summary_out, summary)
+    return summary
+
+
+def edit_counts(clean: list[dict], perturbed: list[dict], task_type: str) -> dict:
+    """Examples changed, edits made, and the share of words edited (switched, for codeswitch)."""
+    edits = [_flat(example["changes"]) for example in perturbed]
+    words = sum(_word_count(text) for example in clean for text in texts_of(example, task_type))
+    n_edits = sum(len(e) for e in edits)
+    return {"examples": len(perturbed), "changed_examples": sum(1 for e in edits if e), "edits": n_edits,
+            "words": words, "edited_share": n_edits / words if words else 0.0}
+
+
+def _flat(changes) -> list[dict]:
+    if isinstance(changes, dict):
+        return [edit for value in changes.values() for edit in _flat(value)]
+    if isinstance(changes, list):
+        return [edit for value in changes for edit in (_flat(value) if isinstance(value, list) else [value])]
+    return []
+
+
+def _word_count(text: str) -> int:
+    return sum(1 for start, end in units(text) if any(script_of(char) for char in text[start:end]))

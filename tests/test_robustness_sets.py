@@ -1,0 +1,188 @@
+"""Perturbations as config data and as cached stages: the plan's checks and defaults, the perturb
+stage's files (deterministic per seed, rate 0 = clean, what changed recorded), one model load per
+evaluation job, and the finished tiny run's perturbed sets and scores."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from helpers import tiny_pretrained
+from xstilts import evaluation, features, synthetic
+from xstilts.config import CLEAN, ConfigError, Plan
+from xstilts.io import read_json, read_jsonl, write_jsonl
+from xstilts.robustness.codeswitch import write_dictionaries
+from xstilts.robustness.perturbed_sets import perturb_file
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+def plan_with(perturbations: dict, **changes) -> Plan:
+    config = copy.deepcopy(TINY)
+    config["perturbations"] = perturbations
+    config.update(changes)
+    return Plan(config)
+
+
+# ---- config ------------------------------------------------------------------------------
+def test_a_perturbation_defaults_to_every_benchmark_and_each_benchmark_lists_its_conditions():
+    plan = plan_with({"typos": {"kind": "char_noise", "rate": 0.1},
+                      "switched": {"kind": "codeswitch", "rate": 0.3, "benchmarks": ["xnli"],
+                                   "options": {"languages": ["de"]}}})
+    assert plan.perturbations["typos"]["benchmarks"] == plan.benches()
+    assert plan.perturbations["typos"]["seed"] == 0
+    assert plan.conditions("xnli") == [CLEAN, "typos", "switched"]
+    assert plan.conditions("tatoeba") == [CLEAN, "typos"]
+    assert plan.perturbed_splits()[("xnli", "test", "switched")] == ["en", "de", "zh"]
+
+
+def test_a_perturbed_set_depends_on_its_settings_not_on_the_other_benchmarks_listed():
+    one = plan_with({"typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["xnli"]}})
+    two = plan_with({"typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["xnli", "panx"]}})
+    assert one.perturbation_spec("typos", "xnli") == two.perturbation_spec("typos", "xnli") == {
+        "kind": "char_noise", "rate": 0.1, "seed": 0, "task_type": "classification"}
+
+
+@pytest.mark.parametrize("perturbation, message", [
+    ({"kind": "char_noise", "rate": 0.1, "benchmarks": ["pawsx"]}, r"benchmarks: 'pawsx' is not a benchmark of this"),
+    ({"kind": "codeswitch", "rate": 0.3}, r"typos.options.languages: codeswitch needs the languages"),
+    ({"kind": "word_noise", "rate": 0.1, "options": {"languages": ["de"]}}, r"typos.options: languages only apply"),
+    ({"kind": "char_noise", "rate": 1.5}, r"perturbations/typos/rate"),
+    ({"kind": "typo", "rate": 0.1}, r"perturbations/typos/kind"),
+])
+def test_a_wrong_perturbation_is_refused_by_name(perturbation, message):
+    with pytest.raises(ConfigError, match=message):
+        plan_with({"typos": perturbation})
+
+
+def test_clean_is_not_a_perturbation_name():
+    with pytest.raises(ConfigError, match="perturbations"):
+        plan_with({"clean": {"kind": "char_noise", "rate": 0.1}})
+
+
+def test_codeswitch_on_data_the_generator_did_not_make_needs_a_dictionary_folder():
+    config = copy.deepcopy(TINY)
+    config["data"]["sources"] = {"xnli": "local"}
+    config["perturbations"] = {"switched": {"kind": "codeswitch", "rate": 0.3, "benchmarks": ["xnli"],
+                                            "options": {"languages": ["de"]}}}
+    with pytest.raises(ConfigError, match=r"switched.options.dictionaries: xnli are not generated data"):
+        Plan(config)
+    config["perturbations"]["switched"]["options"]["dictionaries"] = "/data/muse"
+    assert Plan(config).perturbations["switched"]["options"]["dictionaries"] == "/data/muse"
+
+
+# ---- the perturb stage -------------------------------------------------------------------
+SETS = [("xnli", "nli", "classification"), ("panx", "ner", "tagging"), ("xquad", "span_qa", "span_qa"),
+        ("tatoeba", "parallel", "retrieval"), ("xcopa", "multiple_choice", "multiple_choice")]
+
+
+def clean_set(tmp_path: Path, bench: str, kind: str, lang: str) -> Path:
+    path = tmp_path / f"{bench}-{lang}.jsonl"
+    options = {"context_sentences": 3} if kind == "span_qa" else {}
+    write_jsonl(path, synthetic.generate(kind, split="test", lang=lang, n=20, seed=7, stream=bench, **options))
+    return path
+
+
+def perturbed(tmp_path: Path, clean: Path, name: str, task_type: str, lang: str, **spec) -> tuple[list[dict], dict]:
+    out, summary = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.summary.json"
+    perturb_file(examples_path=clean, out=out, summary_out=summary, key=f"set/{lang}", lang=lang, task_type=task_type,
+                 **spec)
+    return read_jsonl(out), read_json(summary)
+
+
+@pytest.mark.parametrize("bench, kind, task_type", SETS)
+@pytest.mark.parametrize("noise", ["char_noise", "word_noise", "codeswitch"])
+def test_a_set_is_the_same_for_its_seed_another_for_another_and_clean_at_rate_0(tmp_path, bench, kind, task_type,
+                                                                               noise):
+    lang = "de" if task_type == "retrieval" else "en"
+    clean = clean_set(tmp_path, bench, kind, lang)
+    dictionaries = tmp_path / "dictionaries"
+    write_dictionaries(dictionaries, 7)
+    spec = {"kind": noise, "rate": 0.3, "languages": ["ru", "zh"], "dictionaries": dictionaries}
+    first, summary = perturbed(tmp_path, clean, "a", task_type, lang, seed=1, **spec)
+    again, _ = perturbed(tmp_path, clean, "b", task_type, lang, seed=1, **spec)
+    other, _ = perturbed(tmp_path, clean, "c", task_type, lang, seed=2, **spec)
+    assert first == again and first != other
+    assert summary["changed_examples"] > 0 and summary["edits"] == sum(1 for _ in edits(first))
+    unchanged, summary = perturbed(tmp_path, clean, "d", task_type, lang, seed=1, **{**spec, "rate": 0.0})
+    assert [{k: v for k, v in row.items() if k != "changes"} for row in unchanged] == read_jsonl(clean)
+    assert summary["edits"] == 0 and not list(edits(unchanged))
+
+
+def edits(rows: list[dict]):
+    def flat(value):
+        if isinstance(value, dict) and "op" in value:
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from flat(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from flat(v)
+    for row in rows:
+        yield from flat(row["changes"])
+
+
+def test_codeswitch_names_a_missing_dictionary_and_switches_into_the_others(tmp_path):
+    clean = clean_set(tmp_path, "xnli", "nli", "en")
+    dictionaries = tmp_path / "dictionaries"
+    write_dictionaries(dictionaries, 7)
+    (dictionaries / "en-ru.txt").unlink()
+    rows, summary = perturbed(tmp_path, clean, "s", "classification", "en", kind="codeswitch", rate=0.5, seed=0,
+                              languages=["ru", "de"], dictionaries=dictionaries)
+    assert summary["missing_dictionaries"] == ["en-ru"] and summary["dictionaries"] == ["de"]
+    assert {edit["lang"] for edit in edits(rows)} == {"de"}
+    assert 0.2 < summary["edited_share"] < 0.6  # about the rate, over the words that have a translation
+
+
+# ---- evaluation --------------------------------------------------------------------------
+def test_an_evaluation_job_loads_its_checkpoint_once_for_every_language(tmp_path, monkeypatch):
+    model = tiny_pretrained(tmp_path / "model")
+    languages = {}
+    for lang in ("de", "ru", "zh"):
+        clean = clean_set(tmp_path, "tatoeba", "parallel", lang)
+        out = tmp_path / f"perturbed-{lang}.jsonl"
+        perturb_file(examples_path=clean, out=out, summary_out=tmp_path / f"{lang}.summary.json", key=lang, lang=lang,
+                     kind="char_noise", rate=0.2, seed=0, task_type="retrieval")
+        languages[lang] = {"examples": str(out), "features": str(tmp_path / f"{lang}.parquet")}
+        features.tokenize(tokenizer_dir=model, task_type_name="retrieval", labels=None, examples_paths=[str(out)],
+                          settings={"max_length": 48}, outs=[languages[lang]["features"]])
+    loads = []
+    real_load = evaluation.load_for_inference
+    monkeypatch.setattr(evaluation, "load_for_inference", lambda path: loads.append(path) or real_load(path))
+    evaluation.evaluate(checkpoint=model, head=None, bench="tatoeba", bench_type="retrieval", metric="tatoeba",
+                        retrieval_layer=1, settings={"max_length": 48}, meta={"condition": "typos", "seed": 1},
+                        languages=languages, device=torch.device("cpu"), batch_size=8,
+                        out={"scores": str(tmp_path / "scores.json"), "predictions": str(tmp_path / "p.jsonl")})
+    results = read_json(tmp_path / "scores.json")["results"]
+    assert len(loads) == 1 and [r["lang"] for r in results] == ["de", "ru", "zh"]
+    assert {r["condition"] for r in results} == {"typos"}
+
+
+# ---- the workflow ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_tiny_run_scores_each_perturbed_set_under_its_own_condition(finished_tiny_run):
+    """tests/configs/tiny.yaml perturbs XNLI and PAN-X (typos) and XNLI (switched): each set keeps
+    the clean set's ids and labels, and each evaluation reads its own condition's features."""
+    workdir, _ = finished_tiny_run
+    results = workdir / "results"
+    for bench, name in (("xnli", "typos"), ("xnli", "switched"), ("panx", "typos")):
+        for lang in ("en", "de", "zh"):
+            clean = read_jsonl(results / f"data/{bench}/test/{lang}.jsonl")
+            noisy = read_jsonl(results / f"data/{bench}/test/{name}/{lang}.jsonl")
+            label = "tags" if bench == "panx" else "label"
+            assert [(r["id"], r[label]) for r in noisy] == [(r["id"], r[label]) for r in clean]
+            assert any(row["changes"] != {k: [] for k in row["changes"]} for row in noisy)
+        index = (results / f"features/tiny/{bench}/test/{name}/index.txt").read_text().split()
+        assert index == [f"results/features/tiny/{bench}/test/{name}/{lang}.parquet" for lang in ("en", "de", "zh")]
+        scores = json.loads((results / f"eval/tiny/mnli/{'mnli' if bench == 'xnli' else bench}/{bench}/{name}/seed1/"
+                                       "scores.json").read_text())["results"]
+        assert [(r["lang"], r["condition"]) for r in scores] == [("en", name), ("de", name), ("zh", name)]
+    summary = read_json(results / "data/xnli/test/switched/en.summary.json")
+    assert summary["dictionaries"] == ["de", "zh"] and summary["missing_dictionaries"] == []
