@@ -252,12 +252,12 @@ def test_load_train_logs(tmp_path):
 
 
 def test_interrupted_report_leaves_no_index_and_no_temporary_files(tmp_path, monkeypatch):
-    import xstilts.report as report_module
+    from matplotlib.figure import Figure
 
     def fail(figure, *args, **options):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(report_module.Figure, "savefig", fail)
+    monkeypatch.setattr(Figure, "savefig", fail)
     with pytest.raises(RuntimeError, match="interrupted"):
         write_report(make_results(), TRAIN_LOGS, tmp_path, **OPTIONS)
     # The tables were written before the figures; the index, written last, is absent.

@@ -231,3 +231,29 @@ def test_retrieval_finds_identical_sentences(tokenizer, pretrained):
 
 EXAMPLES_TEXTS = ["Anna buys 3 red apples .", "Marco sells the blue car in Rome .", "Кира видит 5 домов .",
                   "安娜买了3个苹果。", "The old man reads a long book ."]
+
+
+@pytest.mark.parametrize("type_name, labels, metric, predictions, examples", [
+    ("classification", ["yes", "no"], "accuracy",
+     [{"id": "a", "prediction": "yes"}, {"id": "b", "prediction": "yes"}, {"id": "c", "prediction": "no"}],
+     [{"id": "a", "label": "yes"}, {"id": "b", "label": "no"}, {"id": "c", "label": "no"}]),
+    ("multiple_choice", None, "accuracy", [{"id": "a", "prediction": 1}, {"id": "b", "prediction": 0}],
+     [{"id": "a", "label": 1}, {"id": "b", "label": 1}]),
+    ("span_qa", None, "mlqa", [{"id": "a", "prediction": "the red car"}, {"id": "b", "prediction": "Paris"},
+                               {"id": "c", "prediction": ""}],
+     [{"id": "a", "answers": {"text": ["red car", "a car"], "answer_start": [0, 0]}},
+      {"id": "b", "answers": {"text": ["Paris"], "answer_start": [0]}},
+      {"id": "c", "answers": {"text": ["Rome"], "answer_start": [0]}}]),
+    ("retrieval", None, "tatoeba", [{"id": "1", "prediction": "1"}, {"id": "2", "prediction": "1"}], []),
+])
+def test_example_scores_average_to_the_score(type_name, labels, metric, predictions, examples):
+    """What the paired bootstrap of drops resamples must average to the metric it reports."""
+    task = task_type(type_name)(labels)
+    per_example = task.example_scores(predictions, examples, metric, "en")
+    assert len(per_example) == len(predictions) and 0 < sum(per_example) < len(per_example)
+    assert 100 * np.mean(per_example) == pytest.approx(task.score(predictions, examples, metric, "en")["score"])
+
+
+def test_entity_f1_has_no_example_scores():
+    task = task_type("tagging")(["O", "B-PER", "I-PER"])
+    assert task.example_scores([{"id": "a", "prediction": ["B-PER"]}], [{"id": "a", "tags": ["B-PER"]}], "ner", "en") is None

@@ -22,7 +22,8 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
     """Load the checkpoint once and evaluate every language of one benchmark.
     languages[lang] = {"features", "examples"} (+ "dev_features", "dev_examples" for BUCC);
     out = {"scores", "predictions"}: one scores file (a result per language, in `languages` order)
-    and one predictions file (each line names its language), both written once all are scored;
+    and one predictions file (each line names its language, and carries its `example_score` where
+    the metric is a mean over examples), both written once all are scored;
     pool = {"features", "examples"}: the candidates every language's queries are ranked against
     (Mewsli-X, LAReQA), encoded once."""
     model = load_for_inference(checkpoint).to(device)
@@ -54,6 +55,9 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
                                                 dev_examples, lang=lang, **run)
             result = task.mining_score(dev_predictions, dev_examples, predictions, examples)
         score = result.pop("score")
+        example_scores = None if metric == "bucc" or pool else task.example_scores(predictions, examples, metric, lang)
+        for prediction, value in zip(predictions, example_scores or []):
+            prediction["example_score"] = value
         all_predictions += [{"lang": lang, **prediction} for prediction in predictions]
         results.append({**meta, "bench": bench, "lang": lang, "n_examples": len(examples), "metrics": result,
                         "score": score})

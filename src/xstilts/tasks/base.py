@@ -75,6 +75,13 @@ class TaskType:
         """Metric dict (0-100) with the primary value under "score"."""
         raise NotImplementedError
 
+    def example_scores(self, predictions: list[dict], examples: list[dict], metric: str,
+                       lang: str) -> list[float] | None:
+        """Each example's part of the score (0-1, in the order of `predictions`) where the metric is
+        their mean (accuracy, QA F1); None where it is not (entity F1, mining F1). A paired bootstrap
+        over examples resamples these."""
+        return None
+
     def unbatch(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> list:
         """Per-row CPU outputs, trimmed of padding where they are per token."""
         return list(outputs.float().cpu().numpy())

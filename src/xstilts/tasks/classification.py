@@ -48,3 +48,6 @@ class Classification(TaskType):
     def score(self, predictions, examples, metric, lang):
         value = metrics.accuracy([p["prediction"] for p in predictions], [str(ex["label"]) for ex in examples])
         return {"accuracy": value, "score": value}
+
+    def example_scores(self, predictions, examples, metric, lang):
+        return [float(p["prediction"] == str(ex["label"])) for p, ex in zip(predictions, examples)]

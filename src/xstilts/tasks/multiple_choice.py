@@ -57,3 +57,6 @@ class MultipleChoice(TaskType):
     def score(self, predictions, examples, metric, lang):
         value = metrics.accuracy([p["prediction"] for p in predictions], [int(ex["label"]) for ex in examples])
         return {"accuracy": value, "score": value}
+
+    def example_scores(self, predictions, examples, metric, lang):
+        return [float(p["prediction"] == int(ex["label"])) for p, ex in zip(predictions, examples)]

@@ -81,6 +81,11 @@ class Retrieval(TaskType):
         value = metrics.accuracy([p["prediction"] for p in predictions], [p["id"] for p in predictions])
         return {"accuracy": value, "score": value}
 
+    def example_scores(self, predictions, examples, metric, lang):
+        if metric != "tatoeba":
+            return None
+        return [float(p["prediction"] == p["id"]) for p in predictions]
+
     @staticmethod
     def gold_pairs(examples: list[dict]) -> set[tuple[str, str]]:
         """In our mining schema a line with both sides is a gold pair; its two sides share the id."""

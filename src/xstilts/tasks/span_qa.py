@@ -91,6 +91,11 @@ class SpanQA(TaskType):
         result = metrics.qa_scores(predicted, gold, lang=lang if metric == "mlqa" else None)
         return {**result, "score": result["f1"]}
 
+    def example_scores(self, predictions, examples, metric, lang):
+        gold = {ex["id"]: list(ex["answers"]["text"]) for ex in examples}
+        rules = lang if metric == "mlqa" else None
+        return [metrics.qa_f1(p["prediction"], gold[p["id"]], lang=rules) / 100.0 for p in predictions]
+
 
 def _context_offsets(offsets: list, sequence_ids: list) -> list:
     """Character offsets of the context tokens, (-1, -1) elsewhere. The context is one run of

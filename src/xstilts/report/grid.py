@@ -15,24 +15,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import stats
-from .layout import REPORT_FILES
+from .. import stats
+from ..layout import REPORT_FILES
+from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tabular, markdown_table, mean_std,
+                     new_figure, note_figure, number, signed, write_csv, write_figure, write_text)
 
 BASELINE = "none"
 ENGLISH = "en"
-MISSING = "–"
 AVG_XTREME = "avg (XTREME: F1 for QA)"
 AVG_JIANT = "avg (jiant: (EM+F1)/2 for QA)"
 AVERAGE_KINDS = ("avg_xtreme", "avg_jiant")
@@ -310,60 +308,6 @@ def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int]) -> list[
 # ---------------------------------------------------------------------------- formatting
 
 
-def _number(value: float) -> str:
-    return MISSING if pd.isna(value) else f"{value:.1f}"
-
-
-def _signed(value: float) -> str:
-    if pd.isna(value):
-        return MISSING
-    text = f"{value:+.1f}"
-    return "+0.0" if text == "-0.0" else text
-
-
-def _mean_std(mean: float, std: float, plus_minus: str = "±") -> str:
-    if pd.isna(mean):
-        return MISSING
-    return f"{mean:.1f} {plus_minus} {std:.1f}" if not pd.isna(std) else f"{mean:.1f}"
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    def line(cells):
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
-
-    rule = "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"
-    return "\n".join([line(header), rule] + [line(row) for row in rows]) + "\n"
-
-
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIALS.get(char, char) for char in str(text))
-
-
-def _latex_signed(value: float) -> str:
-    # Math mode, so that a minus sign is a minus and not a hyphen.
-    return "--" if pd.isna(value) else f"${_signed(value)}$"
-
-
-def _latex_label(*parts: str) -> str:
-    return "tab:" + "-".join(re.sub(r"[^a-z0-9]+", "-", part.lower()).strip("-") for part in parts)
-
-
-def _latex_tabular(header: list[str], blocks: list[list[list[str]]], notes: list[str | None]) -> list[str]:
-    """A booktabs tabular; each block of rows is introduced by a \\midrule and an optional note row."""
-    lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
-             " & ".join(header) + r" \\"]
-    for block, note in zip(blocks, notes):
-        lines.append(r"\midrule")
-        if note:
-            lines.append(rf"\multicolumn{{{len(header)}}}{{l}}{{\emph{{{note}}}}} \\")
-        lines += [" & ".join(row) + r" \\" for row in block]
-    return lines + [r"\bottomrule", r"\end{tabular}"]
-
-
 def _grid(table: pd.DataFrame, model: str, recipes: list[str], labels: list[str], by: str) -> pd.DataFrame:
     """One model's table reshaped to recipes x labels (columns of the main table, or languages)."""
     mine = table[table["model"] == model]
@@ -377,23 +321,23 @@ def _main_markdown(main, models, recipes, columns) -> str:
              "English included. QA benchmarks appear as F1 and as (EM+F1)/2.\n"]
     for model in models:
         grid = _grid(main, model, recipes, labels, by="column")
-        scores = [[recipe] + [_mean_std(*grid.loc[(recipe, label), ["mean", "std"]]) for label in labels]
+        scores = [[recipe] + [mean_std(*grid.loc[(recipe, label), ["mean", "std"]]) for label in labels]
                   for recipe in recipes]
         deltas = [[recipe] + [_delta_cell(*grid.loc[(recipe, label), ["delta", "delta_half_width"]]) for label in labels]
                   for recipe in recipes if recipe != BASELINE]
         parts.append(f"### {model}\n")
-        parts.append(_markdown_table(["recipe"] + labels, scores))
+        parts.append(markdown_table(["recipe"] + labels, scores))
         parts.append(f"Change against `{BASELINE}` (difference of means, points) ± the half-width of its 95% "
                      f"interval; in italics where the interval contains 0: such a change cannot be told from "
                      f"seed noise. {_interval_note(grid)}\n")
-        parts.append(_markdown_table(["recipe"] + labels, deltas))
+        parts.append(markdown_table(["recipe"] + labels, deltas))
     return "\n".join(parts)
 
 
 def _delta_cell(delta: float, half_width: float) -> str:
     if pd.isna(delta) or pd.isna(half_width):
-        return _signed(delta)
-    cell = f"{_signed(delta)} ± {half_width:.1f}"
+        return signed(delta)
+    cell = f"{signed(delta)} ± {half_width:.1f}"
     return f"_{cell}_" if abs(delta) <= half_width else cell
 
 
@@ -422,35 +366,35 @@ def _issues_markdown(issues: list[dict]) -> str:
 
 def _main_latex(main, models, recipes, columns) -> str:
     labels = [column.label for column in columns]
-    header = ["recipe"] + [_latex_escape(label) for label in labels]
+    header = ["recipe"] + [latex_escape(label) for label in labels]
     lines = ["% Generated by xstilts.report; needs \\usepackage{booktabs}."]
     for model in models:
         grid = _grid(main, model, recipes, labels, by="column")
-        scores = [[_latex_escape(recipe)]
-                  + [_mean_std(*grid.loc[(recipe, label), ["mean", "std"]], plus_minus=r"$\pm$").replace(MISSING, "--")
+        scores = [[latex_escape(recipe)]
+                  + [mean_std(*grid.loc[(recipe, label), ["mean", "std"]], plus_minus=r"$\pm$").replace(MISSING, "--")
                      for label in labels] for recipe in recipes]
-        deltas = [[_latex_escape(recipe)] + [_latex_delta(*grid.loc[(recipe, label), ["delta", "delta_half_width"]])
+        deltas = [[latex_escape(recipe)] + [_latex_delta(*grid.loc[(recipe, label), ["delta", "delta_half_width"]])
                                              for label in labels] for recipe in recipes if recipe != BASELINE]
         lines += [r"\begin{table}[t]", r"\centering", r"\small"]
-        lines += _latex_tabular(header, [scores, deltas], [None, f"change against {BASELINE}"])
-        caption = (f"{_latex_escape(model)}: mean $\\pm$ sample std over seeds; change against "
+        lines += latex_tabular(header, [scores, deltas], [None, f"change against {BASELINE}"])
+        caption = (f"{latex_escape(model)}: mean $\\pm$ sample std over seeds; change against "
                    f"{BASELINE} below, $\\pm$ the half-width of its 95\\% interval, in italics where "
                    "the interval contains 0. QA as F1 and (EM+F1)/2.")
-        lines += [rf"\caption{{{caption}}}", rf"\label{{{_latex_label('main', model)}}}", r"\end{table}", ""]
+        lines += [rf"\caption{{{caption}}}", rf"\label{{{latex_label('main', model)}}}", r"\end{table}", ""]
     return "\n".join(lines)
 
 
 def _latex_delta(delta: float, half_width: float) -> str:
     if pd.isna(delta) or pd.isna(half_width):
-        return _latex_signed(delta)
-    cell = f"{_latex_signed(delta)} $\\pm$ {half_width:.1f}"
+        return latex_signed(delta)
+    cell = f"{latex_signed(delta)} $\\pm$ {half_width:.1f}"
     return rf"\textit{{{cell}}}" if abs(delta) <= half_width else cell
 
 
 def _with_delta(mean: float, delta: float, recipe: str) -> str:
     if pd.isna(mean) or recipe == BASELINE:
-        return _number(mean)
-    return f"{mean:.1f} ({_signed(delta)})"
+        return number(mean)
+    return f"{mean:.1f} ({signed(delta)})"
 
 
 def _per_language_sections(per_language: pd.DataFrame):
@@ -466,7 +410,7 @@ def _per_language_markdown(per_language, recipes) -> str:
         rows = [[recipe] + [_with_delta(*grid.loc[(recipe, lang), ["mean", "delta"]], recipe) for lang in langs]
                 for recipe in recipes]
         parts.append(f"### {model}: {bench} ({metric})\n")
-        parts.append(_markdown_table(["recipe"] + langs, rows))
+        parts.append(markdown_table(["recipe"] + langs, rows))
     return "\n".join(parts)
 
 
@@ -479,18 +423,18 @@ def _per_language_latex(per_language, recipes) -> str:
             cells = []
             for lang in langs:
                 mean, delta = grid.loc[(recipe, lang), ["mean", "delta"]]
-                cell = _number(mean).replace(MISSING, "--")
+                cell = number(mean).replace(MISSING, "--")
                 if recipe != BASELINE and not pd.isna(mean):
-                    cell += rf" {{\scriptsize {_latex_signed(delta)}}}"
+                    cell += rf" {{\scriptsize {latex_signed(delta)}}}"
                 cells.append(cell)
-            rows.append([_latex_escape(recipe)] + cells)
-        header = ["recipe"] + [_latex_escape(lang) for lang in langs]
+            rows.append([latex_escape(recipe)] + cells)
+        header = ["recipe"] + [latex_escape(lang) for lang in langs]
         # Benchmarks with 30-40 languages are wider than a page: scale to the text width.
         lines += [r"\begin{table}[t]", r"\centering", r"\resizebox{\textwidth}{!}{%"]
-        lines += _latex_tabular(header, [rows], [None])
-        caption = (f"{_latex_escape(model)}, {_latex_escape(bench)} ({metric}) per language; "
+        lines += latex_tabular(header, [rows], [None])
+        caption = (f"{latex_escape(model)}, {latex_escape(bench)} ({metric}) per language; "
                    f"change against {BASELINE} in small type.")
-        label = _latex_label("lang", model, bench)
+        label = latex_label("lang", model, bench)
         lines += ["}", rf"\caption{{{caption}}}", rf"\label{{{label}}}", r"\end{table}", ""]
     return "\n".join(lines)
 
@@ -514,29 +458,14 @@ def _index_markdown(title: str, main_markdown: str, issues: list[dict]) -> str:
 # ---------------------------------------------------------------------------- figures
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    # A Figure on an Agg canvas, not pyplot: no display, no global backend switch for callers.
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _note_figure(text: str) -> Figure:
-    figure = _new_figure(6, 2)
-    axes = figure.subplots()
-    axes.text(0.5, 0.5, text, ha="center", va="center")
-    axes.set_axis_off()
-    return figure
-
-
 def _plot_delta_heatmap(main: pd.DataFrame, models, recipes, columns) -> Figure:
     shown = [recipe for recipe in recipes if recipe != BASELINE]
     if not shown:
-        return _note_figure(f"no recipe besides {BASELINE}: nothing to compare")
+        return note_figure(f"no recipe besides {BASELINE}: nothing to compare")
     labels = [column.label for column in columns]
     deltas = main.loc[main["recipe"] != BASELINE, "delta"].abs()
     limit = float(deltas.max()) if deltas.notna().any() and deltas.max() > 0 else 1.0
-    figure = _new_figure(1.0 * len(labels) + 3, (0.45 * len(shown) + 1.8) * len(models))
+    figure = new_figure(1.0 * len(labels) + 3, (0.45 * len(shown) + 1.8) * len(models))
     axes = figure.subplots(len(models), 1, squeeze=False)[:, 0]
     for ax, model in zip(axes, models):
         grid = _grid(main, model, shown, labels, by="column")["delta"].unstack().reindex(index=shown, columns=labels)
@@ -553,7 +482,7 @@ def _draw_heatmap(ax, grid: pd.DataFrame, limit: float):
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, vmin=-limit, vmax=limit, aspect="auto")
     for (row, col), value in np.ndenumerate(values):
         dark = not np.isnan(value) and abs(value) > 0.6 * limit
-        ax.text(col, row, _signed(value), ha="center", va="center", fontsize=8, color="white" if dark else "black")
+        ax.text(col, row, signed(value), ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(grid.columns)), grid.columns, rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(grid.index)), grid.index, fontsize=8)
     return image
@@ -562,11 +491,11 @@ def _draw_heatmap(ax, grid: pd.DataFrame, limit: float):
 def _plot_per_language_bars(per_language: pd.DataFrame, recipes) -> Figure:
     sections = list(_per_language_sections(per_language))
     if not sections:
-        return _note_figure("no per-language results")
+        return note_figure("no per-language results")
     widest = max(len(langs) for _, _, _, langs, _ in sections)
     # About a tenth of an inch per bar, within what a screen or a page can still show.
     width = min(MAX_FIGURE_WIDTH, max(7.0, 0.1 * widest * len(recipes) + 2))
-    figure = _new_figure(width, 2.8 * len(sections))
+    figure = new_figure(width, 2.8 * len(sections))
     axes = figure.subplots(len(sections), 1, squeeze=False)[:, 0]
     colors = colormaps["tab10" if len(recipes) <= 10 else "tab20"]
     for ax, (model, bench, metric, langs, table) in zip(axes, sections):
@@ -615,8 +544,8 @@ def _series(lines: list[dict], key: str) -> tuple[list[float], list[float]]:
 def _plot_training_curves(train_logs: Mapping[str, list[dict]]) -> Figure:
     runs_by_stage = _runs_by_stage(train_logs)
     if not runs_by_stage:
-        return _note_figure("no training logs")
-    figure = _new_figure(11, 3.2 * len(runs_by_stage))
+        return note_figure("no training logs")
+    figure = new_figure(11, 3.2 * len(runs_by_stage))
     axes = figure.subplots(len(runs_by_stage), 2, squeeze=False)
     for (dev_ax, loss_ax), (stage, runs) in zip(axes, runs_by_stage.items()):
         colors = colormaps["tab10" if len(runs) <= 10 else "tab20"]
@@ -637,36 +566,6 @@ def _plot_training_curves(train_logs: Mapping[str, list[dict]]) -> Figure:
 
 
 # ---------------------------------------------------------------------------- writing
-
-
-def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename it into place.
-
-    An interrupted run leaves at most a hidden temporary file, never a partial `path`.
-    """
-    # A unique name rather than mkstemp: mkstemp's files are private (0600), ours follow the umask.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    _replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8", newline="\n"))
-
-
-def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    _write_text(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-
-
-def _write_figure(out_dir: Path, stem: str, figure: Figure) -> None:
-    # No creation date in the PDF, so that a rerun on the same results gives the same bytes.
-    _replace_atomically(out_dir / f"{stem}.png", lambda temporary: figure.savefig(temporary, format="png", dpi=150))
-    _replace_atomically(out_dir / f"{stem}.pdf",
-                        lambda temporary: figure.savefig(temporary, format="pdf", metadata={"CreationDate": None}))
 
 
 def write_report(
@@ -704,17 +603,17 @@ def write_report(
     issues = language_issues + _cell_issues(main, seeds_by_model)
 
     main_markdown = _main_markdown(main, models, recipes, columns)
-    _write_csv(out_dir / "main_table.csv", main)
+    write_csv(out_dir / "main_table.csv", main)
     missing = f"## Missing cells\n\n{_issues_markdown(issues)}"
-    _write_text(out_dir / "main_table.md", f"# Main table\n\n{main_markdown}\n{missing}")
-    _write_text(out_dir / "main_table.tex", _main_latex(main, models, recipes, columns))
-    _write_csv(out_dir / "per_language.csv", per_language)
+    write_text(out_dir / "main_table.md", f"# Main table\n\n{main_markdown}\n{missing}")
+    write_text(out_dir / "main_table.tex", _main_latex(main, models, recipes, columns))
+    write_csv(out_dir / "per_language.csv", per_language)
     per_language_markdown = _per_language_markdown(per_language, recipes)
-    _write_text(out_dir / "per_language.md", f"# Per-language results\n\n{per_language_markdown}")
-    _write_text(out_dir / "per_language.tex", _per_language_latex(per_language, recipes))
-    _write_figure(out_dir, "deltas_heatmap", _plot_delta_heatmap(main, models, recipes, columns))
-    _write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
-    _write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
+    write_text(out_dir / "per_language.md", f"# Per-language results\n\n{per_language_markdown}")
+    write_text(out_dir / "per_language.tex", _per_language_latex(per_language, recipes))
+    write_figure(out_dir, "deltas_heatmap", _plot_delta_heatmap(main, models, recipes, columns))
+    write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
+    write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
     # The index goes last: its presence says the rest is complete.
-    _write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues))
+    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues))
     return [out_dir / name for name in REPORT_FILES]
