@@ -8,7 +8,7 @@ from pathlib import Path
 from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
 from xstilts.config import CLEAN, RANKING_POOL, ConfigError, Plan
-from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES
+from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES, ROBUSTNESS_FILES
 
 try:
     PLAN = Plan(config)
@@ -145,6 +145,15 @@ def eval_results(perturbed=False):
             for condition in PLAN.conditions(bench) if (condition != CLEAN) == perturbed for seed in PLAN.seeds]
 
 
+def robustness_results():
+    """The scores files the report's robustness section reads (with the predictions beside them):
+    every perturbed evaluation, and the clean evaluation of each benchmark a perturbation reaches."""
+    perturbed = {bench for perturbation in PLAN.perturbations.values() for bench in perturbation["benchmarks"]}
+    return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
+            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches() if bench in perturbed
+            for condition in PLAN.conditions(bench) for seed in PLAN.seeds]
+
+
 def all_train_logs():
     logs = {}
     for model in PLAN.models:
@@ -162,7 +171,8 @@ def all_train_logs():
 
 
 def report_files():
-    return [f"results/report/{name}" for name in REPORT_FILES]
+    names = REPORT_FILES + (ROBUSTNESS_FILES if PLAN.perturbations else ())
+    return [f"results/report/{name}" for name in names]
 
 
 def seed_spread_file():

@@ -1,7 +1,8 @@
 rule report:
     input:
         results=eval_results(),
-        perturbed=eval_results(perturbed=True),
+        robustness=robustness_results(),
+        predictions=[path.replace("scores.json", "predictions.jsonl") for path in robustness_results()],
         train_logs=list(all_train_logs().values()),
         seed_spread=seed_spread_file(),
     output:

@@ -6,6 +6,7 @@ run_in_warm_child(snakemake, __real_file__)
 from pathlib import Path
 
 from xstilts import report, stats
+from xstilts.report.robustness import load_evaluations
 from xstilts.runtime import stage
 
 with stage(snakemake):
@@ -13,4 +14,5 @@ with stage(snakemake):
     spread = stats.read_seed_spread(snakemake.input.seed_spread[0]) if snakemake.input.seed_spread else None
     report.write_report(report.load_results(snakemake.input.results), report.load_train_logs(p.train_logs),
                         Path(snakemake.output[0]).parent, recipe_order=p.recipe_order, bench_order=p.bench_order,
-                        qa_benches=set(p.qa_benches), title=p.title, seed_spread=spread)
+                        qa_benches=set(p.qa_benches), title=p.title, seed_spread=spread,
+                        perturbed=load_evaluations(snakemake.input.robustness))

@@ -186,3 +186,6 @@ def test_the_tiny_run_scores_each_perturbed_set_under_its_own_condition(finished
         assert [(r["lang"], r["condition"]) for r in scores] == [("en", name), ("de", name), ("zh", name)]
     summary = read_json(results / "data/xnli/test/switched/en.summary.json")
     assert summary["dictionaries"] == ["de", "zh"] and summary["missing_dictionaries"] == []
+    table = (results / "report/robustness_per_language.csv").read_text().splitlines()
+    assert len(table) == 1 + 3 * 3 * 3  # (xnli typos, xnli switched, panx typos) x 3 recipes x 3 languages
+    assert "## Robustness (Q-adv)" in (results / "report/index.md").read_text()

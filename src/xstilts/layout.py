@@ -21,3 +21,12 @@ REPORT_FILES: tuple[str, ...] = (
     "training_curves.pdf",
     "index.md",
 )
+# The robustness section's files, written where the config has perturbations.
+ROBUSTNESS_FILES: tuple[str, ...] = (
+    "robustness_per_language.csv",
+    "robustness_table.csv",
+    "robustness.md",
+    "robustness.tex",
+    "robustness_drops.png",
+    "robustness_drops.pdf",
+)

@@ -25,7 +25,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import stats
-from ..layout import REPORT_FILES
+from ..layout import REPORT_FILES, ROBUSTNESS_FILES
+from . import robustness as robustness_section
 from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tabular, markdown_table, mean_std,
                      new_figure, note_figure, number, signed, write_csv, write_figure, write_text)
 
@@ -55,6 +56,13 @@ FILE_DESCRIPTIONS = {
     "per_language_bars.pdf": "per-language scores by recipe (PDF)",
     "training_curves.png": "dev score and training loss against step, per stage",
     "training_curves.pdf": "dev score and training loss against step, per stage (PDF)",
+    "robustness_per_language.csv": "per perturbed key and language: clean, perturbed, drop, relative drop, "
+                                   "changed predictions, robustness gap",
+    "robustness_table.csv": "per recipe and perturbation: drops over languages, and against none's with intervals",
+    "robustness.md": "robustness section: Q-adv, recipes x perturbations, drops by language (Markdown)",
+    "robustness.tex": "recipes x perturbations table (LaTeX, booktabs)",
+    "robustness_drops.png": "drop by language under each perturbation, per recipe",
+    "robustness_drops.pdf": "drop by language under each perturbation, per recipe (PDF)",
 }
 
 
@@ -439,14 +447,17 @@ def _per_language_latex(per_language, recipes) -> str:
     return "\n".join(lines)
 
 
-def _index_markdown(title: str, main_markdown: str, issues: list[dict]) -> str:
-    links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in REPORT_FILES if name != "index.md")
+def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None) -> str:
+    names = [name for name in REPORT_FILES if name != "index.md"] + (list(ROBUSTNESS_FILES) if q_adv else [])
+    links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in names)
+    robustness = f"## Robustness (Q-adv)\n\n{q_adv}\nTables and figure: [robustness.md](robustness.md).\n\n" if q_adv else ""
     return (
         f"# {title}\n\n"
         "Zero-shot cross-lingual transfer after English intermediate-task training. "
         f"Overall averages: **{AVG_XTREME}** counts a QA benchmark by its F1, as XTREME's leaderboard; "
         f"**{AVG_JIANT}** counts it by (EM+F1)/2, as jiant's headline.\n\n"
         f"## Main table\n\n{main_markdown}\n"
+        f"{robustness}"
         f"## Files\n\n{links}\n"
         "![Change against none](deltas_heatmap.png)\n\n"
         "![Per-language scores](per_language_bars.png)\n\n"
@@ -578,12 +589,15 @@ def write_report(
     qa_benches: Iterable[str],
     title: str,
     seed_spread: Mapping[str, tuple[float, float]] | None = None,
+    perturbed: Mapping | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
     Recipes and benchmarks listed in the orders but without results appear as missing cells;
     ones with results but not listed are appended, sorted, so nothing is dropped silently.
     `seed_spread` (column -> (std, df), xstilts.stats) gives single-seed changes their intervals.
+    `perturbed` (report.robustness.load_evaluations: every perturbed evaluation and the clean one
+    of each perturbed benchmark) adds the robustness section's ROBUSTNESS_FILES.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -615,5 +629,10 @@ def write_report(
     write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
     write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
     # The index goes last: its presence says the rest is complete.
-    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues))
-    return [out_dir / name for name in REPORT_FILES]
+    q_adv = None
+    if perturbed:
+        q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
+                                                 seed_spread=seed_spread,
+                                                 spread_columns={b: f"{b} F1" for b in qa_benches})
+    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv))
+    return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())]

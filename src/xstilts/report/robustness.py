@@ -1,0 +1,307 @@
+"""The robustness section: every benchmark's scores under each perturbation against clean, and the
+answer to Q-adv (what perturbed inputs do to zero-shot transfer after intermediate training).
+
+Per key (model, recipe, benchmark, perturbation, seed, language): the clean and perturbed score,
+the drop (points), the relative drop (% of clean), the share of examples whose prediction changed,
+and the robustness gap (the language's drop minus English's). Recipes are compared on drops: a
+recipe's mean drop over languages minus `none`'s, with a 95% interval from
+xstilts.robustness.drops (paired bootstrap over examples, pooled over languages, combined with the
+seeds: resampled where both sides have several, the measured seed spread where one side has one).
+Metrics that are not a mean over examples (entity F1, mining F1) get seed-only intervals, and the
+table says so. A sentence states an effect only where its interval excludes zero.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from .. import stats
+from ..layout import ROBUSTNESS_FILES  # noqa: F401  (what write_section writes)
+from ..robustness.drops import compare_drops, key_metrics, robustness_gaps
+from .render import (MISSING, latex_escape, latex_tabular, markdown_table, mean_std, new_figure, note_figure, number,
+                     signed, write_csv, write_figure, write_text)
+
+BASELINE = "none"
+ENGLISH = "en"
+CLEAN = "clean"
+HEADLINE_BENCH = "xnli"  # Q-adv's headline: XNLI accuracy, clean vs perturbed
+Key = tuple[str, str, str, str, int]  # model, recipe, bench, condition, seed
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation job's results: per language its score, and its predictions by example id."""
+
+    scores: dict[str, float]
+    predictions: dict[str, dict[str, dict]]  # lang -> id -> prediction record
+
+
+def load_evaluations(scores_paths: Iterable[str | Path]) -> dict[Key, Evaluation]:
+    """Each scores file with the predictions file beside it (xstilts.evaluation writes both)."""
+    found = {}
+    for path in map(Path, scores_paths):
+        results = json.loads(path.read_text(encoding="utf-8"))["results"]
+        if not results:
+            continue
+        first = results[0]
+        key = (first["model"], first["recipe"], first["bench"], first.get("condition", CLEAN), int(first["seed"]))
+        predictions: dict[str, dict[str, dict]] = {}
+        for line in (path.parent / "predictions.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            predictions.setdefault(record["lang"], {})[str(record["id"])] = record
+        found[key] = Evaluation({r["lang"]: float(r["score"]) for r in results}, predictions)
+    return found
+
+
+# ---------------------------------------------------------------------------- per key
+def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per perturbed key and language: clean, perturbed, drop, relative drop, changed, gap;
+    benchmarks in `bench_order` (the others after them), then model, recipe, perturbation, seed."""
+    rank = {bench: i for i, bench in enumerate(bench_order)}
+    rows = []
+    for key, perturbed in sorted(evaluations.items(), key=lambda item: (rank.get(item[0][2], len(rank)), item[0])):
+        model, recipe, bench, condition, seed = key
+        if condition == CLEAN:
+            continue
+        clean = _clean_of(evaluations, key)
+        drops = {}
+        for lang, score in perturbed.scores.items():
+            ids = _paired_ids(clean, perturbed, lang, key)
+            metrics = key_metrics(clean.scores[lang], score, [clean.predictions[lang][i]["prediction"] for i in ids],
+                                  [perturbed.predictions[lang][i]["prediction"] for i in ids])
+            drops[lang] = metrics["drop"]
+            rows.append({"model": model, "recipe": recipe, "bench": bench, "condition": condition, "seed": seed,
+                         "lang": lang, "clean": clean.scores[lang], **metrics})
+        gaps = robustness_gaps(drops) if ENGLISH in drops else {}
+        for row in rows[len(rows) - len(drops):]:
+            row["gap"] = gaps.get(row["lang"], np.nan)
+    columns = ["model", "recipe", "bench", "condition", "seed", "lang", "clean", "score", "drop", "relative_drop",
+               "changed", "gap"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _clean_of(evaluations, key: Key) -> Evaluation:
+    model, recipe, bench, condition, seed = key
+    clean = evaluations.get((model, recipe, bench, CLEAN, seed))
+    if clean is None:
+        raise ValueError(f"{bench} under '{condition}' ({model}, {recipe}, seed {seed}) has no clean evaluation "
+                         "to compare with")
+    return clean
+
+
+def _paired_ids(clean: Evaluation, perturbed: Evaluation, lang: str, key: Key) -> list[str]:
+    ids = sorted(perturbed.predictions.get(lang, {}))
+    if ids != sorted(clean.predictions.get(lang, {})):
+        raise ValueError(f"{key[2]} under '{key[3]}' ({lang}): the perturbed predictions are not of the clean "
+                         "examples (ids differ)")
+    return ids
+
+
+# ---------------------------------------------------------------------------- recipes compared
+def summary_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, recipes: list[str],
+                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> pd.DataFrame:
+    """One row per (model, recipe, bench, perturbation): the drop averaged over languages (mean and
+    std over seeds), English's and the other languages', the gap, and the drop minus `none`'s with
+    its interval."""
+    rows = []
+    for (model, bench, condition), cells in by_key.groupby(["model", "bench", "condition"], sort=False):
+        for recipe in [r for r in recipes if r in set(cells["recipe"])]:
+            mine = cells[cells["recipe"] == recipe]
+            per_seed = mine.groupby("seed")
+            drops = per_seed["drop"].mean()
+            row = {"model": model, "recipe": recipe, "bench": bench, "condition": condition, "n_seeds": len(drops),
+                   "clean": per_seed["clean"].mean().mean(), "score": per_seed["score"].mean().mean(),
+                   "drop": drops.mean(), "drop_std": drops.std(ddof=1) if len(drops) > 1 else np.nan,
+                   "drop_en": mine.loc[mine["lang"] == ENGLISH, "drop"].mean(),
+                   "drop_non_en": mine.loc[mine["lang"] != ENGLISH, "drop"].mean(),
+                   "gap": mine["gap"].mean(), "changed": mine["changed"].mean()}
+            spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
+            row.update(_against_baseline(evaluations, cells, model, recipe, bench, condition, spread))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _against_baseline(evaluations, cells, model, recipe, bench, condition, spread) -> dict:
+    empty = {"vs_none": np.nan, "low": np.nan, "high": np.nan, "interval": ""}
+    if recipe == BASELINE or BASELINE not in set(cells["recipe"]):
+        return empty
+    runs = {r: _runs(evaluations, model, r, bench, condition) for r in (recipe, BASELINE)}
+    if all(run is not None for side in runs.values() for run in side):
+        if min(len(side) for side in runs.values()) < 2 and spread is None:
+            return {**empty, "interval": "none: one seed and no report.seed_spread"}
+        result = compare_drops(runs[recipe], runs[BASELINE], seed_spread=spread)
+        kind = "examples+seeds" if min(len(side) for side in runs.values()) >= 2 else "examples+seed spread"
+        return {"vs_none": result.difference, "low": result.low, "high": result.high, "interval": kind}
+    return _seed_only(cells, recipe, spread)
+
+
+def _runs(evaluations, model, recipe, bench, condition) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per seed: every language's per-example (clean, perturbed) scores, pooled; None where the
+    metric has no per-example scores."""
+    runs = []
+    for (m, r, b, c, seed), perturbed in sorted(evaluations.items()):
+        if (m, r, b, c) != (model, recipe, bench, condition):
+            continue
+        clean = evaluations[(m, r, b, CLEAN, seed)]
+        pairs = [(clean.predictions[lang][i].get("example_score"), perturbed.predictions[lang][i].get("example_score"))
+                 for lang in perturbed.scores for i in sorted(perturbed.predictions[lang])]
+        if any(a is None or b is None for a, b in pairs):
+            runs.append(None)
+        else:
+            runs.append((np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])))
+    return runs
+
+
+def _seed_only(cells, recipe, spread) -> dict:
+    """Entity and mining F1: the difference of mean drops with an interval over seeds alone."""
+    drops = {r: cells[cells["recipe"] == r].groupby("seed")["drop"].mean() for r in (recipe, BASELINE)}
+    a, b = drops[recipe], drops[BASELINE]
+    difference = a.mean() - b.mean()
+    if len(a) >= 2 and len(b) >= 2:
+        half = stats.welch_half_width(a.std(ddof=1), len(a), b.std(ddof=1), len(b))
+    elif spread is not None:
+        half = stats.reference_half_width(spread[0], spread[1], len(a), len(b))
+    else:
+        return {"vs_none": difference, "low": np.nan, "high": np.nan,
+                "interval": "none: one seed and no report.seed_spread"}
+    return {"vs_none": difference, "low": difference - half, "high": difference + half,
+            "interval": "seeds only (the metric is not a mean over examples)"}
+
+
+# ---------------------------------------------------------------------------- Q-adv
+def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame) -> str:
+    """What the numbers say about Q-adv, on XNLI where it is perturbed (else the first benchmark)."""
+    benches = list(dict.fromkeys(summary["bench"]))
+    bench = HEADLINE_BENCH if HEADLINE_BENCH in benches else benches[0]
+    lines = [f"Benchmark: **{bench}**; drops in points (clean minus perturbed), averaged over languages; "
+             "intervals at 95%.\n"]
+    for (model, condition), rows in summary[summary["bench"] == bench].groupby(["model", "condition"], sort=False):
+        lines.append(f"- **{condition}** ({model}): " + _condition_sentence(rows, by_key, model, bench, condition))
+    return "\n".join(lines) + "\n"
+
+
+def _condition_sentence(rows: pd.DataFrame, by_key: pd.DataFrame, model: str, bench: str, condition: str) -> str:
+    base = rows[rows["recipe"] == BASELINE]
+    parts = []
+    if not base.empty:
+        b = base.iloc[0]
+        parts.append(f"`{BASELINE}` drops {number(b['drop'])} (English {number(b['drop_en'])}, other languages "
+                     f"{number(b['drop_non_en'])}).")
+    effects, unclear, untested = [], [], []
+    for row in rows[rows["recipe"] != BASELINE].itertuples(index=False):
+        cell = f"`{row.recipe}` {_interval(row)}"
+        if pd.isna(row.low):
+            untested.append(f"`{row.recipe}` ({row.interval or 'no baseline'})")
+        elif row.low > 0 or row.high < 0:
+            effects.append(f"{cell}: it loses {'more' if row.vs_none > 0 else 'less'} than `{BASELINE}`")
+        else:
+            unclear.append(cell)
+    if effects:
+        parts.append("Drop against `none`'s, where the interval excludes zero: " + "; ".join(effects) + ".")
+    if unclear:
+        parts.append("No difference from `none`'s drop can be told from noise for " + ", ".join(unclear) + ".")
+    if untested:
+        parts.append("No interval, so no comparison, for " + ", ".join(untested) + ".")
+    langs = by_key[(by_key["model"] == model) & (by_key["bench"] == bench) & (by_key["condition"] == condition)]
+    order = langs.groupby("lang")["drop"].mean().sort_values(ascending=False)
+    parts.append("Mean drop by language over recipes and seeds, largest first: "
+                 + ", ".join(f"{lang} {number(value)}" for lang, value in order.items())
+                 + " (a ranking of languages, not a tested difference).")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------- rendering
+def _summary_markdown(summary: pd.DataFrame) -> str:
+    header = ["model", "benchmark", "perturbation", "recipe", "clean", "perturbed", "drop (± seeds)", "English",
+              "others", "gap", "changed %", "drop − none's [95%]", "interval"]
+    rows = [[r.model, r.bench, r.condition, r.recipe, number(r.clean), number(r.score), mean_std(r.drop, r.drop_std),
+             number(r.drop_en), number(r.drop_non_en), signed(r.gap), number(r.changed), _interval(r), r.interval]
+            for r in summary.itertuples(index=False)]
+    return markdown_table(header, rows)
+
+
+def _interval(row) -> str:
+    if pd.isna(row.vs_none):
+        return MISSING
+    if pd.isna(row.low):
+        return signed(row.vs_none)
+    return f"{signed(row.vs_none)} [{signed(row.low)}, {signed(row.high)}]"
+
+
+def _per_language_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
+    sections = []
+    for (model, bench, condition), cells in by_key.groupby(["model", "bench", "condition"], sort=False):
+        langs = list(dict.fromkeys(cells["lang"]))
+        mean = cells.groupby(["recipe", "lang"])["drop"].mean()
+        rows = [[recipe] + [number(mean.get((recipe, lang), np.nan)) for lang in langs]
+                for recipe in recipes if recipe in set(cells["recipe"])]
+        sections.append(f"### {bench} under {condition} ({model}): drop by language\n\n"
+                        + markdown_table(["recipe", *langs], rows))
+    return "\n".join(sections)
+
+
+def _latex(summary: pd.DataFrame) -> str:
+    header = ["benchmark", "perturbation", "recipe", "clean", "drop", r"drop $-$ none's [95\%]"]
+    blocks, notes = [], []
+    for (model, bench), rows in summary.groupby(["model", "bench"], sort=False):
+        notes.append(latex_escape(f"{bench} ({model})"))
+        blocks.append([[latex_escape(r.bench), latex_escape(r.condition), latex_escape(r.recipe), number(r.clean),
+                        mean_std(r.drop, r.drop_std, r"$\pm$"), latex_escape(_interval(r))]
+                       for r in rows.itertuples(index=False)])
+    return "\n".join(latex_tabular(header, blocks, notes)) + "\n"
+
+
+def _plot_drops(by_key: pd.DataFrame, recipes: list[str]) -> Figure:
+    groups = list(by_key.groupby(["model", "bench", "condition"], sort=False))
+    if not groups:
+        return note_figure("no perturbed evaluation")
+    figure = new_figure(min(24.0, 4.0 + 0.6 * by_key["lang"].nunique() * len(recipes) / 2), 2.6 * len(groups))
+    colors = colormaps["tab10"]
+    for ax, ((model, bench, condition), cells) in zip(np.atleast_1d(figure.subplots(len(groups), 1)), groups):
+        langs = list(dict.fromkeys(cells["lang"]))
+        shown = [r for r in recipes if r in set(cells["recipe"])]
+        width = 0.8 / max(len(shown), 1)
+        for i, recipe in enumerate(shown):
+            per_lang = cells[cells["recipe"] == recipe].groupby("lang")["drop"]
+            means, stds = per_lang.mean().reindex(langs), per_lang.std(ddof=1).reindex(langs)
+            ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, means, width, yerr=stds.fillna(0),
+                   label=recipe, color=colors(i % 10))
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_xticks(np.arange(len(langs)), langs)
+        ax.set_ylabel("drop (points)")
+        ax.set_title(f"{bench} under {condition} ({model})")
+        ax.legend(fontsize="small", ncols=min(len(shown), 6))
+    return figure
+
+
+def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recipes: list[str], benches: list[str],
+                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> str:
+    """Write ROBUSTNESS_FILES; returns the Q-adv answer (Markdown) for the report's index."""
+    by_key = per_language(evaluations, benches)
+    recipes = list(dict.fromkeys([*recipes, *by_key["recipe"]]))
+    summary = summary_table(evaluations, by_key, recipes, seed_spread, spread_columns)
+    answer = q_adv(summary, by_key)
+    write_csv(out_dir / "robustness_per_language.csv", by_key)
+    write_csv(out_dir / "robustness_table.csv", summary)
+    write_text(out_dir / "robustness.md", "# Robustness\n\n"
+               "Drops are clean minus perturbed score, in points; the gap is a language's drop minus English's; "
+               "`changed %` is the share of examples whose prediction changed. "
+               f"{_INTERVALS}\n\n## Q-adv\n\n{answer}\n## Recipes and perturbations\n\n{_summary_markdown(summary)}\n"
+               f"## By language\n\n{_per_language_markdown(by_key, recipes)}\n"
+               "![Drop by language](robustness_drops.png)\n")
+    write_text(out_dir / "robustness.tex", _latex(summary))
+    write_figure(out_dir, "robustness_drops", _plot_drops(by_key, recipes))
+    return answer
+
+
+_INTERVALS = ("`drop − none's` is a recipe's mean drop minus that of `none`, with a 95% interval from a paired "
+              "bootstrap over examples (pooled over languages) and the seeds: resampled where both sides have two "
+              "or more, the measured seed spread of the clean score (report.seed_spread) where one has one.")

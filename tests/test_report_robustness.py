@@ -1,0 +1,108 @@
+"""The report's robustness section on hand-made evaluations: drops, changed predictions and gaps
+per key, recipes compared on drops with intervals, and a Q-adv answer that states an effect only
+where its interval excludes zero."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xstilts.layout import REPORT_FILES, ROBUSTNESS_FILES
+from xstilts.report import write_report
+from xstilts.report.robustness import Evaluation, load_evaluations, per_language, q_adv, summary_table
+
+SPREAD = {"xnli": (1.0, 8)}
+
+
+def evaluation(correct: dict[str, int], n: int = 100) -> Evaluation:
+    """Per language, the first `correct` of n examples right (label "a"; wrong ones say "b")."""
+    predictions = {lang: {str(i): {"id": str(i), "prediction": "a" if i < k else "b", "example_score": float(i < k)}
+                          for i in range(n)} for lang, k in correct.items()}
+    return Evaluation({lang: 100.0 * k / n for lang, k in correct.items()}, predictions)
+
+
+def study(recipe_drops: dict[str, tuple[int, int]], seeds=(1,)) -> dict:
+    """Each recipe: clean en 100 and de 80 right of 100; perturbed: en and de lose the given counts."""
+    found = {}
+    for recipe, (en, de) in recipe_drops.items():
+        for seed in seeds:
+            found[("m", recipe, "xnli", "clean", seed)] = evaluation({"en": 100, "de": 80})
+            found[("m", recipe, "xnli", "typos", seed)] = evaluation({"en": 100 - en, "de": 80 - de})
+    return found
+
+
+def test_each_key_has_its_drop_changed_share_and_gap():
+    table = per_language(study({"none": (10, 20)}))
+    rows = {row.lang: row for row in table.itertuples(index=False)}
+    assert rows["en"].drop == pytest.approx(10.0) and rows["de"].drop == pytest.approx(20.0)
+    assert rows["de"].relative_drop == pytest.approx(25.0)  # 20 of 80 points
+    assert rows["en"].changed == pytest.approx(10.0) and rows["de"].changed == pytest.approx(20.0)
+    assert rows["de"].gap == pytest.approx(10.0) and table.loc[table["lang"] == "en", "gap"].isna().all()
+
+
+def test_a_recipe_that_loses_much_more_is_stated_and_one_that_loses_the_same_is_not():
+    evaluations = study({"none": (10, 20), "mnli": (40, 50), "multi": (10, 20)})
+    by_key = per_language(evaluations)
+    summary = summary_table(evaluations, by_key, ["none", "mnli", "multi"], SPREAD, {})
+    mnli = summary[summary["recipe"] == "mnli"].iloc[0]
+    assert mnli.vs_none == pytest.approx(30.0) and mnli.low > 0 and mnli.interval == "examples+seed spread"
+    multi = summary[summary["recipe"] == "multi"].iloc[0]
+    assert multi.vs_none == pytest.approx(0.0) and multi.low < 0 < multi.high
+    answer = q_adv(summary, by_key)
+    assert "`mnli` +30.0 [" in answer and "it loses more than `none`" in answer
+    assert "can be told from noise for `multi` +0.0 [" in answer
+    assert "`multi`" not in answer.split("excludes zero:")[1].split(".")[0]
+
+
+def test_without_a_seed_spread_one_seed_gets_no_interval_and_no_claim():
+    evaluations = study({"none": (10, 20), "mnli": (40, 50)})
+    by_key = per_language(evaluations)
+    summary = summary_table(evaluations, by_key, ["none", "mnli"], None, {})
+    assert summary.loc[summary["recipe"] == "mnli", "interval"].item() == "none: one seed and no report.seed_spread"
+    answer = q_adv(summary, by_key)
+    assert "loses more" not in answer and "No interval, so no comparison, for `mnli`" in answer
+
+
+def test_several_seeds_resample_the_seeds_without_the_spread():
+    evaluations = study({"none": (10, 20), "mnli": (40, 50)}, seeds=(1, 2, 3))
+    by_key = per_language(evaluations)
+    summary = summary_table(evaluations, by_key, ["none", "mnli"], None, {})
+    assert summary.loc[summary["recipe"] == "mnli", "interval"].item() == "examples+seeds"
+    assert summary.loc[summary["recipe"] == "mnli", "n_seeds"].item() == 3
+
+
+def test_predictions_of_other_examples_are_refused():
+    evaluations = study({"none": (10, 20)})
+    perturbed = evaluations[("m", "none", "xnli", "typos", 1)]
+    perturbed.predictions["de"]["x"] = perturbed.predictions["de"].pop("0")
+    with pytest.raises(ValueError, match=r"xnli under 'typos' \(de\): the perturbed predictions are not of the clean"):
+        per_language(evaluations)
+
+
+def test_write_report_adds_the_section_and_its_answer_to_the_index(tmp_path):
+    evaluations = study({"none": (10, 20), "mnli": (40, 50)})
+    clean = [{"model": "m", "recipe": recipe, "bench": "xnli", "condition": "clean", "seed": 1, "lang": lang,
+              "score": score, "metrics": {"accuracy": score}}
+             for recipe in ("none", "mnli") for lang, score in (("en", 100.0), ("de", 80.0))]
+    written = write_report(clean, {}, tmp_path, recipe_order=["none", "mnli"], bench_order=["xnli"], qa_benches=[],
+                           title="t", seed_spread=SPREAD, perturbed=evaluations)
+    assert [p.name for p in written] == list(REPORT_FILES + ROBUSTNESS_FILES)
+    index = (tmp_path / "index.md").read_text()
+    assert "## Robustness (Q-adv)" in index and "it loses more than `none`" in index
+    table = (tmp_path / "robustness_table.csv").read_text()
+    assert table.splitlines()[0].startswith("model,recipe,bench,condition,n_seeds,clean,score,drop")
+
+
+def test_evaluations_are_read_from_the_scores_and_the_predictions_beside_them(tmp_path):
+    folder = tmp_path / "eval/m/none/mnli/xnli/typos/seed1"
+    folder.mkdir(parents=True)
+    (folder / "scores.json").write_text(json.dumps({"results": [
+        {"model": "m", "recipe": "none", "bench": "xnli", "condition": "typos", "seed": 1, "lang": "de", "score": 50.0,
+         "metrics": {}}]}))
+    (folder / "predictions.jsonl").write_text(
+        json.dumps({"lang": "de", "id": "a", "prediction": "x", "example_score": 1.0}) + "\n"
+        + json.dumps({"lang": "de", "id": "b", "prediction": "y", "example_score": 0.0}) + "\n")
+    [(key, found)] = load_evaluations([folder / "scores.json"]).items()
+    assert key == ("m", "none", "xnli", "typos", 1) and found.scores == {"de": 50.0}
+    assert sorted(found.predictions["de"]) == ["a", "b"]
