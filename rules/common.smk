@@ -245,16 +245,18 @@ def generated_dictionary_pairs():
 GENERATED_PAIRS = generated_dictionary_pairs()
 
 
-def check_dictionary_folders():
-    """A codeswitch folder that is not there is a typo, not a set of missing pairs: refused at once."""
+def warn_of_missing_dictionary_folders():
+    """A codeswitch folder that is not there is a typo or a download still to make, not a set of
+    missing pairs: said at every start, and the perturb jobs refuse to run without it (a dry run of
+    a study whose data are not downloaded yet still plans)."""
     for name in PLAN.perturbations:
         folder = dictionary_folder(name)
         if folder not in (None, GENERATED_DICTIONARIES) and not Path(folder).is_dir():
-            raise WorkflowError(f"perturbations.{name}.options.dictionaries: no folder {folder} (it should hold "
-                                "MUSE-format files named <src>-<tgt>.txt)")
+            print(f"xstilts: perturbations.{name}.options.dictionaries: no folder {folder} (it should hold "
+                  "MUSE-format files named <src>-<tgt>.txt); its perturb jobs will fail", file=sys.stderr)
 
 
-check_dictionary_folders()
+warn_of_missing_dictionary_folders()
 
 
 def corpus_files(split):

@@ -189,3 +189,11 @@ def test_the_tiny_run_scores_each_perturbed_set_under_its_own_condition(finished
     table = (results / "report/robustness_per_language.csv").read_text().splitlines()
     assert len(table) == 1 + 3 * 3 * 3  # (xnli typos, xnli switched, panx typos) x 3 recipes x 3 languages
     assert "## Robustness (Q-adv)" in (results / "report/index.md").read_text()
+
+
+def test_codeswitch_without_its_dictionary_folder_fails_by_name_and_writes_nothing(tmp_path):
+    clean = clean_set(tmp_path, "xnli", "nli", "en")
+    with pytest.raises(FileNotFoundError, match=r"codeswitch: no dictionary folder /no/such/muse"):
+        perturbed(tmp_path, clean, "s", "classification", "en", kind="codeswitch", rate=0.3, seed=0,
+                  languages=["de"], dictionaries="/no/such/muse")
+    assert not (tmp_path / "s.jsonl").exists() and not (tmp_path / "s.summary.json").exists()

@@ -158,6 +158,22 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
     assert "local-xlmr" in (tmp_path / "results" / "report" / "main_table.csv").read_text()
 
 
+def test_robustness_study_dry_run_plans_its_job_counts(tmp_path):
+    """configs/robustness.yaml (Q-adv) plans with no data, model or dictionaries present: six recipes,
+    six targets and benchmarks, five perturbations of every benchmark, three seeds."""
+    plan = plan_of(tmp_path, ROOT / "configs" / "robustness.yaml")
+    assert plan["intermediate"] == 5 * 3 and plan["target"] == 6 * 6 * 3
+    for bench in ["xnli", "pawsx", "xcopa", "udpos_r", "panx_r", "xquad_r"]:
+        assert plan[f"evaluate/{bench}"] == 6 * 3
+        for perturbation in ["char_noise_05", "char_noise_10", "word_noise_05", "word_noise_10", "codeswitch_30"]:
+            assert plan[f"evaluate/{bench}/{perturbation}"] == 6 * 3
+    # One perturbed set per (benchmark, test language, perturbation): XNLI 15, PAWS-X 7, XCOPA 11,
+    # UD-POS-R 38, PAN-X-R 48, XQuAD-R 12 test languages.
+    assert sum(n for label, n in plan.items() if label.startswith("perturb/")) == 5 * 131
+    assert plan["perturb/xnli/test/codeswitch_30"] == plan["tokenize/xnli/test/codeswitch_30"] == 15
+    assert sum(plan.values()) == 2438 and plan["report"] == 1
+
+
 def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     """configs/paper.yaml builds its whole DAG with no data or model present."""
     plan = plan_of(tmp_path, ROOT / "configs" / "paper.yaml")

@@ -22,6 +22,9 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
                  dictionaries: str | Path | None = None) -> dict:
     """Write the perturbed examples (each with its `changes`) and a summary of what changed;
     `key` names the set ("xnli/test/de"), so that each set draws its own numbers."""
+    if kind == "codeswitch" and not Path(dictionaries or "").is_dir():
+        raise FileNotFoundError(f"codeswitch: no dictionary folder {dictionaries} (it should hold MUSE-format files "
+                                "named <src>-<tgt>.txt)")
     examples = read_jsonl(examples_path)
     rng = random.Random(f"{kind}/{seed}/{key}")
     alphabet = alphabets(t for ex in examples for t in texts_of(ex, task_type)) if kind == "char_noise" else None
