@@ -213,6 +213,17 @@ def perturbed_spec(task, split, condition, lang):
     return PLAN.perturbation_spec(condition, task)
 
 
+def perturbation_kind(w):
+    return PLAN.perturbations[w.condition]["kind"]
+
+
+def local_challenge_file(w):
+    """A local perturbation's file for one benchmark split and language."""
+    from xstilts.robustness.local import local_file
+
+    return str(local_file(PLAN.perturbations[w.condition]["options"]["path"], bench=w.task, split=w.split, lang=w.lang))
+
+
 def dictionary_folder(condition):
     """Where a codeswitch perturbation reads its dictionaries (None for the other kinds)."""
     perturbation = PLAN.perturbations[condition]
@@ -353,7 +364,7 @@ def eval_languages(w):
     """Per language: the files the evaluation reads (see xstilts.evaluation.evaluate)."""
     bench, split = w.bench, scored_split(w.bench, w.condition)
     languages = {}
-    for lang in bench_languages(bench):
+    for lang in FEATURE_SPLITS[(bench, split)] if w.condition != CLEAN else bench_languages(bench):
         languages[lang] = {"features": features_path(w.model, bench, split, lang), "examples": data_path(bench, split, lang)}
         if PLAN.task(bench)["metric"] == "bucc":
             languages[lang]["dev_features"] = features_path(w.model, bench, "dev", lang)

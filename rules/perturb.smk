@@ -10,6 +10,10 @@ rule perturb:
     input:
         examples=lambda w: data_path(w.task, w.split, w.lang),
         dictionaries=lambda w: dictionary_files(w.condition, w.lang),
+        # mixed_pair: the English set of the same split, whose translations it takes.
+        english=lambda w: [data_path(w.task, w.split, "en")] if perturbation_kind(w) == "mixed_pair" else [],
+        # local: the challenge set's file (a missing one stops the plan, named).
+        local=lambda w: [local_challenge_file(w)] if perturbation_kind(w) == "local" else [],
     output:
         examples="results/data/{task}/{split}/{condition}/{lang}.jsonl",
         summary="results/data/{task}/{split}/{condition}/{lang}.summary.json",

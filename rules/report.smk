@@ -3,6 +3,8 @@ rule report:
         results=eval_results(),
         robustness=robustness_results(),
         predictions=[path.replace("scores.json", "predictions.jsonl") for path in robustness_results()],
+        perturbed_sets=[data_path(bench, f"{split}/{name}", lang).replace(".jsonl", ".summary.json")
+                        for (bench, split, name), langs in PERTURBED_SPLITS.items() for lang in langs],
         train_logs=list(all_train_logs().values()),
         seed_spread=seed_spread_file(),
     output:

@@ -6,7 +6,7 @@ run_in_warm_child(snakemake, __real_file__)
 from pathlib import Path
 
 from xstilts import report, stats
-from xstilts.report.robustness import load_evaluations
+from xstilts.report.robustness import load_evaluations, load_set_summaries
 from xstilts.runtime import stage
 
 with stage(snakemake):
@@ -15,4 +15,5 @@ with stage(snakemake):
     report.write_report(report.load_results(snakemake.input.results), report.load_train_logs(p.train_logs),
                         Path(snakemake.output[0]).parent, recipe_order=p.recipe_order, bench_order=p.bench_order,
                         qa_benches=set(p.qa_benches), title=p.title, seed_spread=spread,
-                        perturbed=load_evaluations(snakemake.input.robustness))
+                        perturbed=load_evaluations(snakemake.input.robustness),
+                        perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets))

@@ -137,6 +137,7 @@ def kill_resume_config(tmp_path: Path) -> Path:
     config["recipes"] = {"mnli": {"tasks": ["mnli"], "training": {"epochs": 24}}}
     config["targets"] = {"mnli": ["xnli"]}
     config["retrieval"] = []
+    config.pop("perturbations")
     # Runtime-only settings (they change no result): a state every 5 steps, a loss line every 2,
     # so that a save falls inside a log interval.
     config["training"]["defaults"].update(save_every=5, log_every=2)

@@ -10,7 +10,8 @@ import pytest
 
 from xstilts.layout import REPORT_FILES, ROBUSTNESS_FILES
 from xstilts.report import write_report
-from xstilts.report.robustness import Evaluation, load_evaluations, per_language, q_adv, summary_table
+from xstilts.report.robustness import (Evaluation, load_evaluations, load_set_summaries, per_language, q_adv,
+                                        summary_table)
 
 SPREAD = {"xnli": (1.0, 8)}
 
@@ -106,3 +107,22 @@ def test_evaluations_are_read_from_the_scores_and_the_predictions_beside_them(tm
     [(key, found)] = load_evaluations([folder / "scores.json"]).items()
     assert key == ("m", "none", "xnli", "typos", 1) and found.scores == {"de": 50.0}
     assert sorted(found.predictions["de"]) == ["a", "b"]
+
+
+def test_the_section_says_what_each_perturbed_set_changed_and_which_dictionaries_were_missing(tmp_path):
+    paths = []
+    for lang, share, missing in (("en", 0.25, []), ("de", 0.1, ["de-ru"])):
+        path = tmp_path / f"data/xnli/test/codeswitch/{lang}.summary.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"examples": 10, "changed_examples": 4, "edits": 5, "words": 20,
+                                    "edited_share": share, "missing_dictionaries": missing}))
+        paths.append(path)
+    sets = load_set_summaries(paths)
+    assert list(sets["condition"]) == ["codeswitch"] * 2 and list(sets["edited_share"]) == [25.0, 10.0]
+    write_report([{"model": "m", "recipe": "none", "bench": "xnli", "condition": "clean", "seed": 1, "lang": "en",
+                   "score": 100.0, "metrics": {}}], {}, tmp_path, recipe_order=["none"], bench_order=["xnli"],
+                 qa_benches=[], title="t", seed_spread=SPREAD, perturbed=study({"none": (10, 20)}), perturbed_sets=sets)
+    text = (tmp_path / "robustness.md").read_text()
+    assert "| xnli | codeswitch | words edited % | 25.0 | 10.0 |" in text
+    assert "| xnli | codeswitch | examples changed % | 40.0 | 40.0 |" in text
+    assert "Dictionary pairs without a file (their words were not switched): de-ru." in text

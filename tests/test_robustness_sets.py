@@ -52,7 +52,7 @@ def test_a_perturbed_set_depends_on_its_settings_not_on_the_other_benchmarks_lis
 @pytest.mark.parametrize("perturbation, message", [
     ({"kind": "char_noise", "rate": 0.1, "benchmarks": ["pawsx"]}, r"benchmarks: 'pawsx' is not a benchmark of this"),
     ({"kind": "codeswitch", "rate": 0.3}, r"typos.options.languages: codeswitch needs the languages"),
-    ({"kind": "word_noise", "rate": 0.1, "options": {"languages": ["de"]}}, r"typos.options: languages only apply"),
+    ({"kind": "word_noise", "rate": 0.1, "options": {"languages": ["de"]}}, r"typos.options: languages do not apply"),
     ({"kind": "char_noise", "rate": 1.5}, r"perturbations/typos/rate"),
     ({"kind": "typo", "rate": 0.1}, r"perturbations/typos/kind"),
 ])
@@ -75,6 +75,19 @@ def test_codeswitch_on_data_the_generator_did_not_make_needs_a_dictionary_folder
         Plan(config)
     config["perturbations"]["switched"]["options"]["dictionaries"] = "/data/muse"
     assert Plan(config).perturbations["switched"]["options"]["dictionaries"] == "/data/muse"
+
+
+def test_mixed_pair_applies_to_pair_benchmarks_with_english_and_needs_no_rate():
+    plan = plan_with({"mixed": {"kind": "mixed_pair"}})
+    assert plan.perturbations["mixed"]["benchmarks"] == ["xnli"]
+    assert plan.perturbations["mixed"]["options"] == {"order": "both"}
+    assert plan.perturbation_spec("mixed", "xnli")["order"] == "both"
+    with pytest.raises(ConfigError, match=r"mixed.benchmarks: mixed_pair does not apply to 'panx'"):
+        plan_with({"mixed": {"kind": "mixed_pair", "benchmarks": ["panx"]}})
+    with pytest.raises(ConfigError, match=r"noisy.rate: char_noise needs a rate"):
+        plan_with({"noisy": {"kind": "char_noise"}})
+    with pytest.raises(ConfigError, match=r"mixed.options: languages do not apply to mixed_pair"):
+        plan_with({"mixed": {"kind": "mixed_pair", "options": {"languages": ["de"]}}})
 
 
 # ---- the perturb stage -------------------------------------------------------------------
@@ -111,7 +124,8 @@ def test_a_set_is_the_same_for_its_seed_another_for_another_and_clean_at_rate_0(
     assert first == again and first != other
     assert summary["changed_examples"] > 0 and summary["edits"] == sum(1 for _ in edits(first))
     unchanged, summary = perturbed(tmp_path, clean, "d", task_type, lang, seed=1, **{**spec, "rate": 0.0})
-    assert [{k: v for k, v in row.items() if k != "changes"} for row in unchanged] == read_jsonl(clean)
+    assert unchanged == [{**{k: v for k, v in row.items() if k != "protected"}, "changes": row_changes}
+                         for row, row_changes in zip(read_jsonl(clean), (r["changes"] for r in unchanged))]
     assert summary["edits"] == 0 and not list(edits(unchanged))
 
 
@@ -129,6 +143,48 @@ def edits(rows: list[dict]):
         yield from flat(row["changes"])
 
 
+def kept_words(row: dict, task_type: str) -> list[str]:
+    """The texts of an example's protected spans (tokens, for tagging), in order."""
+    kept = row["protected"]
+    if task_type == "tagging":
+        return [row["tokens"][i] for i in kept]
+    if task_type == "multiple_choice":
+        fields = [("context", row["context"], kept["context"])] + [
+            ("choice", text, spans) for text, spans in zip(row["choices"], kept["choices"])]
+    else:
+        fields = [(field, row[field], kept.get(field, [])) for field in ("text_a", "text_b", "src", "question",
+                                                                         "context") if row.get(field) is not None]
+    return [text[start:end] for _, text, spans in fields for start, end in spans]
+
+
+def in_order(words: list[str], texts: list[str]) -> bool:
+    joined, at = "\n".join(texts), 0
+    for word in words:
+        at = joined.find(word, at)
+        if at < 0:
+            return False
+        at += len(word)
+    return True
+
+
+@pytest.mark.parametrize("bench, kind, task_type", SETS)
+@pytest.mark.parametrize("noise", ["char_noise", "word_noise", "codeswitch"])
+def test_the_words_the_generator_marks_survive_every_kind(tmp_path, bench, kind, task_type, noise):
+    """Names, numbers, negation and a pair's deciding words: still there, in order, at a high rate."""
+    lang = "ru" if task_type == "retrieval" else "en"
+    clean = clean_set(tmp_path, bench, kind, lang)
+    dictionaries = tmp_path / "dictionaries"
+    write_dictionaries(dictionaries, 7)
+    rows, summary = perturbed(tmp_path, clean, "k", task_type, lang, kind=noise, rate=0.5, seed=3,
+                              languages=["de", "zh"], dictionaries=dictionaries)
+    assert summary["edits"] > 0
+    for before, after in zip(read_jsonl(clean), rows):
+        texts = after["tokens"] if task_type == "tagging" else [
+            after[f] for f in ("text_a", "text_b", "src", "question", "context") if after.get(f)]
+        assert in_order(kept_words(before, task_type), texts + list(after.get("choices", []))), (before, after)
+        assert "protected" not in after  # its spans were of the clean text
+
+
 def test_codeswitch_names_a_missing_dictionary_and_switches_into_the_others(tmp_path):
     clean = clean_set(tmp_path, "xnli", "nli", "en")
     dictionaries = tmp_path / "dictionaries"
@@ -138,7 +194,35 @@ def test_codeswitch_names_a_missing_dictionary_and_switches_into_the_others(tmp_
                               languages=["ru", "de"], dictionaries=dictionaries)
     assert summary["missing_dictionaries"] == ["en-ru"] and summary["dictionaries"] == ["de"]
     assert {edit["lang"] for edit in edits(rows)} == {"de"}
-    assert 0.2 < summary["edited_share"] < 0.6  # about the rate, over the words that have a translation
+    # Below the rate: names, numbers, negation and the words that decide the label are never switched.
+    assert 0.05 < summary["edited_share"] < 0.5
+
+
+@pytest.mark.parametrize("order", ["english_first", "english_second", "both"])
+def test_a_mixed_pair_is_one_side_english_and_the_other_the_language_of_the_same_pair(tmp_path, order):
+    """The generator's languages say the same facts under the same ids: each mixed pair takes one side
+    from the English pair and the other from the evaluated language's, label kept."""
+    clean, english = clean_set(tmp_path, "xnli", "nli", "ru"), clean_set(tmp_path, "xnli", "nli", "en")
+    rows, summary = perturbed(tmp_path, clean, "m", "classification", "ru", kind="mixed_pair", rate=None, seed=0,
+                              order=order, english_path=english)
+    sides = []
+    for row, ru, en in zip(rows, read_jsonl(clean), read_jsonl(english)):
+        assert row["id"] == ru["id"] == en["id"] and row["label"] == ru["label"] == en["label"]
+        side = "text_a" if row["text_a"] == en["text_a"] else "text_b"
+        other = "text_b" if side == "text_a" else "text_a"
+        assert row[side] == en[side] and row[other] == ru[other] and row[side] != ru[side]
+        sides.append(side)
+    expected = {"english_first": {"text_a"}, "english_second": {"text_b"}, "both": {"text_a", "text_b"}}[order]
+    assert set(sides) == expected and summary["changed_examples"] == len(rows)
+
+
+def test_a_mixed_pair_of_sets_that_are_not_parallel_is_refused(tmp_path):
+    clean, english = clean_set(tmp_path, "xnli", "nli", "ru"), clean_set(tmp_path, "xnli", "nli", "en")
+    rows = read_jsonl(english)
+    write_jsonl(english, rows[1:] + rows[:1])  # one example moved: the labels no longer line up
+    with pytest.raises(ValueError, match=r"mixed_pair set/ru: example \d+ .* the sets are not parallel"):
+        perturbed(tmp_path, clean, "m", "classification", "ru", kind="mixed_pair", rate=None, seed=0,
+                  order="both", english_path=english)
 
 
 # ---- evaluation --------------------------------------------------------------------------
@@ -187,7 +271,10 @@ def test_the_tiny_run_scores_each_perturbed_set_under_its_own_condition(finished
     summary = read_json(results / "data/xnli/test/switched/en.summary.json")
     assert summary["dictionaries"] == ["de", "zh"] and summary["missing_dictionaries"] == []
     table = (results / "report/robustness_per_language.csv").read_text().splitlines()
-    assert len(table) == 1 + 3 * 3 * 3  # (xnli typos, xnli switched, panx typos) x 3 recipes x 3 languages
+    assert len(table) == 1 + 4 * 3 * 3  # (xnli typos, switched, mixed; panx typos) x 3 recipes x 3 languages
+    mixed = read_jsonl(results / "data/xnli/test/mixed/zh.jsonl")
+    english = read_jsonl(results / "data/xnli/test/en.jsonl")
+    assert all(row["text_a"] == en["text_a"] or row["text_b"] == en["text_b"] for row, en in zip(mixed, english))
     assert "## Robustness (Q-adv)" in (results / "report/index.md").read_text()
 
 
@@ -197,3 +284,46 @@ def test_codeswitch_without_its_dictionary_folder_fails_by_name_and_writes_nothi
         perturbed(tmp_path, clean, "s", "classification", "en", kind="codeswitch", rate=0.3, seed=0,
                   languages=["de"], dictionaries="/no/such/muse")
     assert not (tmp_path / "s.jsonl").exists() and not (tmp_path / "s.summary.json").exists()
+
+
+# ---- local challenge sets ----------------------------------------------------------------
+def test_a_local_challenge_set_needs_its_files_and_may_cover_some_languages():
+    plan = plan_with({"adv": {"kind": "local", "benchmarks": ["xnli"],
+                              "options": {"path": "/data/adv/{bench}/{lang}.jsonl", "languages": ["de", "fr"]}}})
+    assert plan.perturbed_splits()[("xnli", "test", "adv")] == ["de"]
+    assert plan.perturbation_spec("adv", "xnli")["labels"] == ["entailment", "neutral", "contradiction"]
+    with pytest.raises(ConfigError, match=r"adv.options.path: a local challenge set needs its files"):
+        plan_with({"adv": {"kind": "local"}})
+    with pytest.raises(ConfigError, match=r"adv.options.languages: none of them is a test language of 'xnli'"):
+        plan_with({"adv": {"kind": "local", "benchmarks": ["xnli"], "options": {"path": "x", "languages": ["fr"]}}})
+
+
+def test_a_local_challenge_set_is_read_in_the_clean_order_with_what_it_changed(tmp_path):
+    clean = clean_set(tmp_path, "xnli", "nli", "de")
+    rows = read_jsonl(clean)
+    challenge = [{**row, "text_b": row["text_b"].upper()} if i % 2 else row for i, row in enumerate(rows)][::-1]
+    path = tmp_path / "adv" / "xnli-de.jsonl"
+    path.parent.mkdir()
+    write_jsonl(path, [{k: v for k, v in row.items() if k != "protected"} for row in challenge])
+    out, summary = perturbed(tmp_path, clean, "l", "classification", "de", kind="local", rate=None, seed=0,
+                             local_path=path, labels=["entailment", "neutral", "contradiction"])
+    assert [row["id"] for row in out] == [row["id"] for row in rows]
+    assert all(row["text_b"] == (clean_row["text_b"].upper() if i % 2 else clean_row["text_b"])
+               for i, (row, clean_row) in enumerate(zip(out, rows)))
+    assert summary["changed_examples"] == len(rows) // 2
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda rows: rows[1:], r"missing ids \['xnli-test-0'\]"),
+    (lambda rows: rows + [{**rows[0], "id": "new"}], r"unknown ids \['new'\]"),
+    (lambda rows: [{**rows[0], "label": next(l for l in ("entailment", "neutral") if l != rows[0]["label"])}]
+     + rows[1:], r"example xnli-test-0 has label .* a challenge set keeps the gold labels"),
+])
+def test_a_local_challenge_set_of_other_examples_or_labels_is_refused(tmp_path, change, message):
+    clean = clean_set(tmp_path, "xnli", "nli", "de")
+    path = tmp_path / "adv.jsonl"
+    write_jsonl(path, change([{k: v for k, v in row.items() if k != "protected"} for row in read_jsonl(clean)]))
+    with pytest.raises(ValueError, match=message):
+        perturbed(tmp_path, clean, "l", "classification", "de", kind="local", rate=None, seed=0, local_path=path,
+                  labels=["entailment", "neutral", "contradiction"])
+    assert not (tmp_path / "l.jsonl").exists()

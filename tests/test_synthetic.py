@@ -540,3 +540,30 @@ def test_mining_gold_pairs_are_translations_and_distractors_are_not():
     source_meanings = [_chinese_signature(row["src"], words) for row in gold + source_only]
     assert all(_chinese_signature(row["src"], words) not in target_meanings for row in source_only)
     assert all(_english_signature(row["tgt"]) not in source_meanings for row in target_only)
+
+
+@pytest.mark.parametrize("lang", ["en", "de", "ru", "ar", "zh"])
+@pytest.mark.parametrize("kind", ["nli", "paraphrase"])
+def test_pair_examples_mark_names_numbers_negation_and_the_words_one_side_lacks(kind, lang):
+    """What perturbations must not edit (xstilts.robustness): numbers, negation (on both sides of a
+    pair as well), and in spaced scripts every word one side has and the other lacks."""
+    rows = generate(kind, split="test", lang=lang, n=80, seed=7, stream=kind)
+    for row in rows:
+        for field, other in (("text_a", "text_b"), ("text_b", "text_a")):
+            marked = {row[field][start:end] for start, end in row["protected"][field]}
+            assert all(re.fullmatch(r"\d+", word) is None or word in marked for word in re.findall(r"\d+", row[field]))
+            for word in set(NEGATIONS[lang]) & set(re.findall(r"\w+", row[field])):
+                assert word in marked
+            if lang != "zh":  # spaced scripts: a word of this side absent from the other is marked
+                others = {w.lower() for w in row[other].split()}
+                assert all(w in marked for w in row[field].split() if w.lower() not in others and w.isalpha())
+
+
+NEGATIONS = {"en": ["not"], "de": ["nicht"], "ru": ["не"], "ar": ["لا"], "zh": ["不"]}
+
+
+def test_tagging_marks_its_names_and_numbers_by_token():
+    for row in generate("ner", split="test", lang="de", n=40, seed=7, stream="panx"):
+        entities = [i for i, tag in enumerate(row["tags"]) if tag != "O"]
+        numbers = [i for i, token in enumerate(row["tokens"]) if token.isdigit()]
+        assert set(entities) | set(numbers) <= set(row["protected"])

@@ -30,8 +30,15 @@ RECIPE_ONLY_TYPES = ("mlm",)
 RANKING_POOL = "pool"
 # An evaluation's condition: clean inputs, or a perturbation's name (perturbations: in the config).
 CLEAN = "clean"
-# The task types a perturbation kind applies to (xstilts.robustness.examples): every type a benchmark has.
+# The task types each perturbation kind applies to: the noise kinds and codeswitch to every type a
+# benchmark has (xstilts.robustness.examples), mixed_pair to sentence pairs (xstilts.robustness.mixed).
 PERTURBABLE_TYPES = ("classification", "multiple_choice", "tagging", "span_qa", "retrieval")
+PERTURBATION_TYPES = {"char_noise": PERTURBABLE_TYPES, "word_noise": PERTURBABLE_TYPES,
+                      "codeswitch": PERTURBABLE_TYPES, "mixed_pair": ("classification",), "local": PERTURBABLE_TYPES}
+# The options each kind takes.
+PERTURBATION_OPTIONS = {"codeswitch": ("languages", "dictionaries"), "mixed_pair": ("order",),
+                        "local": ("path", "languages")}
+RATELESS_KINDS = ("mixed_pair", "local")
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -187,20 +194,31 @@ class Plan:
     # ---- perturbations -----------------------------------------------------------------
     def _perturbation(self, name: str, spec: dict) -> dict:
         """A perturbation with its defaults, checked against this study's benchmarks and its kind."""
-        where = f"perturbations.{name}"
-        planned = [b for b in self.benches() if self.task(b)["type"] in PERTURBABLE_TYPES]
+        where, kind = f"perturbations.{name}", spec["kind"]
+        planned = [b for b in self.benches() if self._perturbs(kind, b)]
         benches = list(spec.get("benchmarks", planned))
         for bench in benches:
             if bench not in self.benches():
                 raise ConfigError(f"{where}.benchmarks: '{bench}' is not a benchmark of this study (it has: "
                                   f"{', '.join(self.benches())})")
-            if self.task(bench)["type"] not in PERTURBABLE_TYPES:
-                raise ConfigError(f"{where}.benchmarks: '{bench}' has type '{self.task(bench)['type']}', "
-                                  "which no perturbation applies to")
+            if not self._perturbs(kind, bench):
+                raise ConfigError(f"{where}.benchmarks: {kind} does not apply to '{bench}' (type "
+                                  f"'{self.task(bench)['type']}'" + (", English among its test languages"
+                                                                      if kind == "mixed_pair" else "") + ")")
         if not benches:
             raise ConfigError(f"{where}: no benchmark to perturb")
-        options = dict(spec.get("options", {}))
-        if spec["kind"] == "codeswitch":
+        if kind not in RATELESS_KINDS and "rate" not in spec:
+            raise ConfigError(f"{where}.rate: {kind} needs a rate (the share of words edited)")
+        return {"kind": kind, "rate": spec.get("rate"), "seed": spec.get("seed", 0),
+                "options": self._perturbation_options(where, kind, dict(spec.get("options", {})), benches),
+                "benchmarks": benches}
+
+    def _perturbation_options(self, where: str, kind: str, options: dict, benches: list[str]) -> dict:
+        """A perturbation's options, checked against its kind, with their defaults."""
+        wrong = [option for option in options if option not in PERTURBATION_OPTIONS.get(kind, ())]
+        if wrong:
+            raise ConfigError(f"{where}.options: {', '.join(wrong)} do not apply to {kind}")
+        if kind == "codeswitch":
             if not options.get("languages"):
                 raise ConfigError(f"{where}.options.languages: codeswitch needs the languages words are switched into")
             real = [b for b in benches if self.source(b) != "synthetic"]
@@ -208,10 +226,21 @@ class Plan:
                 raise ConfigError(f"{where}.options.dictionaries: {', '.join(real)} are not generated data, so the "
                                   "generator's dictionaries do not cover them: name a folder of MUSE-format "
                                   "{src}-{tgt}.txt files")
-        elif options:
-            raise ConfigError(f"{where}.options: {', '.join(options)} only apply to codeswitch, not {spec['kind']}")
-        return {"kind": spec["kind"], "rate": spec["rate"], "seed": spec.get("seed", 0), "options": options,
-                "benchmarks": benches}
+        if kind == "mixed_pair":
+            options.setdefault("order", "both")
+        if kind == "local" and "path" not in options:
+            raise ConfigError(f"{where}.options.path: a local challenge set needs its files (a template with "
+                              "{bench}, {split} and {lang})")
+        for bench in benches if kind == "local" and "languages" in options else ():
+            if not set(options["languages"]) & set(self.languages(bench, self.bench_split(bench))):
+                raise ConfigError(f"{where}.options.languages: none of them is a test language of '{bench}'")
+        return options
+
+    def _perturbs(self, kind: str, bench: str) -> bool:
+        """Whether a perturbation kind applies to a benchmark: mixed_pair needs the English test set."""
+        if self.task(bench)["type"] not in PERTURBATION_TYPES[kind]:
+            return False
+        return kind != "mixed_pair" or "en" in self.languages(bench, self.bench_split(bench))
 
     def conditions(self, bench: str) -> list[str]:
         """The evaluation conditions of a benchmark: clean, then each perturbation of it."""
@@ -221,8 +250,14 @@ class Plan:
         """(benchmark, split, perturbation) -> languages, for every perturbed set an evaluation reads:
         the scored split (BUCC's dev split, where its threshold is tuned, and a ranking benchmark's
         candidate pool stay clean: a perturbation is of the inputs scored, not of the index)."""
-        return {(bench, self.bench_split(bench), name): self.languages(bench, self.bench_split(bench))
-                for name, p in self.perturbations.items() for bench in p["benchmarks"]}
+        found = {}
+        for name, p in self.perturbations.items():
+            for bench in p["benchmarks"]:
+                languages = self.languages(bench, self.bench_split(bench))
+                if p["kind"] == "local" and "languages" in p["options"]:  # the languages the challenge set has
+                    languages = [lang for lang in languages if lang in p["options"]["languages"]]
+                found[(bench, self.bench_split(bench), name)] = languages
+        return found
 
     def perturbation_spec(self, name: str, bench: str) -> dict:
         """What a perturbed set depends on: the kind, its settings and the benchmark's task type (not
@@ -231,6 +266,10 @@ class Plan:
         spec = {"kind": p["kind"], "rate": p["rate"], "seed": p["seed"], "task_type": self.task(bench)["type"]}
         if p["kind"] == "codeswitch":
             spec["languages"] = list(p["options"]["languages"])
+        if p["kind"] == "mixed_pair":
+            spec["order"] = p["options"]["order"]
+        if p["kind"] == "local":
+            spec["labels"] = self.task(bench).get("labels")
         return spec
 
     # ---- tasks, sources, languages ------------------------------------------------------

@@ -1015,11 +1015,40 @@ def _corpus_tokens(rng, g: Grammar) -> list[Tok]:
     return g.predicate_sentence(rng.choice(NOUNS), rng.choice(ADJECTIVES))
 
 
+# --- what a perturbation must leave as it is (xstilts.robustness) ----------------------------
+# Names and numbers (answers and entity tags rest on them) and negation; in a pair, also the words
+# one side has and the other lacks, which decide its label. Every example but the corpus's carries
+# `protected`: per text field the character spans [start, end) of those words (a list per choice
+# for multiple choice), and for tagging the indices of those tokens.
+KEPT_ROLES = ("person", "place", "num", "neg")
+
+
+def _words(tokens: list[Tok]) -> set[str]:
+    return {tok.text.lower() for tok in tokens if tok.role not in ("punct", "comma")}
+
+
+def _marked(g: Grammar, tokens: list[Tok], decisive: set[str] = frozenset()) -> tuple[str, list[list[int]]]:
+    """The text of `tokens` and the spans of its kept and decisive words."""
+    text, starts = g.layout(tokens)
+    spans = [[start, start + len(tok.text)] for tok, start in zip(tokens, starts)
+             if tok.role in KEPT_ROLES or (tok.role not in ("punct", "comma") and tok.text.lower() in decisive)]
+    return text, spans
+
+
+def _marked_pair(g: Grammar, first: list[Tok], second: list[Tok]) -> dict:
+    """text_a, text_b and their protected spans: each side's words that the other lacks decide the label."""
+    text_a, spans_a = _marked(g, first, _words(first) - _words(second))
+    text_b, spans_b = _marked(g, second, _words(second) - _words(first))
+    return {"text_a": text_a, "text_b": text_b, "protected": {"text_a": spans_a, "text_b": spans_b}}
+
+
 def _make_nli(g: Grammar, rng_of, n, options, prefix, split: str) -> list[dict]:
     rows = []
     for i in range(n):
         premise, hypothesis, label = _nli_pair(rng_of(i))
-        rows.append({"id": f"{prefix}-{i}", "text_a": g.say(premise), "text_b": g.say([hypothesis]), "label": label})
+        pair = _marked_pair(g, g.sentence(premise), g.sentence([hypothesis]))
+        rows.append({"id": f"{prefix}-{i}", "text_a": pair["text_a"], "text_b": pair["text_b"], "label": label,
+                     "protected": pair["protected"]})
     return rows
 
 
@@ -1027,7 +1056,9 @@ def _make_paraphrase(g: Grammar, rng_of, n, options, prefix, split: str) -> list
     rows = []
     for i in range(n):
         first, second, label = _paraphrase_pair(rng_of(i))
-        rows.append({"id": f"{prefix}-{i}", "text_a": g.say(first), "text_b": g.say(second), "label": label})
+        pair = _marked_pair(g, g.sentence(first), g.sentence(second))
+        rows.append({"id": f"{prefix}-{i}", "text_a": pair["text_a"], "text_b": pair["text_b"], "label": label,
+                     "protected": pair["protected"]})
     return rows
 
 
@@ -1042,9 +1073,11 @@ def _make_span_qa(g: Grammar, rng_of, n, options, prefix, split: str) -> list[di
         context, starts = g.layout([tok for sentence in sentences for tok in sentence])
         offset = sum(len(sentence) for sentence in sentences[:target])
         start, end = _span(sentences[target], starts[offset:], _ANSWER_ROLES[asked])
-        rows.append({"id": f"{prefix}-{i}", "context": context,
-                     "question": g.text(g.question_sentence(clauses[target], asked)),
-                     "answers": {"text": [context[start:end]], "answer_start": [start]}})
+        question, question_spans = _marked(g, g.question_sentence(clauses[target], asked))
+        context_spans = _marked(g, [tok for sentence in sentences for tok in sentence])[1]
+        rows.append({"id": f"{prefix}-{i}", "context": context, "question": question,
+                     "answers": {"text": [context[start:end]], "answer_start": [start]},
+                     "protected": {"question": question_spans, "context": context_spans}})
     return rows
 
 
@@ -1062,9 +1095,14 @@ def _make_multiple_choice(g: Grammar, rng_of, n, options, prefix, split: str) ->
                 meanings.add(candidate.meaning())
                 wrong.append(candidate)
         label = rng.randrange(4)
-        choices = [g.say([choice]) for choice in wrong[:label] + [right] + wrong[label:]]
-        context = g.text(g.sentence([fact]) + g.about_sentence(fact.subject))
-        rows.append({"id": f"{prefix}-{i}", "context": context, "choices": choices, "label": label})
+        context_tokens = g.sentence([fact]) + g.about_sentence(fact.subject)
+        choice_tokens = [g.sentence([choice]) for choice in wrong[:label] + [right] + wrong[label:]]
+        # A choice's words the context lacks decide it; so do the context's words some choice lacks.
+        choices = [_marked(g, tokens, _words(tokens) - _words(context_tokens)) for tokens in choice_tokens]
+        context, context_spans = _marked(g, context_tokens, set().union(*(_words(context_tokens) - _words(tokens)
+                                                                          for tokens in choice_tokens)))
+        rows.append({"id": f"{prefix}-{i}", "context": context, "choices": [text for text, _ in choices],
+                     "label": label, "protected": {"context": context_spans, "choices": [spans for _, spans in choices]}})
     return rows
 
 
@@ -1099,7 +1137,8 @@ def _make_tagging(kind: str):
         for i in range(n):
             rng = rng_of(i)
             tokens = g.sentence(_renamed(rng, _tagging_clauses(rng), pool, options["unseen_name_rate"]))
-            rows.append({"id": f"{prefix}-{i}", "tokens": [tok.text for tok in tokens], "tags": _TAGGERS[kind](tokens)})
+            rows.append({"id": f"{prefix}-{i}", "tokens": [tok.text for tok in tokens], "tags": _TAGGERS[kind](tokens),
+                         "protected": [j for j, tok in enumerate(tokens) if tok.role in KEPT_ROLES]})
         return rows
     return make
 
@@ -1108,7 +1147,8 @@ def _make_parallel(g: Grammar, rng_of, n, options, prefix, split: str) -> list[d
     english, seen, rows = _english(g), set(), []
     for i in range(n):
         clauses = _distinct(rng_of(i), _translation_clauses, seen)
-        rows.append({"id": f"{prefix}-{i}", "src": g.say(clauses), "tgt": english.say(clauses)})
+        src, spans = _marked(g, g.sentence(clauses))
+        rows.append({"id": f"{prefix}-{i}", "src": src, "tgt": english.say(clauses), "protected": {"src": spans}})
     return rows
 
 
@@ -1119,11 +1159,16 @@ def _make_mining(g: Grammar, rng_of, n, options, prefix, split: str) -> list[dic
     gold = [_distinct(rng, _translation_clauses, seen) for _ in range(n)]
     source_only = [_distinct(rng, _translation_clauses, seen) for _ in range(extra)]
     target_only = [_distinct(rng, _translation_clauses, seen) for _ in range(extra)]
-    rows = [{"id": f"{prefix}-{i}", "src": g.say(c), "tgt": english.say(c)} for i, c in enumerate(gold)]
-    rows += [{"id": f"{prefix}-src{j}", "src": g.say(c), "tgt": None} for j, c in enumerate(source_only)]
+    rows = [{"id": f"{prefix}-{i}", **_marked_src(g, c), "tgt": english.say(c)} for i, c in enumerate(gold)]
+    rows += [{"id": f"{prefix}-src{j}", **_marked_src(g, c), "tgt": None} for j, c in enumerate(source_only)]
     rows += [{"id": f"{prefix}-tgt{j}", "src": None, "tgt": english.say(c)} for j, c in enumerate(target_only)]
     rng.shuffle(rows)
     return rows
+
+
+def _marked_src(g: Grammar, clauses: list[Clause]) -> dict:
+    src, spans = _marked(g, g.sentence(clauses))
+    return {"src": src, "protected": {"src": spans}}
 
 
 def _english(g: Grammar) -> Grammar:

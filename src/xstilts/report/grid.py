@@ -590,6 +590,7 @@ def write_report(
     title: str,
     seed_spread: Mapping[str, tuple[float, float]] | None = None,
     perturbed: Mapping | None = None,
+    perturbed_sets=None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -597,7 +598,8 @@ def write_report(
     ones with results but not listed are appended, sorted, so nothing is dropped silently.
     `seed_spread` (column -> (std, df), xstilts.stats) gives single-seed changes their intervals.
     `perturbed` (report.robustness.load_evaluations: every perturbed evaluation and the clean one
-    of each perturbed benchmark) adds the robustness section's ROBUSTNESS_FILES.
+    of each perturbed benchmark) adds the robustness section's ROBUSTNESS_FILES, with what each
+    perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries).
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -633,6 +635,7 @@ def write_report(
     if perturbed:
         q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
                                                  seed_spread=seed_spread,
-                                                 spread_columns={b: f"{b} F1" for b in qa_benches})
+                                                 spread_columns={b: f"{b} F1" for b in qa_benches},
+                                                 sets=perturbed_sets)
     write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())]

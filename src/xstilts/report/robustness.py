@@ -61,6 +61,42 @@ def load_evaluations(scores_paths: Iterable[str | Path]) -> dict[Key, Evaluation
     return found
 
 
+def load_set_summaries(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """What each perturbed set changed (xstilts.robustness.perturbed_sets), one row per set, named by
+    its path `.../{bench}/{split}/{perturbation}/{lang}.summary.json`."""
+    rows = []
+    for path in map(Path, paths):
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        bench, _, condition = path.parts[-4:-1]
+        rows.append({"bench": bench, "condition": condition, "lang": path.name.split(".")[0],
+                     "edited_share": 100.0 * summary["edited_share"],
+                     "changed_examples": 100.0 * summary["changed_examples"] / max(summary["examples"], 1),
+                     "missing_dictionaries": " ".join(summary.get("missing_dictionaries", []))})
+    return pd.DataFrame(rows, columns=["bench", "condition", "lang", "edited_share", "changed_examples",
+                                       "missing_dictionaries"])
+
+
+def _sets_markdown(sets: pd.DataFrame) -> str:
+    """Per benchmark and perturbation, the share of words edited (switched, for codeswitch) and of
+    examples changed, by language, and the dictionary pairs that were missing."""
+    if sets.empty:
+        return "No summaries of the perturbed sets were given.\n"
+    langs = list(dict.fromkeys(sets["lang"]))
+    rows = []
+    for (bench, condition), cells in sets.groupby(["bench", "condition"], sort=False):
+        by_lang = cells.set_index("lang")
+        rows.append([bench, condition, "words edited %"] + [number(by_lang["edited_share"].get(lang, np.nan))
+                                                            for lang in langs])
+        rows.append([bench, condition, "examples changed %"] + [number(by_lang["changed_examples"].get(lang, np.nan))
+                                                                for lang in langs])
+    text = markdown_table(["benchmark", "perturbation", "share", *langs], rows)
+    missing = sets[sets["missing_dictionaries"] != ""]
+    if not missing.empty:
+        pairs = sorted(set(" ".join(missing["missing_dictionaries"]).split()))
+        text += f"\nDictionary pairs without a file (their words were not switched): {', '.join(pairs)}.\n"
+    return text
+
+
 # ---------------------------------------------------------------------------- per key
 def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[str] = ()) -> pd.DataFrame:
     """One row per perturbed key and language: clean, perturbed, drop, relative drop, changed, gap;
@@ -283,7 +319,8 @@ def _plot_drops(by_key: pd.DataFrame, recipes: list[str]) -> Figure:
 
 
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recipes: list[str], benches: list[str],
-                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> str:
+                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str],
+                  sets: pd.DataFrame | None = None) -> str:
     """Write ROBUSTNESS_FILES; returns the Q-adv answer (Markdown) for the report's index."""
     by_key = per_language(evaluations, benches)
     recipes = list(dict.fromkeys([*recipes, *by_key["recipe"]]))
@@ -296,6 +333,7 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recip
                "`changed %` is the share of examples whose prediction changed. "
                f"{_INTERVALS}\n\n## Q-adv\n\n{answer}\n## Recipes and perturbations\n\n{_summary_markdown(summary)}\n"
                f"## By language\n\n{_per_language_markdown(by_key, recipes)}\n"
+               f"## What the perturbations changed\n\n{_sets_markdown(sets if sets is not None else load_set_summaries([]))}\n"
                "![Drop by language](robustness_drops.png)\n")
     write_text(out_dir / "robustness.tex", _latex(summary))
     write_figure(out_dir, "robustness_drops", _plot_drops(by_key, recipes))

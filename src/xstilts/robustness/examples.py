@@ -1,7 +1,8 @@
 """A perturbation kind applied to one example of any task type, keeping what the example is scored on.
 
-Labels of sentence-level tasks are kept as they are (noise never edits digits; the generator's
-marking of the words that decide a label comes with the config slice). Tagging keeps one tag per
+Labels of sentence-level tasks are kept as they are: noise never edits digits, nor the spans an
+example lists under `protected` (the generator marks names, numbers, negation and the words of a
+pair that decide its label; real data may mark its own). Tagging keeps one tag per
 token and never drops, repeats or moves a token of an entity, so IOB2 stays valid. Span QA never
 edits an answer and moves every `answer_start` to where its answer now is. Retrieval perturbs the
 non-English side (`src`) only. The result carries `changes`: per field, the edits made.
@@ -50,29 +51,38 @@ def perturb_example(example: dict, task_type: str, kind: str, rate: float, rng: 
         return switched, changes
 
     out, changes = dict(example), {}
+    kept = example.get("protected") or {}
     if task_type in TEXT_FIELDS:
         for field in TEXT_FIELDS[task_type]:
             if example.get(field) is not None:
-                out[field], changes[field] = noisy(example[field])
+                out[field], changes[field] = noisy(example[field], _spans(kept.get(field)))
     elif task_type == "multiple_choice":
-        out["context"], changes["context"] = noisy(example["context"])
-        perturbed = [noisy(choice) for choice in example["choices"]]
+        out["context"], changes["context"] = noisy(example["context"], _spans(kept.get("context")))
+        kept_choices = kept.get("choices") or [()] * len(example["choices"])
+        perturbed = [noisy(choice, _spans(spans)) for choice, spans in zip(example["choices"], kept_choices)]
         out["choices"] = [text for text, _ in perturbed]
         changes["choices"] = [edits for _, edits in perturbed]
     elif task_type == "span_qa":
-        out["question"], changes["question"] = noisy(example["question"])
-        out["context"], out["answers"], changes["context"] = _context_around_answers(example, noisy)
+        out["question"], changes["question"] = noisy(example["question"], _spans(kept.get("question")))
+        out["context"], out["answers"], changes["context"] = _context_around_answers(example, noisy,
+                                                                                     _spans(kept.get("context")))
     elif task_type == "tagging":
         out["tokens"], out["tags"], changes["tokens"] = _tagged(example["tokens"], example["tags"], kind, rate, rng,
-                                                                noisy)
+                                                                noisy, set(example.get("protected") or ()))
     else:
         raise ValueError(f"no noise for task type {task_type!r}")
+    out.pop("protected", None)  # its spans and indices were of the clean text
     out["changes"] = changes
     return out
 
 
-def _context_around_answers(example: dict, noisy):
-    """The context perturbed between the answers, which stay as they are at their new offsets."""
+def _spans(spans) -> list[tuple[int, int]]:
+    return [tuple(span) for span in spans or ()]
+
+
+def _context_around_answers(example: dict, noisy, kept: list[tuple[int, int]] = ()):
+    """The context perturbed between the answers, which stay as they are at their new offsets;
+    `kept` spans (of the whole context) are never edited."""
     context, answers = example["context"], example["answers"]
     spans = sorted((start, start + len(text)) for start, text in zip(answers["answer_start"], answers["text"]))
     regions = []
@@ -83,7 +93,7 @@ def _context_around_answers(example: dict, noisy):
             regions.append([start, end])
     pieces, changes, moved, last = [], [], {}, 0
     for start, end in regions + [[len(context), len(context)]]:
-        text, edits = noisy(context[last:start])
+        text, edits = noisy(context[last:start], [(s - last, e - last) for s, e in kept if s < start and e > last])
         offset = sum(map(len, pieces))
         changes += [{**edit, "start": edit["start"] + last} for edit in edits]
         pieces += [text, context[start:end]]
@@ -96,14 +106,16 @@ def _context_around_answers(example: dict, noisy):
     return "".join(pieces), {**answers, "answer_start": new_starts}, changes
 
 
-def _tagged(tokens: list[str], tags: list[str], kind: str, rate: float, rng: random.Random, noisy):
+def _tagged(tokens: list[str], tags: list[str], kind: str, rate: float, rng: random.Random, noisy, kept=frozenset()):
+    """`kept`: indices of tokens never edited, dropped, repeated or moved."""
     if kind in ("char_noise", "codeswitch"):  # within each token; a token never becomes empty
-        perturbed = [noisy(token) for token in tokens]
+        perturbed = [(token, []) if i in kept else noisy(token) for i, token in enumerate(tokens)]
         new = [text if text else token for token, (text, _) in zip(tokens, perturbed)]
         edits = [{**edit, "token": i} for i, (_, token_edits) in enumerate(perturbed) for edit in token_edits]
         return new, list(tags), edits
     iob = all(tag == "O" or tag[:2] in ("B-", "I-") for tag in tags)
-    movable = [(not iob or tag == "O") and not any(char.isdigit() for char in token) for token, tag in zip(tokens, tags)]
+    movable = [(not iob or tag == "O") and not any(char.isdigit() for char in token) and i not in kept
+               for i, (token, tag) in enumerate(zip(tokens, tags))]
     rows, edits, i = list(zip(tokens, tags)), [], 0
     out = []
     while i < len(rows):
