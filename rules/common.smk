@@ -217,11 +217,23 @@ def perturbation_kind(w):
     return PLAN.perturbations[w.condition]["kind"]
 
 
-def local_challenge_file(w):
+def local_challenge_file(condition, bench, split, lang):
     """A local perturbation's file for one benchmark split and language."""
     from xstilts.robustness.local import local_file
 
-    return str(local_file(PLAN.perturbations[w.condition]["options"]["path"], bench=w.task, split=w.split, lang=w.lang))
+    return str(local_file(PLAN.perturbations[condition]["options"]["path"], bench=bench, split=split, lang=lang))
+
+
+def check_local_challenge_files():
+    """Every file of a local challenge set, before any job: on a finished study Snakemake would
+    otherwise leave a perturbation whose files are missing out of the plan without a word."""
+    for (bench, split, name), langs in PERTURBED_SPLITS.items():
+        if PLAN.perturbations[name]["kind"] == "local":
+            for lang in langs:
+                path = local_challenge_file(name, bench, split, lang)
+                if not Path(path).is_file():
+                    raise WorkflowError(f"perturbations.{name}.options.path: no file {path} (the challenge set of "
+                                        f"{bench} {split}/{lang}, in the benchmark's schema with the clean ids)")
 
 
 def dictionary_folder(condition):
@@ -268,6 +280,7 @@ def warn_of_missing_dictionary_folders():
 
 
 warn_of_missing_dictionary_folders()
+check_local_challenge_files()
 
 
 def corpus_files(split):

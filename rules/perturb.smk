@@ -10,10 +10,13 @@ rule perturb:
     input:
         examples=lambda w: data_path(w.task, w.split, w.lang),
         dictionaries=lambda w: dictionary_files(w.condition, w.lang),
-        # mixed_pair: the English set of the same split, whose translations it takes.
-        english=lambda w: [data_path(w.task, w.split, "en")] if perturbation_kind(w) == "mixed_pair" else [],
-        # local: the challenge set's file (a missing one stops the plan, named).
-        local=lambda w: [local_challenge_file(w)] if perturbation_kind(w) == "local" else [],
+        # mixed_pair: the partner language's set of the same split (English by default), whose
+        # translations it takes.
+        partner=lambda w: [data_path(w.task, w.split, perturbed_spec(w.task, w.split, w.condition, w.lang)["partner"])]
+        if perturbation_kind(w) == "mixed_pair" else [],
+        # local: the challenge set's file (checked before any job: check_local_challenge_files).
+        local=lambda w: [local_challenge_file(w.condition, w.task, w.split, w.lang)]
+        if perturbation_kind(w) == "local" else [],
     output:
         examples="results/data/{task}/{split}/{condition}/{lang}.jsonl",
         summary="results/data/{task}/{split}/{condition}/{lang}.summary.json",

@@ -14,6 +14,8 @@ rule report:
         recipe_order=list(PLAN.recipes),
         bench_order=PLAN.benches(),
         qa_benches=[b for b in PLAN.benches() if PLAN.task(b)["type"] == "span_qa"],
+        # Mixed pairs with several partner languages: condition -> (perturbation, partner).
+        mixed={name: (p["base"], p["options"]["partner"]) for name, p in PLAN.perturbations.items() if "base" in p},
         title=f"xstilts report: {config.get('run_name', 'run')}",
         code=CODE["report"],
     log:

@@ -10,8 +10,8 @@ import pytest
 
 from xstilts.layout import REPORT_FILES, ROBUSTNESS_FILES
 from xstilts.report import write_report
-from xstilts.report.robustness import (Evaluation, load_evaluations, load_set_summaries, per_language, q_adv,
-                                        summary_table)
+from xstilts.report.robustness import (Evaluation, gap_table, load_evaluations, load_set_summaries, per_language,
+                                        q_adv, summary_table)
 
 SPREAD = {"xnli": (1.0, 8)}
 
@@ -126,3 +126,30 @@ def test_the_section_says_what_each_perturbed_set_changed_and_which_dictionaries
     assert "| xnli | codeswitch | words edited % | 25.0 | 10.0 |" in text
     assert "| xnli | codeswitch | examples changed % | 40.0 | 40.0 |" in text
     assert "Dictionary pairs without a file (their words were not switched): de-ru." in text
+
+
+def test_the_robustness_gap_is_stated_where_its_interval_excludes_zero():
+    """German loses 30 points more than English in `none` (beyond noise); in `mnli` the two lose the same."""
+    evaluations = study({"none": (10, 40), "mnli": (10, 10)})
+    by_key = per_language(evaluations)
+    gaps = gap_table(evaluations, by_key, SPREAD, {})
+    none = gaps[gaps["recipe"] == "none"].iloc[0]
+    assert none.lang == "de" and none.gap == pytest.approx(30.0) and none.low > 0
+    mnli = gaps[gaps["recipe"] == "mnli"].iloc[0]
+    assert mnli.gap == pytest.approx(0.0) and mnli.low < 0 < mnli.high
+    answer = q_adv(summary_table(evaluations, by_key, ["none", "mnli"], SPREAD, {}), by_key, gaps)
+    assert "Robustness gap of `none` (a language's drop minus English's): beyond noise for de +30.0 [" in answer
+    assert gap_table(evaluations, by_key, None, {})["low"].isna().all()  # one seed, no spread: no interval
+
+
+def test_mixed_pairs_with_several_partners_give_the_language_by_language_table(tmp_path):
+    evaluations = {}
+    for partner, correct in (("en", {"en": 100, "de": 70}), ("de", {"en": 60, "de": 80})):
+        evaluations[("m", "none", "xnli", "clean", 1)] = evaluation({"en": 100, "de": 80})
+        evaluations[("m", "none", "xnli", f"mixed-{partner}", 1)] = evaluation(correct)
+    clean = [{"model": "m", "recipe": "none", "bench": "xnli", "condition": "clean", "seed": 1, "lang": lang,
+              "score": score, "metrics": {}} for lang, score in (("en", 100.0), ("de", 80.0))]
+    write_report(clean, {}, tmp_path, recipe_order=["none"], bench_order=["xnli"], qa_benches=[], title="t",
+                 seed_spread=SPREAD, perturbed=evaluations, mixed={"mixed-en": ("mixed", "en"), "mixed-de": ("mixed", "de")})
+    text = (tmp_path / "robustness.md").read_text()
+    assert "### xnli mixed, none (m)\n\n| language | en | de |\n|:---|---:|---:|\n| en | 100.0 | 60.0 |\n| de | 70.0 | 80.0 |" in text

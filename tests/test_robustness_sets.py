@@ -198,13 +198,13 @@ def test_codeswitch_names_a_missing_dictionary_and_switches_into_the_others(tmp_
     assert 0.05 < summary["edited_share"] < 0.5
 
 
-@pytest.mark.parametrize("order", ["english_first", "english_second", "both"])
+@pytest.mark.parametrize("order", ["partner_first", "partner_second", "both"])
 def test_a_mixed_pair_is_one_side_english_and_the_other_the_language_of_the_same_pair(tmp_path, order):
     """The generator's languages say the same facts under the same ids: each mixed pair takes one side
     from the English pair and the other from the evaluated language's, label kept."""
     clean, english = clean_set(tmp_path, "xnli", "nli", "ru"), clean_set(tmp_path, "xnli", "nli", "en")
     rows, summary = perturbed(tmp_path, clean, "m", "classification", "ru", kind="mixed_pair", rate=None, seed=0,
-                              order=order, english_path=english)
+                              order=order, partner_path=english)
     sides = []
     for row, ru, en in zip(rows, read_jsonl(clean), read_jsonl(english)):
         assert row["id"] == ru["id"] == en["id"] and row["label"] == ru["label"] == en["label"]
@@ -212,7 +212,7 @@ def test_a_mixed_pair_is_one_side_english_and_the_other_the_language_of_the_same
         other = "text_b" if side == "text_a" else "text_a"
         assert row[side] == en[side] and row[other] == ru[other] and row[side] != ru[side]
         sides.append(side)
-    expected = {"english_first": {"text_a"}, "english_second": {"text_b"}, "both": {"text_a", "text_b"}}[order]
+    expected = {"partner_first": {"text_a"}, "partner_second": {"text_b"}, "both": {"text_a", "text_b"}}[order]
     assert set(sides) == expected and summary["changed_examples"] == len(rows)
 
 
@@ -220,9 +220,9 @@ def test_a_mixed_pair_of_sets_that_are_not_parallel_is_refused(tmp_path):
     clean, english = clean_set(tmp_path, "xnli", "nli", "ru"), clean_set(tmp_path, "xnli", "nli", "en")
     rows = read_jsonl(english)
     write_jsonl(english, rows[1:] + rows[:1])  # one example moved: the labels no longer line up
-    with pytest.raises(ValueError, match=r"mixed_pair set/ru: example \d+ .* the sets are not parallel"):
+    with pytest.raises(ValueError, match=r"mixed_pair set/ru \(en\): example \d+ .* the sets are not parallel"):
         perturbed(tmp_path, clean, "m", "classification", "ru", kind="mixed_pair", rate=None, seed=0,
-                  order="both", english_path=english)
+                  order="both", partner_path=english)
 
 
 # ---- evaluation --------------------------------------------------------------------------
@@ -327,3 +327,53 @@ def test_a_local_challenge_set_of_other_examples_or_labels_is_refused(tmp_path, 
         perturbed(tmp_path, clean, "l", "classification", "de", kind="local", rate=None, seed=0, local_path=path,
                   labels=["entailment", "neutral", "contradiction"])
     assert not (tmp_path / "l.jsonl").exists()
+
+
+def test_mixed_pair_partners_are_one_condition_each_the_language_by_language_table():
+    plan = plan_with({"mixed": {"kind": "mixed_pair", "options": {"partners": ["en", "de"]}}})
+    assert plan.conditions("xnli") == [CLEAN, "mixed-en", "mixed-de"]
+    assert plan.perturbation_spec("mixed-de", "xnli")["partner"] == "de"
+    assert plan.perturbations["mixed-de"]["base"] == "mixed"
+    with pytest.raises(ConfigError, match=r"mixed_pair does not apply to 'xnli' .*test languages en, fr"):
+        plan_with({"mixed": {"kind": "mixed_pair", "benchmarks": ["xnli"], "options": {"partners": ["en", "fr"]}}})
+
+
+def test_a_mixed_pair_takes_its_other_side_from_the_partner_language(tmp_path):
+    clean, german = clean_set(tmp_path, "xnli", "nli", "ru"), clean_set(tmp_path, "xnli", "nli", "de")
+    rows, _ = perturbed(tmp_path, clean, "m", "classification", "ru", kind="mixed_pair", rate=None, seed=0,
+                        order="partner_second", partner="de", partner_path=german)
+    assert [row["text_b"] for row in rows] == [row["text_b"] for row in read_jsonl(german)]
+    assert [row["text_a"] for row in rows] == [row["text_a"] for row in read_jsonl(clean)]
+
+
+@pytest.mark.slow
+def test_a_local_challenge_set_added_to_a_finished_run_is_scored_by_every_recipe(finished_tiny_run, tmp_path):
+    """A challenge set of German XNLI (the clean examples, hypotheses upper-cased) declared as a
+    `local` perturbation: only its set, features and evaluations run, and each recipe scores it."""
+    import shutil
+
+    from workflow_runs import TINY, planned_jobs, snakemake
+
+    workdir, _ = finished_tiny_run
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, symlinks=True)
+    rows = read_jsonl(study / "results/data/xnli/test/de.jsonl")
+    challenge = tmp_path / "challenge" / "xnli-de.jsonl"
+    challenge.parent.mkdir()
+    write_jsonl(challenge, [{**{k: v for k, v in row.items() if k != "protected"}, "text_b": row["text_b"].upper()}
+                            for row in rows])
+    config = yaml.safe_load(TINY.read_text())
+    config["perturbations"]["upper"] = {"kind": "local", "benchmarks": ["xnli"],
+                                        "options": {"path": str(tmp_path / "challenge" / "{bench}-{lang}.jsonl"),
+                                                    "languages": ["de"]}}
+    path = tmp_path / "with-challenge.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert planned_jobs(study, path) == {"perturb/xnli/test/upper": 1, "tokenize/xnli/test/upper": 1,
+                                         "index_features/xnli/test/upper": 1, "evaluate/xnli/upper": 3,
+                                         "report": 1, "all": 1}
+    result = snakemake(study, path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    for recipe in ("none", "mnli", "multi"):
+        scores = read_json(study / f"results/eval/tiny/{recipe}/mnli/xnli/upper/seed1/scores.json")["results"]
+        assert [(r["lang"], r["condition"]) for r in scores] == [("de", "upper")]
+    assert "| xnli | upper |" in (study / "results/report/robustness.md").read_text()

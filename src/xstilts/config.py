@@ -36,7 +36,7 @@ PERTURBABLE_TYPES = ("classification", "multiple_choice", "tagging", "span_qa", 
 PERTURBATION_TYPES = {"char_noise": PERTURBABLE_TYPES, "word_noise": PERTURBABLE_TYPES,
                       "codeswitch": PERTURBABLE_TYPES, "mixed_pair": ("classification",), "local": PERTURBABLE_TYPES}
 # The options each kind takes.
-PERTURBATION_OPTIONS = {"codeswitch": ("languages", "dictionaries"), "mixed_pair": ("order",),
+PERTURBATION_OPTIONS = {"codeswitch": ("languages", "dictionaries"), "mixed_pair": ("order", "partners"),
                         "local": ("path", "languages")}
 RATELESS_KINDS = ("mixed_pair", "local")
 
@@ -123,8 +123,9 @@ class Plan:
         self.seeds = list(config["seeds"])
         self.models = list(config["models"])
         self._check_names()
-        self.perturbations = {name: self._perturbation(name, spec)
-                              for name, spec in config.get("perturbations", {}).items()}
+        self.perturbations = {}
+        for name, spec in config.get("perturbations", {}).items():
+            self.perturbations.update(self._expanded(name, self._perturbation(name, spec)))
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -195,15 +196,16 @@ class Plan:
     def _perturbation(self, name: str, spec: dict) -> dict:
         """A perturbation with its defaults, checked against this study's benchmarks and its kind."""
         where, kind = f"perturbations.{name}", spec["kind"]
-        planned = [b for b in self.benches() if self._perturbs(kind, b)]
+        partners = spec.get("options", {}).get("partners") or ["en"]
+        planned = [b for b in self.benches() if self._perturbs(kind, b, partners)]
         benches = list(spec.get("benchmarks", planned))
         for bench in benches:
             if bench not in self.benches():
                 raise ConfigError(f"{where}.benchmarks: '{bench}' is not a benchmark of this study (it has: "
                                   f"{', '.join(self.benches())})")
-            if not self._perturbs(kind, bench):
+            if not self._perturbs(kind, bench, partners):
                 raise ConfigError(f"{where}.benchmarks: {kind} does not apply to '{bench}' (type "
-                                  f"'{self.task(bench)['type']}'" + (", English among its test languages"
+                                  f"'{self.task(bench)['type']}'" + (f", test languages {', '.join(partners)}"
                                                                       if kind == "mixed_pair" else "") + ")")
         if not benches:
             raise ConfigError(f"{where}: no benchmark to perturb")
@@ -236,11 +238,22 @@ class Plan:
                 raise ConfigError(f"{where}.options.languages: none of them is a test language of '{bench}'")
         return options
 
-    def _perturbs(self, kind: str, bench: str) -> bool:
-        """Whether a perturbation kind applies to a benchmark: mixed_pair needs the English test set."""
+    def _perturbs(self, kind: str, bench: str, partners=("en",)) -> bool:
+        """Whether a perturbation kind applies to a benchmark: mixed_pair needs its partners' test sets."""
         if self.task(bench)["type"] not in PERTURBATION_TYPES[kind]:
             return False
-        return kind != "mixed_pair" or "en" in self.languages(bench, self.bench_split(bench))
+        return kind != "mixed_pair" or set(partners) <= set(self.languages(bench, self.bench_split(bench)))
+
+    @staticmethod
+    def _expanded(name: str, perturbation: dict) -> dict[str, dict]:
+        """A mixed_pair with `partners` is one condition per partner language, `<name>-<partner>`
+        (the language x language table); any other perturbation is its own condition."""
+        partners = perturbation["options"].get("partners")
+        if perturbation["kind"] != "mixed_pair" or not partners:
+            return {name: perturbation}
+        return {f"{name}-{partner}": {**perturbation, "base": name,
+                                      "options": {**perturbation["options"], "partner": partner}}
+                for partner in partners}
 
     def conditions(self, bench: str) -> list[str]:
         """The evaluation conditions of a benchmark: clean, then each perturbation of it."""
@@ -268,6 +281,7 @@ class Plan:
             spec["languages"] = list(p["options"]["languages"])
         if p["kind"] == "mixed_pair":
             spec["order"] = p["options"]["order"]
+            spec["partner"] = p["options"].get("partner", "en")
         if p["kind"] == "local":
             spec["labels"] = self.task(bench).get("labels")
         return spec

@@ -25,6 +25,7 @@ REPORT_FILES: tuple[str, ...] = (
 ROBUSTNESS_FILES: tuple[str, ...] = (
     "robustness_per_language.csv",
     "robustness_table.csv",
+    "robustness_gaps.csv",
     "robustness.md",
     "robustness.tex",
     "robustness_drops.png",

@@ -59,6 +59,8 @@ FILE_DESCRIPTIONS = {
     "robustness_per_language.csv": "per perturbed key and language: clean, perturbed, drop, relative drop, "
                                    "changed predictions, robustness gap",
     "robustness_table.csv": "per recipe and perturbation: drops over languages, and against none's with intervals",
+    "robustness_gaps.csv": "per recipe, perturbation and language: the robustness gap (drop minus English's) "
+                           "with its interval",
     "robustness.md": "robustness section: Q-adv, recipes x perturbations, drops by language (Markdown)",
     "robustness.tex": "recipes x perturbations table (LaTeX, booktabs)",
     "robustness_drops.png": "drop by language under each perturbation, per recipe",
@@ -591,6 +593,7 @@ def write_report(
     seed_spread: Mapping[str, tuple[float, float]] | None = None,
     perturbed: Mapping | None = None,
     perturbed_sets=None,
+    mixed: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -599,7 +602,8 @@ def write_report(
     `seed_spread` (column -> (std, df), xstilts.stats) gives single-seed changes their intervals.
     `perturbed` (report.robustness.load_evaluations: every perturbed evaluation and the clean one
     of each perturbed benchmark) adds the robustness section's ROBUSTNESS_FILES, with what each
-    perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries).
+    perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries) and the language x
+    language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)).
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -636,6 +640,6 @@ def write_report(
         q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
                                                  seed_spread=seed_spread,
                                                  spread_columns={b: f"{b} F1" for b in qa_benches},
-                                                 sets=perturbed_sets)
+                                                 sets=perturbed_sets, mixed=mixed)
     write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())]

@@ -179,16 +179,17 @@ def _against_baseline(evaluations, cells, model, recipe, bench, condition, sprea
     return _seed_only(cells, recipe, spread)
 
 
-def _runs(evaluations, model, recipe, bench, condition) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Per seed: every language's per-example (clean, perturbed) scores, pooled; None where the
-    metric has no per-example scores."""
+def _runs(evaluations, model, recipe, bench, condition, langs=None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per seed: the per-example (clean, perturbed) scores of every language (or of `langs`), pooled;
+    None where the metric has no per-example scores."""
     runs = []
     for (m, r, b, c, seed), perturbed in sorted(evaluations.items()):
         if (m, r, b, c) != (model, recipe, bench, condition):
             continue
         clean = evaluations[(m, r, b, CLEAN, seed)]
         pairs = [(clean.predictions[lang][i].get("example_score"), perturbed.predictions[lang][i].get("example_score"))
-                 for lang in perturbed.scores for i in sorted(perturbed.predictions[lang])]
+                 for lang in perturbed.scores if langs is None or lang in langs
+                 for i in sorted(perturbed.predictions[lang])]
         if any(a is None or b is None for a, b in pairs):
             runs.append(None)
         else:
@@ -212,15 +213,39 @@ def _seed_only(cells, recipe, spread) -> dict:
             "interval": "seeds only (the metric is not a mean over examples)"}
 
 
+def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame,
+              seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> pd.DataFrame:
+    """Per (model, recipe, bench, perturbation) and language other than English: the robustness gap
+    (its drop minus English's, means over seeds) with the interval of a difference of drops."""
+    rows = []
+    for (model, recipe, bench, condition), cells in by_key.groupby(["model", "recipe", "bench", "condition"],
+                                                                   sort=False):
+        if ENGLISH not in set(cells["lang"]):
+            continue
+        spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
+        english = _runs(evaluations, model, recipe, bench, condition, {ENGLISH})
+        for lang in [lang for lang in dict.fromkeys(cells["lang"]) if lang != ENGLISH]:
+            mine = _runs(evaluations, model, recipe, bench, condition, {lang})
+            row = {"model": model, "recipe": recipe, "bench": bench, "condition": condition, "lang": lang,
+                   "gap": cells.loc[cells["lang"] == lang, "gap"].mean(), "low": np.nan, "high": np.nan}
+            single = min(len(mine), len(english)) < 2
+            if all(run is not None for run in mine + english) and not (single and spread is None):
+                result = compare_drops(mine, english, seed_spread=spread)
+                row.update(gap=result.difference, low=result.low, high=result.high)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["model", "recipe", "bench", "condition", "lang", "gap", "low", "high"])
+
+
 # ---------------------------------------------------------------------------- Q-adv
-def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame) -> str:
+def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame, gaps: pd.DataFrame | None = None) -> str:
     """What the numbers say about Q-adv, on XNLI where it is perturbed (else the first benchmark)."""
     benches = list(dict.fromkeys(summary["bench"]))
     bench = HEADLINE_BENCH if HEADLINE_BENCH in benches else benches[0]
     lines = [f"Benchmark: **{bench}**; drops in points (clean minus perturbed), averaged over languages; "
              "intervals at 95%.\n"]
     for (model, condition), rows in summary[summary["bench"] == bench].groupby(["model", "condition"], sort=False):
-        lines.append(f"- **{condition}** ({model}): " + _condition_sentence(rows, by_key, model, bench, condition))
+        lines.append(f"- **{condition}** ({model}): " + _condition_sentence(rows, by_key, model, bench, condition)
+                     + _gap_sentence(gaps, model, bench, condition))
     return "\n".join(lines) + "\n"
 
 
@@ -254,6 +279,26 @@ def _condition_sentence(rows: pd.DataFrame, by_key: pd.DataFrame, model: str, be
     return " ".join(parts)
 
 
+def _gap_sentence(gaps: pd.DataFrame | None, model: str, bench: str, condition: str) -> str:
+    """`none`'s robustness gaps: the languages whose drop differs from English's beyond noise."""
+    if gaps is None or gaps.empty:
+        return ""
+    mine = gaps[(gaps["model"] == model) & (gaps["recipe"] == BASELINE) & (gaps["bench"] == bench)
+                & (gaps["condition"] == condition)]
+    tested = mine[mine["low"].notna()]
+    if tested.empty:
+        return ""
+    cells = [f"{r.lang} {signed(r.gap)} [{signed(r.low)}, {signed(r.high)}]" for r in tested.itertuples(index=False)]
+    beyond = [cell for cell, r in zip(cells, tested.itertuples(index=False)) if r.low > 0 or r.high < 0]
+    within = [cell for cell, r in zip(cells, tested.itertuples(index=False)) if not (r.low > 0 or r.high < 0)]
+    text = f" Robustness gap of `{BASELINE}` (a language's drop minus English's):"
+    if beyond:
+        text += " beyond noise for " + ", ".join(beyond) + ";"
+    if within:
+        text += " within noise for " + ", ".join(within) + ";"
+    return text.rstrip(";") + "."
+
+
 # ---------------------------------------------------------------------------- rendering
 def _summary_markdown(summary: pd.DataFrame) -> str:
     header = ["model", "benchmark", "perturbation", "recipe", "clean", "perturbed", "drop (± seeds)", "English",
@@ -282,6 +327,26 @@ def _per_language_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
         sections.append(f"### {bench} under {condition} ({model}): drop by language\n\n"
                         + markdown_table(["recipe", *langs], rows))
     return "\n".join(sections)
+
+
+def _mixed_markdown(by_key: pd.DataFrame, recipes: list[str], mixed: Mapping[str, tuple[str, str]]) -> str:
+    """The language x language tables of mixed pairs with several partners: per recipe, the score
+    with the other text of each pair in the column's language (the diagonal is the clean score)."""
+    cells = by_key[by_key["condition"].isin(list(mixed))].copy()
+    if cells.empty:
+        return ""
+    cells["base"] = cells["condition"].map(lambda c: mixed[c][0])
+    cells["partner"] = cells["condition"].map(lambda c: mixed[c][1])
+    sections = ["## Mixed pairs: language x language\n\nScore with one text of each pair in the evaluated "
+                "language (row) and the other in the partner language (column), means over seeds.\n"]
+    for (model, bench, base), group in cells.groupby(["model", "bench", "base"], sort=False):
+        langs = list(dict.fromkeys(group["lang"]))
+        partners = [partner for b, partner in mixed.values() if b == base and partner in set(group["partner"])]
+        for recipe in [r for r in recipes if r in set(group["recipe"])]:
+            score = group[group["recipe"] == recipe].groupby(["lang", "partner"])["score"].mean()
+            rows = [[lang] + [number(score.get((lang, partner), np.nan)) for partner in partners] for lang in langs]
+            sections.append(f"### {bench} {base}, {recipe} ({model})\n\n" + markdown_table(["language", *partners], rows))
+    return "\n".join(sections) + "\n"
 
 
 def _latex(summary: pd.DataFrame) -> str:
@@ -320,19 +385,24 @@ def _plot_drops(by_key: pd.DataFrame, recipes: list[str]) -> Figure:
 
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recipes: list[str], benches: list[str],
                   seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str],
-                  sets: pd.DataFrame | None = None) -> str:
-    """Write ROBUSTNESS_FILES; returns the Q-adv answer (Markdown) for the report's index."""
+                  sets: pd.DataFrame | None = None, mixed: Mapping[str, tuple[str, str]] | None = None) -> str:
+    """Write ROBUSTNESS_FILES; returns the Q-adv answer (Markdown) for the report's index. `mixed`:
+    condition -> (mixed_pair perturbation, partner language), for the language x language tables of
+    mixed pairs with several partners."""
     by_key = per_language(evaluations, benches)
     recipes = list(dict.fromkeys([*recipes, *by_key["recipe"]]))
     summary = summary_table(evaluations, by_key, recipes, seed_spread, spread_columns)
-    answer = q_adv(summary, by_key)
+    gaps = gap_table(evaluations, by_key, seed_spread, spread_columns)
+    answer = q_adv(summary, by_key, gaps)
     write_csv(out_dir / "robustness_per_language.csv", by_key)
     write_csv(out_dir / "robustness_table.csv", summary)
+    write_csv(out_dir / "robustness_gaps.csv", gaps)
     write_text(out_dir / "robustness.md", "# Robustness\n\n"
                "Drops are clean minus perturbed score, in points; the gap is a language's drop minus English's; "
                "`changed %` is the share of examples whose prediction changed. "
                f"{_INTERVALS}\n\n## Q-adv\n\n{answer}\n## Recipes and perturbations\n\n{_summary_markdown(summary)}\n"
                f"## By language\n\n{_per_language_markdown(by_key, recipes)}\n"
+               f"{_mixed_markdown(by_key, recipes, mixed or {})}"
                f"## What the perturbations changed\n\n{_sets_markdown(sets if sets is not None else load_set_summaries([]))}\n"
                "![Drop by language](robustness_drops.png)\n")
     write_text(out_dir / "robustness.tex", _latex(summary))

@@ -21,12 +21,13 @@ from .noise import alphabets, script_of, units
 
 def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str | Path, key: str, lang: str,
                  kind: str, rate: float | None, seed: int, task_type: str, languages: list[str] | None = None,
-                 dictionaries: str | Path | None = None, order: str | None = None,
-                 english_path: str | Path | None = None, local_path: str | Path | None = None,
+                 dictionaries: str | Path | None = None, order: str | None = None, partner: str = "en",
+                 partner_path: str | Path | None = None, local_path: str | Path | None = None,
                  labels: list[str] | None = None) -> dict:
     """Write the perturbed examples (each with its `changes`) and a summary of what changed;
     `key` names the set ("xnli/test/de"), so that each set draws its own numbers. mixed_pair reads
-    the English set of the same split (`english_path`) and takes one side of each pair from it;
+    the partner language's set of the same split (`partner_path`, English by default) and takes one
+    side of each pair from it;
     local reads a challenge set of the same examples (`local_path`)."""
     if kind == "codeswitch" and not Path(dictionaries or "").is_dir():
         raise FileNotFoundError(f"codeswitch: no dictionary folder {dictionaries} (it should hold MUSE-format files "
@@ -36,7 +37,7 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
     alphabet = alphabets(t for ex in examples for t in texts_of(ex, task_type)) if kind == "char_noise" else None
     found, missing = load_dictionaries(dictionaries, lang, languages or []) if kind == "codeswitch" else ({}, [])
     if kind == "mixed_pair":
-        perturbed = mixed_pairs(examples, read_jsonl(english_path), order, rng, where=f"mixed_pair {key}")
+        perturbed = mixed_pairs(examples, read_jsonl(partner_path), order, rng, where=f"mixed_pair {key} ({partner})")
     elif kind == "local":
         perturbed = local_set(local_path, examples, task_type=task_type, labels=labels, where=f"local {key}")
     else:
@@ -56,7 +57,7 @@ def edit_counts(clean: list[dict], perturbed: list[dict], task_type: str) -> dic
     English, for mixed_pair)."""
     edits = [_flat(example["changes"]) for example in perturbed]
     words = sum(_word_count(text) for example in clean for text in texts_of(example, task_type))
-    n_edits = sum(_word_count(edit["before"]) if edit["op"] == "english" else 1 for e in edits for edit in e)
+    n_edits = sum(_word_count(edit["before"]) if edit["op"] == "translated" else 1 for e in edits for edit in e)
     return {"examples": len(perturbed), "changed_examples": sum(1 for e in edits if e), "edits": n_edits,
             "words": words, "edited_share": n_edits / words if words else 0.0}
 
