@@ -91,6 +91,8 @@ def test_mixed_pair_applies_to_pair_benchmarks_with_english_and_needs_no_rate():
 
 
 # ---- the perturb stage -------------------------------------------------------------------
+SETTINGS = {"classification": {"max_length": 96}, "tagging": {"max_length": 64}, "retrieval": {"max_length": 64},
+            "multiple_choice": {"max_length": 64}, "span_qa": {"max_length": 128, "stride": 48}}
 SETS = [("xnli", "nli", "classification"), ("panx", "ner", "tagging"), ("xquad", "span_qa", "span_qa"),
         ("tatoeba", "parallel", "retrieval"), ("xcopa", "multiple_choice", "multiple_choice")]
 
@@ -127,6 +129,12 @@ def test_a_set_is_the_same_for_its_seed_another_for_another_and_clean_at_rate_0(
     assert unchanged == [{**{k: v for k, v in row.items() if k != "protected"}, "changes": row_changes}
                          for row, row_changes in zip(read_jsonl(clean), (r["changes"] for r in unchanged))]
     assert summary["edits"] == 0 and not list(edits(unchanged))
+    # What the model reads of it is the clean set's, byte for byte: the features files are equal.
+    labels = {"classification": ["entailment", "neutral", "contradiction"]}.get(task_type)
+    outs = [str(tmp_path / "clean.parquet"), str(tmp_path / "rate0.parquet")]
+    features.tokenize(tokenizer_dir=ROOT / "pretrained" / "demo-tiny", task_type_name=task_type, labels=labels,
+                      examples_paths=[str(clean), str(tmp_path / "d.jsonl")], settings=SETTINGS[task_type], outs=outs)
+    assert Path(outs[0]).read_bytes() == Path(outs[1]).read_bytes()
 
 
 def edits(rows: list[dict]):
