@@ -153,3 +153,19 @@ def test_mixed_pairs_with_several_partners_give_the_language_by_language_table(t
                  seed_spread=SPREAD, perturbed=evaluations, mixed={"mixed-en": ("mixed", "en"), "mixed-de": ("mixed", "de")})
     text = (tmp_path / "robustness.md").read_text()
     assert "### xnli mixed, none (m)\n\n| language | en | de |\n|:---|---:|---:|\n| en | 100.0 | 60.0 |\n| de | 70.0 | 80.0 |" in text
+
+
+def test_mined_pairs_that_differ_under_a_perturbation_count_as_changed_not_as_an_error():
+    """BUCC predicts pairs, not examples: the perturbed run mines other source lines."""
+    def mined(pairs):
+        return {"de": {s: {"id": s, "prediction": t, "margin": 1.0} for s, t in pairs}}
+    evaluations = {("m", "none", "bucc2018", "clean", 1): Evaluation({"de": 80.0}, mined([("s1", "t1"), ("s2", "t2")])),
+                   ("m", "none", "bucc2018", "typos", 1): Evaluation({"de": 60.0}, mined([("s1", "t1"), ("s3", "t3")]))}
+    evaluations[("m", "mnli", "bucc2018", "clean", 1)] = Evaluation({"de": 80.0}, mined([("s1", "t1")]))
+    evaluations[("m", "mnli", "bucc2018", "typos", 1)] = Evaluation({"de": 70.0}, mined([("s4", "t4")]))
+    by_key = per_language(evaluations)
+    row = by_key[by_key["recipe"] == "none"].iloc[0]
+    assert row["drop"] == pytest.approx(20.0) and row["changed"] == pytest.approx(100.0 * 2 / 3)
+    summary = summary_table(evaluations, by_key, ["none", "mnli"], {"bucc2018": (1.0, 8)}, {})
+    mnli = summary[summary["recipe"] == "mnli"].iloc[0]
+    assert mnli.vs_none == pytest.approx(-10.0) and mnli.interval.startswith("seeds only")

@@ -24,7 +24,6 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import stats
-from ..layout import ROBUSTNESS_FILES  # noqa: F401  (what write_section writes)
 from ..robustness.drops import compare_drops, key_metrics, robustness_gaps
 from .render import (MISSING, latex_escape, latex_tabular, markdown_table, mean_std, new_figure, note_figure, number,
                      signed, write_csv, write_figure, write_text)
@@ -111,8 +110,7 @@ def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[st
         drops = {}
         for lang, score in perturbed.scores.items():
             ids = _paired_ids(clean, perturbed, lang, key)
-            metrics = key_metrics(clean.scores[lang], score, [clean.predictions[lang][i]["prediction"] for i in ids],
-                                  [perturbed.predictions[lang][i]["prediction"] for i in ids])
+            metrics = key_metrics(clean.scores[lang], score, _predicted(clean, lang, ids), _predicted(perturbed, lang, ids))
             drops[lang] = metrics["drop"]
             rows.append({"model": model, "recipe": recipe, "bench": bench, "condition": condition, "seed": seed,
                          "lang": lang, "clean": clean.scores[lang], **metrics})
@@ -134,11 +132,19 @@ def _clean_of(evaluations, key: Key) -> Evaluation:
 
 
 def _paired_ids(clean: Evaluation, perturbed: Evaluation, lang: str, key: Key) -> list[str]:
-    ids = sorted(perturbed.predictions.get(lang, {}))
-    if ids != sorted(clean.predictions.get(lang, {})):
+    """The ids both predict, which must be the same examples where predictions are per example (they
+    carry `example_score`); mined pairs (BUCC) differ by nature: every id either side predicts."""
+    clean_ids, perturbed_ids = set(clean.predictions.get(lang, {})), set(perturbed.predictions.get(lang, {}))
+    per_example = any("example_score" in record for record in clean.predictions.get(lang, {}).values())
+    if per_example and clean_ids != perturbed_ids:
         raise ValueError(f"{key[2]} under '{key[3]}' ({lang}): the perturbed predictions are not of the clean "
                          "examples (ids differ)")
-    return ids
+    return sorted(clean_ids | perturbed_ids)
+
+
+def _predicted(evaluation: Evaluation, lang: str, ids: list[str]) -> list:
+    records = evaluation.predictions.get(lang, {})
+    return [records[i]["prediction"] if i in records else None for i in ids]
 
 
 # ---------------------------------------------------------------------------- recipes compared
@@ -187,7 +193,8 @@ def _runs(evaluations, model, recipe, bench, condition, langs=None) -> list[tupl
         if (m, r, b, c) != (model, recipe, bench, condition):
             continue
         clean = evaluations[(m, r, b, CLEAN, seed)]
-        pairs = [(clean.predictions[lang][i].get("example_score"), perturbed.predictions[lang][i].get("example_score"))
+        pairs = [(clean.predictions[lang].get(i, {}).get("example_score"),
+                  perturbed.predictions[lang][i].get("example_score"))
                  for lang in perturbed.scores if langs is None or lang in langs
                  for i in sorted(perturbed.predictions[lang])]
         if any(a is None or b is None for a, b in pairs):

@@ -1,9 +1,10 @@
 """The perturb stage: one benchmark split in one language, perturbed once, with what it changed.
 
-The draws depend on the perturbation's seed and on (benchmark, split, language) only, so a set
-is the same whatever else the study holds. Characters inserted by char_noise come from the
+The draws depend on the perturbation's kind and seed and on (benchmark, split, language) only, so
+a set is the same whatever else the study holds. Characters inserted by char_noise come from the
 language's own letters in this file; codeswitch reads its dictionaries from a folder (MUSE's
-files, or the generator's), skips pairs without a file and names them in the summary.
+files, or the generator's), skips pairs without a file and names them in the summary; mixed_pair
+and local read the partner language's set and the challenge set.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
                  partner_path: str | Path | None = None, local_path: str | Path | None = None,
                  labels: list[str] | None = None) -> dict:
     """Write the perturbed examples (each with its `changes`) and a summary of what changed;
-    `key` names the set ("xnli/test/de"), so that each set draws its own numbers. mixed_pair reads
-    the partner language's set of the same split (`partner_path`, English by default) and takes one
-    side of each pair from it;
-    local reads a challenge set of the same examples (`local_path`)."""
+    `key` names the set ("xnli/test/de"), so that each set draws its own numbers. mixed_pair takes
+    one side of each pair from the partner language's set of the same split (`partner_path`, English
+    by default); local reads a challenge set of the same examples (`local_path`)."""
     if kind == "codeswitch" and not Path(dictionaries or "").is_dir():
         raise FileNotFoundError(f"codeswitch: no dictionary folder {dictionaries} (it should hold MUSE-format files "
                                 "named <src>-<tgt>.txt)")
@@ -53,8 +53,8 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
 
 
 def edit_counts(clean: list[dict], perturbed: list[dict], task_type: str) -> dict:
-    """Examples changed, edits made, and the share of words edited (switched, for codeswitch; put in
-    English, for mixed_pair)."""
+    """Examples changed, edits made, and the share of words edited (switched, for codeswitch; taken
+    from the partner language, for mixed_pair)."""
     edits = [_flat(example["changes"]) for example in perturbed]
     words = sum(_word_count(text) for example in clean for text in texts_of(example, task_type))
     n_edits = sum(_word_count(edit["before"]) if edit["op"] == "translated" else 1 for e in edits for edit in e)

@@ -1,0 +1,119 @@
+"""Embedding-space PGD (Madry et al. 2018) against any task head: a perturbation `delta` of the
+input token embeddings, grown by gradient ascent on the task's own loss (cross-entropy of the
+label, of the tags, of the answer's start and end) and kept in an L2 or L-infinity ball of radius
+`eps` around the clean embeddings.
+
+The perturbation is added by a forward hook on the encoder's word-embedding module, so every task
+type's own forward pass (multiple choice flattens its choices, span QA reads its windows) runs
+unchanged, and the hook sees exactly the token rows the encoder embeds. Padding is never
+perturbed. The ball, the step and the projection are per row (one sequence), so an example's
+attack does not depend on which others share its batch; `eps` 0 leaves the clean outputs bit for
+bit, after `steps` rounds of the loop all the same.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+NORMS = ("l2", "linf")
+
+
+@dataclass(frozen=True)
+class PGD:
+    eps: float  # radius of the ball (the budget)
+    steps: int
+    step_size: float
+    norm: str = "l2"
+    random_start: bool = False
+
+    def __post_init__(self):
+        if self.norm not in NORMS:
+            raise ValueError(f"pgd: unknown norm {self.norm!r}; expected one of: {', '.join(NORMS)}")
+        if self.eps < 0 or self.steps < 0 or self.step_size < 0:
+            raise ValueError(f"pgd: eps, steps and step_size must be >= 0 (got {self.eps}, {self.steps}, "
+                             f"{self.step_size})")
+
+
+def attack_batch(model, head: str, task, batch: dict[str, torch.Tensor], pgd: PGD, *,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+    """The task's outputs for `batch` under the attack, and what it took: each row's perturbation
+    norm and the forward-and-backward passes run. `batch` must carry the gold targets (its loss)."""
+    embedding = model.encoder.get_input_embeddings()
+    pad_id = model.encoder.config.pad_token_id
+    state = {"delta": None}
+    was_training = model.training
+    model.eval()
+    try:
+        with _added_to(embedding, state, pad_id):
+            for _ in range(pgd.steps):
+                loss = _loss(model, head, task, batch, state, pgd, generator)
+                (grad,) = torch.autograd.grad(loss, state["delta"])
+                state["delta"] = _project(_ascend(state["delta"].detach(), grad, pgd), state["mask"], pgd)
+            with torch.no_grad():
+                _, outputs = model(head, batch, task)
+    finally:
+        model.train(was_training)
+    delta = state["delta"]
+    norms = _row_norms(delta, pgd.norm) if delta is not None else torch.zeros(0)
+    return outputs, {"norms": norms.tolist(), "passes": pgd.steps}
+
+
+def _loss(model, head, task, batch, state, pgd, generator) -> torch.Tensor:
+    with torch.enable_grad():
+        if state["delta"] is None:
+            state["start"] = (pgd, generator)  # the hook makes delta at the first forward, in its shape
+        else:
+            state["delta"].requires_grad_(True)
+        loss, _ = model(head, batch, task)
+    if loss is None:
+        raise ValueError("pgd: the batch has no gold targets, so the task has no loss to ascend")
+    return loss
+
+
+@contextmanager
+def _added_to(embedding: torch.nn.Module, state: dict, pad_id: int):
+    """Add state["delta"] to the embedding module's output while inside (made at the first call)."""
+    def hook(module, inputs, output):
+        if state["delta"] is None:
+            state["mask"] = (inputs[0] != pad_id).unsqueeze(-1).to(output.dtype)
+            pgd, generator = state.pop("start", (None, None))
+            state["delta"] = _start(output, state["mask"], pgd, generator).requires_grad_(True)
+        if state["delta"].shape != output.shape:
+            raise ValueError(f"pgd: the embedded rows changed shape within one batch ({tuple(output.shape)} "
+                             f"against {tuple(state['delta'].shape)})")
+        return output + state["delta"] * state["mask"]
+
+    handle = embedding.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _start(output: torch.Tensor, mask: torch.Tensor, pgd: PGD | None, generator) -> torch.Tensor:
+    if pgd is None or not pgd.random_start or pgd.eps == 0:
+        return torch.zeros_like(output).detach()
+    noise = torch.rand(output.shape, generator=generator, dtype=output.dtype).to(output.device) * 2 - 1
+    return _project(noise * pgd.eps, mask, pgd)
+
+
+def _ascend(delta: torch.Tensor, grad: torch.Tensor, pgd: PGD) -> torch.Tensor:
+    if pgd.norm == "linf":
+        return delta + pgd.step_size * grad.sign()
+    return delta + pgd.step_size * grad / _row_norms(grad, "l2").clamp_min(1e-12).view(-1, 1, 1)
+
+
+def _project(delta: torch.Tensor, mask: torch.Tensor, pgd: PGD) -> torch.Tensor:
+    delta = delta * mask
+    if pgd.norm == "linf":
+        return delta.clamp(-pgd.eps, pgd.eps)
+    scale = (pgd.eps / _row_norms(delta, "l2").clamp_min(1e-12)).clamp(max=1.0)
+    return delta * scale.view(-1, 1, 1)
+
+
+def _row_norms(x: torch.Tensor, norm: str) -> torch.Tensor:
+    flat = x.detach().reshape(x.shape[0], -1) if x.requires_grad else x.reshape(x.shape[0], -1)
+    return flat.abs().amax(dim=1) if norm == "linf" else flat.norm(dim=1)
