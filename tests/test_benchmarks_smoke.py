@@ -24,6 +24,8 @@ SMALLEST = {
     "generate_throughput.py": ["--examples", "200", "--reps", "1"],
     "warm_jobs.py": ["--reps", "1"],
     "demo_learnability.py": ["--no-probe"],
+    "attack_throughput.py": ["--examples", "8", "--batch-size", "4", "--seq-len", "32", "--steps", "1", "--reps", "1",
+                             "--threads", "1", "--corpus-lines", "100"],
 }
 FIGURES = {
     "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
@@ -34,6 +36,7 @@ FIGURES = {
     "generate_throughput.py": ("kinds", "examples"),
     "warm_jobs.py": ("ratio_cold_over_warm", "seconds"),
     "demo_learnability.py": ("english", "transfer"),
+    "attack_throughput.py": ("speedup_batched_over_single", "agree"),
 }
 
 
