@@ -1,8 +1,12 @@
+# The scores files the robustness section reads (with the predictions beside them), listed once.
+ROBUSTNESS_RESULTS = robustness_results()
+
+
 rule report:
     input:
         results=eval_results(),
-        robustness=robustness_results(),
-        predictions=[path.replace("scores.json", "predictions.jsonl") for path in robustness_results()],
+        robustness=ROBUSTNESS_RESULTS,
+        predictions=[path.replace("scores.json", "predictions.jsonl") for path in ROBUSTNESS_RESULTS],
         perturbed_sets=[data_path(bench, f"{split}/{name}", lang).replace(".jsonl", ".summary.json")
                         for (bench, split, name), langs in PERTURBED_SPLITS.items() for lang in langs],
         train_logs=list(all_train_logs().values()),

@@ -24,13 +24,13 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import stats
+from ..config import CLEAN
 from ..robustness.drops import compare_drops, key_metrics, robustness_gaps
 from .render import (MISSING, latex_escape, latex_tabular, markdown_table, mean_std, new_figure, note_figure, number,
                      signed, write_csv, write_figure, write_text)
 
 BASELINE = "none"
 ENGLISH = "en"
-CLEAN = "clean"
 HEADLINE_BENCH = "xnli"  # Q-adv's headline: XNLI accuracy, clean vs perturbed
 Key = tuple[str, str, str, str, int]  # model, recipe, bench, condition, seed
 

@@ -44,12 +44,12 @@ def attack_split(model, head: str, task, features: dict[str, list], examples: li
                "mean_norm": float(np.mean(norms)) if norms else 0.0,
                # per feature row (a QA example has one per window): the ascent, the attacked and the clean pass
                "forward_passes_per_row": pgd.steps + 2, "backward_passes_per_row": pgd.steps}
+    attacked_scores = task.example_scores(attacked, examples, metric, lang)
     if task.name in LABELLED_TYPES:
         right = task.example_scores(clean, examples, metric, lang)
-        still = task.example_scores(attacked, examples, metric, lang)
-        metrics["success_rate"] = 100.0 * float(np.mean([a == 1.0 and b == 0.0 for a, b in zip(right, still)]))
+        metrics["success_rate"] = 100.0 * float(np.mean([a == 1.0 and b == 0.0 for a, b in zip(right, attacked_scores)]))
     records = [{**record, "clean_prediction": before["prediction"]} for record, before in zip(attacked, clean)]
-    for record, value in zip(records, task.example_scores(attacked, examples, metric, lang) or []):
+    for record, value in zip(records, attacked_scores or []):
         record["example_score"] = value
     return records, {**metrics, "score": result["score"]}
 

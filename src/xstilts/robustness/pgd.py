@@ -115,5 +115,5 @@ def _project(delta: torch.Tensor, mask: torch.Tensor, pgd: PGD) -> torch.Tensor:
 
 
 def _row_norms(x: torch.Tensor, norm: str) -> torch.Tensor:
-    flat = x.detach().reshape(x.shape[0], -1) if x.requires_grad else x.reshape(x.shape[0], -1)
+    flat = x.detach().reshape(x.shape[0], -1)
     return flat.abs().amax(dim=1) if norm == "linf" else flat.norm(dim=1)
