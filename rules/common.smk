@@ -81,9 +81,9 @@ def target_dir(model, recipe, target, seed):
 # An evaluation is keyed by (model, recipe, target, benchmark, condition, seed); one job scores every
 # language. The target is the training task whose checkpoint the benchmark is scored on, or
 # ENCODER_TARGET for retrieval benchmarks, scored on the encoder a recipe hands on. The condition is
-# `clean` or a perturbation's name (attacks will join them).
+# `clean`, a perturbation's name (its inputs perturbed) or an attack's (the clean inputs attacked).
 ENCODER_TARGET = "encoder"
-EVAL_CONDITIONS = [CLEAN, *PLAN.perturbations]
+EVAL_CONDITIONS = [CLEAN, *PLAN.perturbations, *PLAN.attacks]
 EVAL_PATTERN = "results/eval/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}"
 
 
@@ -147,8 +147,9 @@ def eval_results(perturbed=False):
 
 def robustness_results():
     """The scores files the report's robustness section reads (with the predictions beside them):
-    every perturbed evaluation, and the clean evaluation of each benchmark a perturbation reaches."""
-    perturbed = {bench for perturbation in PLAN.perturbations.values() for bench in perturbation["benchmarks"]}
+    every perturbed or attacked evaluation, and the clean evaluation of each benchmark they reach."""
+    perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values()]
+                 for bench in condition["benchmarks"]}
     return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
             for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches() if bench in perturbed
             for condition in PLAN.conditions(bench) for seed in PLAN.seeds]
@@ -171,7 +172,7 @@ def all_train_logs():
 
 
 def report_files():
-    names = REPORT_FILES + (ROBUSTNESS_FILES if PLAN.perturbations else ())
+    names = REPORT_FILES + (ROBUSTNESS_FILES if PLAN.perturbations or PLAN.attacks else ())
     return [f"results/report/{name}" for name in names]
 
 
@@ -345,9 +346,10 @@ def eval_splits(bench):
 
 
 def scored_split(bench, condition):
-    """Where the scored split's files of a condition live: `test`, or `test/<perturbation>`."""
+    """Where the scored split's files of a condition live: `test`, or `test/<perturbation>` (an attack
+    reads the clean split)."""
     split = PLAN.bench_split(bench)
-    return split if condition == CLEAN else f"{split}/{condition}"
+    return f"{split}/{condition}" if condition in PLAN.perturbations else split
 
 
 def eval_features(w):
@@ -355,7 +357,8 @@ def eval_features(w):
     benchmark), declared through the index of each split (rule index_features). It reads the
     examples files too (gold answers, ids), but does not declare them: each is the input of the
     features made from it, so a changed example already reruns the evaluation through its features.
-    Under a perturbation the scored split is the perturbed one; BUCC's dev split stays clean."""
+    Under a perturbation the scored split is the perturbed one; BUCC's dev split stays clean; an
+    attack reads the clean split."""
     bench = eval_bench(w)
     if w.condition not in PLAN.conditions(bench):
         raise WorkflowError(f"{w.bench} is not perturbed by '{w.condition}' (its conditions: "
@@ -377,7 +380,7 @@ def eval_languages(w):
     """Per language: the files the evaluation reads (see xstilts.evaluation.evaluate)."""
     bench, split = w.bench, scored_split(w.bench, w.condition)
     languages = {}
-    for lang in FEATURE_SPLITS[(bench, split)] if w.condition != CLEAN else bench_languages(bench):
+    for lang in FEATURE_SPLITS[(bench, split)] if w.condition in PLAN.perturbations else bench_languages(bench):
         languages[lang] = {"features": features_path(w.model, bench, split, lang), "examples": data_path(bench, split, lang)}
         if PLAN.task(bench)["metric"] == "bucc":
             languages[lang]["dev_features"] = features_path(w.model, bench, "dev", lang)
@@ -403,4 +406,5 @@ def eval_spec(w):
         "retrieval_layer": PLAN.retrieval_layer(w.model) if task["type"] == "retrieval" else None,
         "languages": eval_languages(w),
         "pool": eval_pool(w),
+        "attack": PLAN.attack_spec(w.condition) if PLAN.is_attack(w.condition) else None,
     }

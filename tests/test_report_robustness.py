@@ -169,3 +169,59 @@ def test_mined_pairs_that_differ_under_a_perturbation_count_as_changed_not_as_an
     summary = summary_table(evaluations, by_key, ["none", "mnli"], {"bucc2018": (1.0, 8)}, {})
     mnli = summary[summary["recipe"] == "mnli"].iloc[0]
     assert mnli.vs_none == pytest.approx(-10.0) and mnli.interval.startswith("seeds only")
+
+
+def attacked(clean_right: int, attacked_right: int, n: int = 20, seed_shift: int = 0) -> Evaluation:
+    """An attack on the first n examples: the first `clean_right` right clean, the first
+    `attacked_right` of them still right under attack; clean score of the subset recorded."""
+    predictions = {"en": {str(i): {"id": str(i), "prediction": "a" if i < attacked_right else "b",
+                                   "clean_prediction": "a" if i < clean_right else "b",
+                                   "example_score": float(i < attacked_right),
+                                   "clean_example_score": float(i < clean_right)} for i in range(n)}}
+    metrics = {"en": {"clean_score": 100.0 * clean_right / n, "success_rate": 100.0 * (clean_right - attacked_right) / n,
+                      "mean_norm": 0.5, "forward_passes_per_row": 5, "backward_passes_per_row": 3}}
+    return Evaluation({"en": 100.0 * attacked_right / n}, predictions, metrics)
+
+
+def attack_study() -> dict:
+    """Clean: 100 examples, 90 right. The attack (20 examples, 18 right clean) leaves `none` 16 and
+    `mnli` 2 right; its clean score is that of its 20 examples, not of all 100."""
+    found = {}
+    for recipe, still in (("none", 16), ("mnli", 2)):
+        found[("m", recipe, "xnli", "clean", 1)] = evaluation({"en": 90})
+        found[("m", recipe, "xnli", "pgd", 1)] = attacked(18, still)
+    return found
+
+
+def test_an_attack_is_scored_against_the_clean_score_of_its_own_examples():
+    by_key = per_language(attack_study())
+    none = by_key[by_key["recipe"] == "none"].iloc[0]
+    assert none.clean == pytest.approx(90.0) and none.score == pytest.approx(80.0) and none["drop"] == pytest.approx(10.0)
+    assert none.attack and none.success_rate == pytest.approx(10.0) and none.perturbation_size == pytest.approx(0.5)
+    assert none.changed == pytest.approx(10.0)  # 2 of the 20 attacked examples flipped
+
+
+def test_the_attack_table_and_the_worst_case_answer(tmp_path):
+    evaluations = attack_study()
+    by_key = per_language(evaluations)
+    summary = summary_table(evaluations, by_key, ["none", "mnli"], SPREAD, {})
+    mnli = summary[summary["recipe"] == "mnli"].iloc[0]
+    assert mnli.vs_none == pytest.approx(70.0) and mnli.low > 0  # 80 points lost against 10
+    answer = q_adv(summary, by_key)
+    assert "Worst case (attacks):" in answer and "Average case" not in answer
+    assert "- **pgd** (m): Success rate `none` 10.0%, `mnli` 80.0%." in answer
+    clean = [{"model": "m", "recipe": r, "bench": "xnli", "condition": "clean", "seed": 1, "lang": "en", "score": 90.0,
+              "metrics": {}} for r in ("none", "mnli")]
+    write_report(clean, {}, tmp_path, recipe_order=["none", "mnli"], bench_order=["xnli"], qa_benches=[], title="t",
+                 seed_spread=SPREAD, perturbed=evaluations)
+    text = (tmp_path / "robustness.md").read_text()
+    assert "| m | xnli | pgd | mnli | 90.0 | 10.0 | 80.0 | 80.0 | 0.5 | 5.0/3.0 | +70.0 [" in text
+
+
+def test_attacked_examples_must_be_among_the_clean_ones():
+    evaluations = attack_study()
+    records = evaluations[("m", "none", "xnli", "pgd", 1)].predictions["en"]
+    records["x"] = records.pop("0")
+    evaluations[("m", "none", "xnli", "clean", 1)].predictions["en"].pop("5")
+    with pytest.raises(ValueError, match=r"xnli under 'pgd' \(en\): the attacked examples are not among the clean"):
+        per_language(evaluations)

@@ -170,7 +170,8 @@ def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(fin
     gone, and the report, which had neither; XNLI's features index and scores files go too: each
     named Chinese, and a real study's would rerun for the language added through their inputs and
     params, the scope of data.languages.*); the full config then plans their data, features and
-    evaluations (Chinese XNLI's perturbed copies made again from its new clean set) and the report,
+    evaluations (Chinese XNLI's perturbed copies made again from its new clean set, its attack run
+    again on the clean one) and the report,
     and no training job."""
     workdir, _ = finished_tiny_run
     study = tmp_path / "study"
@@ -187,5 +188,5 @@ def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(fin
     assert plan == Counter({"prepare/mlqa/test": 3, "tokenize/mlqa/test": 3, "index_features/mlqa/test": 1,
                             "evaluate/mlqa": 3, "prepare/xnli/test": 1, "tokenize/xnli/test": 1,
                             "index_features/xnli/test": 1, "evaluate/xnli": 3, "evaluate/xnli/typos": 3,
-                            "evaluate/xnli/switched": 3, "evaluate/xnli/mixed": 3, "report": 1,
+                            "evaluate/xnli/switched": 3, "evaluate/xnli/mixed": 3, "evaluate/xnli/probe": 3, "report": 1,
                             "all": 1}) + perturbed_zh

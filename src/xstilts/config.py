@@ -39,6 +39,11 @@ PERTURBATION_TYPES = {"char_noise": PERTURBABLE_TYPES, "word_noise": PERTURBABLE
 PERTURBATION_OPTIONS = {"codeswitch": ("languages", "dictionaries"), "mixed_pair": ("order", "partners"),
                         "local": ("path", "languages")}
 RATELESS_KINDS = ("mixed_pair", "local")
+# White-box attacks (xstilts.robustness): the task types each kind applies to (those with a trained
+# head, whose own loss it ascends) and its settings, with their defaults (None: required).
+ATTACK_TYPES = {"pgd": ("classification", "multiple_choice", "tagging", "span_qa")}
+ATTACK_SETTINGS = {"pgd": {"eps": None, "steps": None, "step_size": None, "norm": "l2", "random_start": False}}
+ATTACK_COMMON = ("kind", "seed", "benchmarks", "max_examples")
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -126,6 +131,9 @@ class Plan:
         self.perturbations = {}
         for name, spec in config.get("perturbations", {}).items():
             self.perturbations.update(self._expanded(name, self._perturbation(name, spec)))
+        self.attacks = {name: self._attack(name, spec) for name, spec in config.get("attacks", {}).items()}
+        for name in set(self.attacks) & set(self.perturbations):
+            raise ConfigError(f"attacks.{name}: a perturbation has this name too; conditions need distinct names")
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -256,8 +264,9 @@ class Plan:
                 for partner in partners}
 
     def conditions(self, bench: str) -> list[str]:
-        """The evaluation conditions of a benchmark: clean, then each perturbation of it."""
-        return [CLEAN] + [name for name, p in self.perturbations.items() if bench in p["benchmarks"]]
+        """The evaluation conditions of a benchmark: clean, each perturbation of it, each attack on it."""
+        return [CLEAN] + [name for name, p in [*self.perturbations.items(), *self.attacks.items()]
+                          if bench in p["benchmarks"]]
 
     def perturbed_splits(self) -> dict[tuple[str, str, str], list[str]]:
         """(benchmark, split, perturbation) -> languages, for every perturbed set an evaluation reads:
@@ -285,6 +294,37 @@ class Plan:
         if p["kind"] == "local":
             spec["labels"] = self.task(bench).get("labels")
         return spec
+
+    # ---- attacks -------------------------------------------------------------------------
+    def _attack(self, name: str, spec: dict) -> dict:
+        """An attack with its defaults, checked against its kind and this study's benchmarks."""
+        where, kind = f"attacks.{name}", spec["kind"]
+        settings = ATTACK_SETTINGS[kind]
+        wrong = [key for key in spec if key not in settings and key not in ATTACK_COMMON]
+        if wrong:
+            raise ConfigError(f"{where}: {', '.join(wrong)} do not apply to {kind} (it takes: "
+                              f"{', '.join([*settings, *ATTACK_COMMON[1:]])})")
+        missing = [key for key, default in settings.items() if default is None and key not in spec]
+        if missing:
+            raise ConfigError(f"{where}: {kind} needs {', '.join(missing)}")
+        attacked = [b for b in self.benches() if self.task(b)["type"] in ATTACK_TYPES[kind]]
+        benches = list(spec.get("benchmarks", attacked))
+        for bench in benches:
+            if bench not in attacked:
+                raise ConfigError(f"{where}.benchmarks: {kind} does not apply to '{bench}'" + (
+                    f" (type '{self.task(bench)['type']}')" if bench in self.benches()
+                    else f" (not a benchmark of this study; it has: {', '.join(self.benches())})"))
+        if not benches:
+            raise ConfigError(f"{where}: no benchmark to attack")
+        return {"kind": kind, **{key: spec.get(key, default) for key, default in settings.items()},
+                "seed": spec.get("seed", 0), "max_examples": spec.get("max_examples"), "benchmarks": benches}
+
+    def is_attack(self, condition: str) -> bool:
+        return condition in self.attacks
+
+    def attack_spec(self, name: str) -> dict:
+        """What an attacked evaluation computes beyond the clean one (not the list of benchmarks)."""
+        return {key: value for key, value in self.attacks[name].items() if key != "benchmarks"}
 
     # ---- tasks, sources, languages ------------------------------------------------------
     def task(self, name: str) -> dict:

@@ -12,20 +12,24 @@ from .features import read_features
 from .inference import evaluate_split, predict
 from .io import read_jsonl, write_json, write_jsonl
 from .modeling import check_fits, load_for_inference
+from .robustness.attacks import attacked_split
 from .tasks import task_type
 from .tasks.retrieval import SOURCE, TARGET, rankings, ranking_depth
 
 
 def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type: str, metric: str,
              languages: dict[str, dict], retrieval_layer: int | None, settings: dict, meta: dict,
-             device: torch.device, batch_size: int, out: dict, pool: dict | None = None) -> None:
+             device: torch.device, batch_size: int, out: dict, pool: dict | None = None,
+             attack: dict | None = None) -> None:
     """Load the checkpoint once and evaluate every language of one benchmark.
     languages[lang] = {"features", "examples"} (+ "dev_features", "dev_examples" for BUCC);
     out = {"scores", "predictions"}: one scores file (a result per language, in `languages` order)
     and one predictions file (each line names its language, and carries its `example_score` where
     the metric is a mean over examples), both written once all are scored;
     pool = {"features", "examples"}: the candidates every language's queries are ranked against
-    (Mewsli-X, LAReQA), encoded once."""
+    (Mewsli-X, LAReQA), encoded once;
+    attack = an attack's spec (Plan.attack_spec): every language's first `max_examples` examples are
+    attacked, and each result carries the clean score of the same examples (metrics.clean_score)."""
     model = load_for_inference(checkpoint).to(device)
     pad_id = model.encoder.config.pad_token_id
     if head and head not in model.task_types:
@@ -47,6 +51,10 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
         check_fits(features, model.encoder.config, f"benchmark '{bench}' ({lang})")
         if pool:
             predictions, result = ranked_split(model, bench, task, features, examples, pool, lang=lang, **run)
+        elif attack:
+            predictions, result = attacked_split(model, head or bench, task, features, examples, attack, lang=lang,
+                                                 **run)
+            examples = examples[:len(predictions)]  # the attacked subset, whose records carry example_score
         else:
             predictions, result = evaluate_split(model, head or bench, task, features, examples, lang=lang, **run)
         if metric == "bucc":
@@ -55,7 +63,8 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
                                                 dev_examples, lang=lang, **run)
             result = task.mining_score(dev_predictions, dev_examples, predictions, examples)
         score = result.pop("score")
-        example_scores = None if metric == "bucc" or pool else task.example_scores(predictions, examples, metric, lang)
+        example_scores = (None if metric == "bucc" or pool or attack
+                          else task.example_scores(predictions, examples, metric, lang))
         for prediction, value in zip(predictions, example_scores or []):
             prediction["example_score"] = value
         all_predictions += [{"lang": lang, **prediction} for prediction in predictions]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +33,24 @@ BASELINE = "none"
 ENGLISH = "en"
 HEADLINE_BENCH = "xnli"  # Q-adv's headline: XNLI accuracy, clean vs perturbed
 Key = tuple[str, str, str, str, int]  # model, recipe, bench, condition, seed
+# What an attack's evaluation adds per language (xstilts.robustness.attacked_split): column -> metric.
+ATTACK_COLUMNS = {"success_rate": "success_rate", "perturbation_size": "mean_norm", "forward_passes": "forward_passes_per_row",
+                  "backward_passes": "backward_passes_per_row"}
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluation job's results: per language its score, and its predictions by example id."""
+    """One evaluation job's results: per language its score, its other metrics, and its predictions
+    by example id."""
 
     scores: dict[str, float]
     predictions: dict[str, dict[str, dict]]  # lang -> id -> prediction record
+    metrics: dict[str, dict] = field(default_factory=dict)  # lang -> metrics
+
+    @property
+    def attacked(self) -> bool:
+        """An attack's evaluation: a subset of the examples, with the clean score of that subset."""
+        return any("clean_score" in metrics for metrics in self.metrics.values())
 
 
 def load_evaluations(scores_paths: Iterable[str | Path]) -> dict[Key, Evaluation]:
@@ -56,7 +66,8 @@ def load_evaluations(scores_paths: Iterable[str | Path]) -> dict[Key, Evaluation
         for line in (path.parent / "predictions.jsonl").read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             predictions.setdefault(record["lang"], {})[str(record["id"])] = record
-        found[key] = Evaluation({r["lang"]: float(r["score"]) for r in results}, predictions)
+        found[key] = Evaluation({r["lang"]: float(r["score"]) for r in results}, predictions,
+                                {r["lang"]: r.get("metrics", {}) for r in results})
     return found
 
 
@@ -110,15 +121,20 @@ def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[st
         drops = {}
         for lang, score in perturbed.scores.items():
             ids = _paired_ids(clean, perturbed, lang, key)
-            metrics = key_metrics(clean.scores[lang], score, _predicted(clean, lang, ids), _predicted(perturbed, lang, ids))
+            attack = perturbed.metrics.get(lang, {}) if perturbed.attacked else {}
+            clean_score = attack.get("clean_score", clean.scores[lang])
+            before = ([perturbed.predictions[lang][i]["clean_prediction"] for i in ids] if attack
+                      else _predicted(clean, lang, ids))
+            metrics = key_metrics(clean_score, score, before, _predicted(perturbed, lang, ids))
             drops[lang] = metrics["drop"]
             rows.append({"model": model, "recipe": recipe, "bench": bench, "condition": condition, "seed": seed,
-                         "lang": lang, "clean": clean.scores[lang], **metrics})
+                         "lang": lang, "clean": clean_score, **metrics, "attack": bool(attack),
+                         **{column: attack.get(name, np.nan) for column, name in ATTACK_COLUMNS.items()}})
         gaps = robustness_gaps(drops) if ENGLISH in drops else {}
         for row in rows[len(rows) - len(drops):]:
             row["gap"] = gaps.get(row["lang"], np.nan)
     columns = ["model", "recipe", "bench", "condition", "seed", "lang", "clean", "score", "drop", "relative_drop",
-               "changed", "gap"]
+               "changed", "gap", "attack", *ATTACK_COLUMNS]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -133,8 +149,13 @@ def _clean_of(evaluations, key: Key) -> Evaluation:
 
 def _paired_ids(clean: Evaluation, perturbed: Evaluation, lang: str, key: Key) -> list[str]:
     """The ids both predict, which must be the same examples where predictions are per example (they
-    carry `example_score`); mined pairs (BUCC) differ by nature: every id either side predicts."""
+    carry `example_score`); mined pairs (BUCC) differ by nature: every id either side predicts. An
+    attack predicts a subset of the clean examples: those ids."""
     clean_ids, perturbed_ids = set(clean.predictions.get(lang, {})), set(perturbed.predictions.get(lang, {}))
+    if perturbed.attacked:
+        if not perturbed_ids <= clean_ids:
+            raise ValueError(f"{key[2]} under '{key[3]}' ({lang}): the attacked examples are not among the clean ones")
+        return sorted(perturbed_ids)
     per_example = any("example_score" in record for record in clean.predictions.get(lang, {}).values())
     if per_example and clean_ids != perturbed_ids:
         raise ValueError(f"{key[2]} under '{key[3]}' ({lang}): the perturbed predictions are not of the clean "
@@ -164,7 +185,8 @@ def summary_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, r
                    "drop": drops.mean(), "drop_std": drops.std(ddof=1) if len(drops) > 1 else np.nan,
                    "drop_en": mine.loc[mine["lang"] == ENGLISH, "drop"].mean(),
                    "drop_non_en": mine.loc[mine["lang"] != ENGLISH, "drop"].mean(),
-                   "gap": mine["gap"].mean(), "changed": mine["changed"].mean()}
+                   "gap": mine["gap"].mean(), "changed": mine["changed"].mean(), "attack": bool(mine["attack"].any()),
+                   **{column: mine[column].mean() for column in ATTACK_COLUMNS}}
             spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
             row.update(_against_baseline(evaluations, cells, model, recipe, bench, condition, spread))
             rows.append(row)
@@ -193,7 +215,9 @@ def _runs(evaluations, model, recipe, bench, condition, langs=None) -> list[tupl
         if (m, r, b, c) != (model, recipe, bench, condition):
             continue
         clean = evaluations[(m, r, b, CLEAN, seed)]
-        pairs = [(clean.predictions[lang].get(i, {}).get("example_score"),
+        # An attack's records carry the clean score of the pass it started from.
+        pairs = [(perturbed.predictions[lang][i].get("clean_example_score",
+                                                     clean.predictions[lang].get(i, {}).get("example_score")),
                   perturbed.predictions[lang][i].get("example_score"))
                  for lang in perturbed.scores if langs is None or lang in langs
                  for i in sorted(perturbed.predictions[lang])]
@@ -245,15 +269,31 @@ def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame,
 
 # ---------------------------------------------------------------------------- Q-adv
 def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame, gaps: pd.DataFrame | None = None) -> str:
-    """What the numbers say about Q-adv, on XNLI where it is perturbed (else the first benchmark)."""
+    """What the numbers say about Q-adv, on XNLI where it is perturbed (else the first benchmark):
+    the average case (perturbations), then the worst case (attacks, on their attacked examples)."""
     benches = list(dict.fromkeys(summary["bench"]))
     bench = HEADLINE_BENCH if HEADLINE_BENCH in benches else benches[0]
     lines = [f"Benchmark: **{bench}**; drops in points (clean minus perturbed), averaged over languages; "
              "intervals at 95%.\n"]
-    for (model, condition), rows in summary[summary["bench"] == bench].groupby(["model", "condition"], sort=False):
-        lines.append(f"- **{condition}** ({model}): " + _condition_sentence(rows, by_key, model, bench, condition)
-                     + _gap_sentence(gaps, model, bench, condition))
-    return "\n".join(lines) + "\n"
+    mine = summary[summary["bench"] == bench]
+    for attacked, title in ((False, "Average case (perturbations)"), (True, "Worst case (attacks)")):
+        cases = mine[mine["attack"] == attacked]
+        if cases.empty:
+            continue
+        lines.append(f"{title}:\n")
+        for (model, condition), rows in cases.groupby(["model", "condition"], sort=False):
+            lines.append(f"- **{condition}** ({model}): " + _success_sentence(rows)
+                         + _condition_sentence(rows, by_key, model, bench, condition)
+                         + _gap_sentence(gaps, model, bench, condition))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _success_sentence(rows: pd.DataFrame) -> str:
+    """An attack's success rate per recipe (share of attacked examples right clean and wrong attacked)."""
+    rates = [f"`{r.recipe}` {number(r.success_rate)}%" for r in rows.itertuples(index=False)
+             if not pd.isna(r.success_rate)]
+    return f"Success rate {', '.join(rates)}. " if rates else ""
 
 
 def _condition_sentence(rows: pd.DataFrame, by_key: pd.DataFrame, model: str, bench: str, condition: str) -> str:
@@ -312,8 +352,25 @@ def _summary_markdown(summary: pd.DataFrame) -> str:
               "others", "gap", "changed %", "drop − none's [95%]", "interval"]
     rows = [[r.model, r.bench, r.condition, r.recipe, number(r.clean), number(r.score), mean_std(r.drop, r.drop_std),
              number(r.drop_en), number(r.drop_non_en), signed(r.gap), number(r.changed), _interval(r), r.interval]
-            for r in summary.itertuples(index=False)]
+            for r in summary[~summary["attack"]].itertuples(index=False)]
     return markdown_table(header, rows)
+
+
+def _attacks_markdown(summary: pd.DataFrame) -> str:
+    """Recipes x attacks: the attacked examples' clean score, their score under attack, the success
+    rate, the mean perturbation size and the passes per feature row."""
+    attacks = summary[summary["attack"]]
+    if attacks.empty:
+        return ""
+    header = ["model", "benchmark", "attack", "recipe", "clean", "attacked", "drop (± seeds)", "success %", "size",
+              "passes (fwd/bwd)", "drop − none's [95%]", "interval"]
+    rows = [[r.model, r.bench, r.condition, r.recipe, number(r.clean), number(r.score), mean_std(r.drop, r.drop_std),
+             number(r.success_rate), number(r.perturbation_size), f"{number(r.forward_passes)}/{number(r.backward_passes)}",
+             _interval(r), r.interval] for r in attacks.itertuples(index=False)]
+    return ("## Recipes and attacks\n\nOn each language's attacked examples (`max_examples`): their clean score, "
+            "their score under attack, the success rate (right on clean input, wrong under attack; classification "
+            "and multiple choice), the mean perturbation size (PGD: the norm of each sequence's perturbation) and "
+            "the passes per feature row.\n\n" + markdown_table(header, rows) + "\n")
 
 
 def _interval(row) -> str:
@@ -408,6 +465,7 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recip
                "Drops are clean minus perturbed score, in points; the gap is a language's drop minus English's; "
                "`changed %` is the share of examples whose prediction changed. "
                f"{_INTERVALS}\n\n## Q-adv\n\n{answer}\n## Recipes and perturbations\n\n{_summary_markdown(summary)}\n"
+               f"{_attacks_markdown(summary)}"
                f"## By language\n\n{_per_language_markdown(by_key, recipes)}\n"
                f"{_mixed_markdown(by_key, recipes, mixed or {})}"
                f"## What the perturbations changed\n\n{_sets_markdown(sets if sets is not None else load_set_summaries([]))}\n"

@@ -29,13 +29,14 @@ def subset(features: dict[str, list], examples: list[dict], max_examples: int | 
 
 def attack_split(model, head: str, task, features: dict[str, list], examples: list[dict], pgd: PGD, *,
                  metric: str, lang: str, settings: dict, pad_id: int, batch_size: int, device: torch.device,
-                 max_examples: int | None = None) -> tuple[list[dict], dict]:
+                 max_examples: int | None = None, seed: int = 0) -> tuple[list[dict], dict]:
     """Attacked predictions (one record per example, with its clean prediction beside it) and the
-    metrics of the attack; `score` is the score under attack."""
+    metrics of the attack; `score` is the score under attack. `seed` draws the random starts (each
+    feature row's from the seed and its place in the split)."""
     features, examples = subset(features, examples, max_examples)
     decode_settings = {**settings, "metric": metric}
     clean_outputs = predict(model, head, task, features, pad_id=pad_id, batch_size=batch_size, device=device, bf16=False)
-    attacked_outputs, norms = _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, device)
+    attacked_outputs, norms = _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, device, seed)
     clean = task.decode(clean_outputs, features, examples, decode_settings)
     attacked = task.decode(attacked_outputs, features, examples, decode_settings)
     result = task.score(attacked, examples, metric, lang)
@@ -45,16 +46,19 @@ def attack_split(model, head: str, task, features: dict[str, list], examples: li
                # per feature row (a QA example has one per window): the ascent, the attacked and the clean pass
                "forward_passes_per_row": pgd.steps + 2, "backward_passes_per_row": pgd.steps}
     attacked_scores = task.example_scores(attacked, examples, metric, lang)
+    clean_scores = task.example_scores(clean, examples, metric, lang)
     if task.name in LABELLED_TYPES:
-        right = task.example_scores(clean, examples, metric, lang)
-        metrics["success_rate"] = 100.0 * float(np.mean([a == 1.0 and b == 0.0 for a, b in zip(right, attacked_scores)]))
+        metrics["success_rate"] = 100.0 * float(np.mean([a == 1.0 and b == 0.0
+                                                         for a, b in zip(clean_scores, attacked_scores)]))
     records = [{**record, "clean_prediction": before["prediction"]} for record, before in zip(attacked, clean)]
-    for record, value in zip(records, attacked_scores or []):
-        record["example_score"] = value
+    # Each example's part of both scores (where the metric is a mean over examples): the report pairs
+    # them, so that its intervals are of the very clean pass the attack started from.
+    for record, value, clean_value in zip(records, attacked_scores or [], clean_scores or []):
+        record["example_score"], record["clean_example_score"] = value, clean_value
     return records, {**metrics, "score": result["score"]}
 
 
-def _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, device):
+def _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, device, seed):
     """Per-row outputs under the attack, in the order of `features`, and each row's perturbation norm."""
     rows = rows_of(features)
     lengths = task.lengths(features)
@@ -64,7 +68,8 @@ def _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, devi
     for start in range(0, len(order), batch_size):
         indices = order[start:start + batch_size]
         batch = to_device(task.collate([rows[i] for i in indices], pad_id), device)
-        batch_outputs, info = attack_batch(model, head, task, batch, pgd)
+        row_seeds = [int(np.random.SeedSequence([seed, i]).generate_state(1)[0]) for i in indices]
+        batch_outputs, info = attack_batch(model, head, task, batch, pgd, row_seeds=row_seeds)
         norms += info["norms"]
         for i, row_output in zip(indices, task.unbatch(batch_outputs, batch)):
             outputs[i] = row_output

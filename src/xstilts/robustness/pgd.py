@@ -16,6 +16,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 NORMS = ("l2", "linf")
@@ -38,9 +39,11 @@ class PGD:
 
 
 def attack_batch(model, head: str, task, batch: dict[str, torch.Tensor], pgd: PGD, *,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+                 row_seeds: list[int] | None = None) -> tuple[torch.Tensor, dict]:
     """The task's outputs for `batch` under the attack, and what it took: each row's perturbation
-    norm and the forward-and-backward passes run. `batch` must carry the gold targets (its loss)."""
+    norm and the forward-and-backward passes run. `batch` must carry the gold targets (its loss).
+    `row_seeds` (one per batch row) seed each row's random start, so that it does not depend on
+    which rows share the batch or on their padding."""
     embedding = model.encoder.get_input_embeddings()
     pad_id = model.encoder.config.pad_token_id
     state = {"delta": None}
@@ -49,7 +52,7 @@ def attack_batch(model, head: str, task, batch: dict[str, torch.Tensor], pgd: PG
     try:
         with _added_to(embedding, state, pad_id):
             for _ in range(pgd.steps):
-                loss = _loss(model, head, task, batch, state, pgd, generator)
+                loss = _loss(model, head, task, batch, state, pgd, row_seeds)
                 (grad,) = torch.autograd.grad(loss, state["delta"])
                 state["delta"] = _project(_ascend(state["delta"].detach(), grad, pgd), state["mask"], pgd)
             with torch.no_grad():
@@ -61,10 +64,10 @@ def attack_batch(model, head: str, task, batch: dict[str, torch.Tensor], pgd: PG
     return outputs, {"norms": norms.tolist(), "passes": pgd.steps}
 
 
-def _loss(model, head, task, batch, state, pgd, generator) -> torch.Tensor:
+def _loss(model, head, task, batch, state, pgd, row_seeds) -> torch.Tensor:
     with torch.enable_grad():
         if state["delta"] is None:
-            state["start"] = (pgd, generator)  # the hook makes delta at the first forward, in its shape
+            state["start"] = (pgd, row_seeds)  # the hook makes delta at the first forward, in its shape
         else:
             state["delta"].requires_grad_(True)
         loss, _ = model(head, batch, task)
@@ -79,8 +82,8 @@ def _added_to(embedding: torch.nn.Module, state: dict, pad_id: int):
     def hook(module, inputs, output):
         if state["delta"] is None:
             state["mask"] = (inputs[0] != pad_id).unsqueeze(-1).to(output.dtype)
-            pgd, generator = state.pop("start", (None, None))
-            state["delta"] = _start(output, state["mask"], pgd, generator).requires_grad_(True)
+            pgd, row_seeds = state.pop("start", (None, None))
+            state["delta"] = _start(output, state["mask"], pgd, row_seeds).requires_grad_(True)
         if state["delta"].shape != output.shape:
             raise ValueError(f"pgd: the embedded rows changed shape within one batch ({tuple(output.shape)} "
                              f"against {tuple(state['delta'].shape)})")
@@ -93,11 +96,22 @@ def _added_to(embedding: torch.nn.Module, state: dict, pad_id: int):
         handle.remove()
 
 
-def _start(output: torch.Tensor, mask: torch.Tensor, pgd: PGD | None, generator) -> torch.Tensor:
+def _start(output: torch.Tensor, mask: torch.Tensor, pgd: PGD | None, row_seeds) -> torch.Tensor:
+    """Zero, or a uniform draw in the cube of side 2 eps projected into the ball: drawn for each
+    embedded row's real tokens from its own seed (a multiple-choice row embeds one sequence per
+    choice: seeded by the row's seed and the choice's place)."""
     if pgd is None or not pgd.random_start or pgd.eps == 0:
         return torch.zeros_like(output).detach()
-    noise = torch.rand(output.shape, generator=generator, dtype=output.dtype).to(output.device) * 2 - 1
-    return _project(noise * pgd.eps, mask, pgd)
+    rows, width = output.shape[0], output.shape[-1]
+    seeds = list(row_seeds) if row_seeds is not None else [0]
+    per_seed = max(rows // len(seeds), 1)
+    noise = torch.zeros(output.shape, dtype=output.dtype)
+    real = mask[..., 0].bool().cpu()
+    for row in range(rows):
+        own = torch.Generator().manual_seed(int(np.random.SeedSequence(
+            [seeds[min(row // per_seed, len(seeds) - 1)], row % per_seed]).generate_state(1)[0]))
+        noise[row, real[row]] = torch.rand((int(real[row].sum()), width), generator=own, dtype=output.dtype) * 2 - 1
+    return _project(noise.to(output.device) * pgd.eps, mask, pgd)
 
 
 def _ascend(delta: torch.Tensor, grad: torch.Tensor, pgd: PGD) -> torch.Tensor:
