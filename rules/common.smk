@@ -237,29 +237,38 @@ def check_local_challenge_files():
                                         f"{bench} {split}/{lang}, in the benchmark's schema with the clean ids)")
 
 
+def switching(condition):
+    """(folder, languages) of a condition that switches words by dictionary (a codeswitch
+    perturbation, a codeswitch_attack), None for the others."""
+    if condition in PLAN.perturbations and PLAN.perturbations[condition]["kind"] == "codeswitch":
+        options = PLAN.perturbations[condition]["options"]
+        return options.get("dictionaries") or GENERATED_DICTIONARIES, options["languages"]
+    if condition in PLAN.attacks and PLAN.attacks[condition]["kind"] == "codeswitch_attack":
+        attack = PLAN.attacks[condition]
+        return attack["dictionaries"] or GENERATED_DICTIONARIES, attack["languages"]
+    return None
+
+
 def dictionary_folder(condition):
-    """Where a codeswitch perturbation reads its dictionaries (None for the other kinds)."""
-    perturbation = PLAN.perturbations[condition]
-    if perturbation["kind"] != "codeswitch":
-        return None
-    return perturbation["options"].get("dictionaries", GENERATED_DICTIONARIES)
+    """Where a condition reads its dictionaries (None where it reads none)."""
+    return (switching(condition) or (None, []))[0]
 
 
 def dictionary_files(condition, lang):
-    """The dictionaries from `lang` into the perturbation's languages that exist: a pair without a
+    """The dictionaries from `lang` into the condition's languages that exist: a pair without a
     file is skipped, and the perturbed set's summary names it."""
     folder = dictionary_folder(condition)
     if folder is None:
         return []
-    targets = [t for t in PLAN.perturbations[condition]["options"]["languages"] if t != lang]
+    targets = [t for t in switching(condition)[1] if t != lang]
     if folder == GENERATED_DICTIONARIES:
         return [f"{folder}/{lang}-{t}.txt" for t in targets if (lang, t) in GENERATED_PAIRS]
     return [f"{folder}/{lang}-{t}.txt" for t in targets if Path(folder, f"{lang}-{t}.txt").is_file()]
 
 
 def generated_dictionary_pairs():
-    """Every ordered pair of the generator's languages, where some codeswitch perturbation reads them."""
-    if not any(dictionary_folder(name) == GENERATED_DICTIONARIES for name in PLAN.perturbations):
+    """Every ordered pair of the generator's languages, where some condition switches words by them."""
+    if not any(dictionary_folder(name) == GENERATED_DICTIONARIES for name in EVAL_CONDITIONS[1:]):
         return []
     from xstilts.synthetic import LANGUAGES
 
@@ -273,11 +282,12 @@ def warn_of_missing_dictionary_folders():
     """A codeswitch folder that is not there is a typo or a download still to make, not a set of
     missing pairs: said at every start, and the perturb jobs refuse to run without it (a dry run of
     a study whose data are not downloaded yet still plans)."""
-    for name in PLAN.perturbations:
+    for name in EVAL_CONDITIONS[1:]:
         folder = dictionary_folder(name)
+        key = f"attacks.{name}.dictionaries" if PLAN.is_attack(name) else f"perturbations.{name}.options.dictionaries"
         if folder not in (None, GENERATED_DICTIONARIES) and not Path(folder).is_dir():
-            print(f"xstilts: perturbations.{name}.options.dictionaries: no folder {folder} (it should hold "
-                  "MUSE-format files named <src>-<tgt>.txt); its perturb jobs will fail", file=sys.stderr)
+            print(f"xstilts: {key}: no folder {folder} (it should hold MUSE-format files named <src>-<tgt>.txt); "
+                  f"its {'evaluate' if PLAN.is_attack(name) else 'perturb'} jobs will fail", file=sys.stderr)
 
 
 warn_of_missing_dictionary_folders()
@@ -406,5 +416,23 @@ def eval_spec(w):
         "retrieval_layer": PLAN.retrieval_layer(w.model) if task["type"] == "retrieval" else None,
         "languages": eval_languages(w),
         "pool": eval_pool(w),
-        "attack": PLAN.attack_spec(w.condition) if PLAN.is_attack(w.condition) else None,
+        "attack": attack_spec(w) if PLAN.is_attack(w.condition) else None,
     }
+
+
+def attack_spec(w):
+    """An attack's settings, with the model's tokenizer folder (word attacks) and the dictionary
+    folder (codeswitch_attack), whose files attack_inputs declares."""
+    spec = {**PLAN.attack_spec(w.condition), "tokenizer": f"results/models/{w.model}/pretrained"}
+    if switching(w.condition):
+        spec["dictionaries"] = dictionary_folder(w.condition)
+    return spec
+
+
+def attack_inputs(w):
+    """What an attacked evaluation reads beyond the clean one: a word attack's tokenizer, and the
+    dictionaries of every language a codeswitch_attack switches from."""
+    if not PLAN.is_attack(w.condition) or PLAN.attacks[w.condition]["kind"] == "pgd":
+        return []
+    files = [f"results/models/{w.model}/pretrained/tokenizer.json"]
+    return files + sorted({path for lang in bench_languages(w.bench) for path in dictionary_files(w.condition, lang)})

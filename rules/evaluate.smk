@@ -6,6 +6,7 @@ rule evaluate:
     input:
         checkpoint=eval_checkpoint,
         features=eval_features,
+        attack=attack_inputs,
     output:
         scores=f"{EVAL_PATTERN}/scores.json",
         predictions=f"{EVAL_PATTERN}/predictions.jsonl",

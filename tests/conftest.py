@@ -26,3 +26,15 @@ def finished_tiny_run(tmp_path_factory):
     result = snakemake(workdir, config)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir, config
+
+
+@pytest.fixture(scope="session")
+def finished_demo_run(tmp_path_factory):
+    """config.yaml (the demo) run from scratch once for the whole session, at --cores 2: its folder.
+    Its trained checkpoints are the ones the attack tests read."""
+    from workflow_runs import snakemake
+
+    workdir = tmp_path_factory.mktemp("demo-run")
+    result = snakemake(workdir, ROOT / "config.yaml", cores=2)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir

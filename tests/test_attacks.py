@@ -44,6 +44,10 @@ def test_an_attack_defaults_to_every_benchmark_with_a_head_and_is_a_condition_of
 @pytest.mark.parametrize("attack, message", [
     ({"kind": "pgd", "eps": 0.5, "steps": 2}, r"attacks.probe: pgd needs step_size"),
     ({**PGD, "rate": 0.1}, r"attacks/probe.*'rate' was unexpected"),
+    ({**PGD, "max_changes": 2}, r"attacks.probe: max_changes do not apply to pgd"),
+    ({"kind": "hotflip"}, r"attacks.probe: hotflip needs max_changes"),
+    ({"kind": "hotflip", "max_changes": 2, "benchmarks": ["panx"]}, r"hotflip does not apply to 'panx' \(type 'tagging'\)"),
+    ({"kind": "codeswitch_attack", "max_changes": 2}, r"attacks.probe: codeswitch_attack needs languages"),
     ({**PGD, "benchmarks": ["tatoeba"]}, r"attacks.probe.benchmarks: pgd does not apply to 'tatoeba' \(type 'retrieval'\)"),
     ({**PGD, "benchmarks": ["paws_x"]}, r"attacks.probe.benchmarks: pgd does not apply to 'paws_x' \(not a benchmark"),
     ({**PGD, "norm": "l1"}, r"attacks/probe/norm"),
@@ -52,6 +56,18 @@ def test_an_attack_defaults_to_every_benchmark_with_a_head_and_is_a_condition_of
 def test_a_wrong_attack_is_refused_by_name(attack, message):
     with pytest.raises(ConfigError, match=message):
         plan_with({"probe": attack})
+
+
+def test_codeswitch_attack_on_data_the_generator_did_not_make_needs_a_dictionary_folder():
+    config = copy.deepcopy(TINY)
+    config["attacks"] = {"poly": {"kind": "codeswitch_attack", "max_changes": 2, "languages": ["de"],
+                                  "benchmarks": ["xnli"]}}
+    config["data"]["sources"] = {"xnli": "local"}
+    config.pop("perturbations")
+    with pytest.raises(ConfigError, match=r"attacks.poly.dictionaries: xnli are not generated data"):
+        Plan(config)
+    config["attacks"]["poly"]["dictionaries"] = "/data/muse"
+    assert Plan(config).attack_spec("poly")["dictionaries"] == "/data/muse"
 
 
 def test_an_attack_may_not_share_a_perturbations_name():
@@ -94,10 +110,10 @@ def test_an_attacked_evaluation_scores_its_subset_beside_the_subsets_clean_score
     results, predictions = evaluate(tmp_path, checkpoint, spec, "probe")
     clean_results, clean_predictions = evaluate(tmp_path, checkpoint, None, "clean")
     for result, clean in zip(results, clean_results):
-        assert result["n_examples"] == 7 and result["metrics"]["backward_passes_per_row"] == 3
+        assert result["n_examples"] == 7 and result["metrics"]["backward_passes"] == 3
         mine = [p for p in clean_predictions if p["lang"] == result["lang"]][:7]
         assert result["metrics"]["clean_score"] == pytest.approx(100.0 * sum(p["example_score"] for p in mine) / 7)
-        assert result["score"] <= result["metrics"]["clean_score"] and 0 < result["metrics"]["mean_norm"] <= 3.0 + 1e-5
+        assert result["score"] <= result["metrics"]["clean_score"] and 0 < result["metrics"]["mean_size"] <= 3.0 + 1e-5
     assert [p["id"] for p in predictions if p["lang"] == "de"] == [p["id"] for p in clean_predictions
                                                                     if p["lang"] == "de"][:7]
     assert all({"clean_prediction", "example_score", "clean_example_score"} <= set(p) for p in predictions)
@@ -105,20 +121,41 @@ def test_an_attacked_evaluation_scores_its_subset_beside_the_subsets_clean_score
     assert [r["score"] for r in again] == [r["score"] for r in results]  # the random start comes from the seed
 
 
+def test_word_attacks_run_in_the_evaluate_stage_with_the_tokenizer_and_dictionaries(tmp_path):
+    from xstilts.robustness.codeswitch import write_dictionaries
+
+    checkpoint = nli_checkpoint(tmp_path)
+    hotflip = {"kind": "hotflip", "max_changes": 2, "seed": 0, "max_examples": 5, "tokenizer": str(checkpoint)}
+    results, predictions = evaluate(tmp_path, checkpoint, hotflip, "flip")
+    assert [r["n_examples"] for r in results] == [5, 5] and all("success_rate" in r["metrics"] for r in results)
+    assert all(len(p["changes"]) <= 2 and set(p["adversarial"]) >= {"id", "text_a", "text_b", "label"}
+               for p in predictions)
+    write_dictionaries(tmp_path / "muse", seed=0)
+    switch = {"kind": "codeswitch_attack", "max_changes": 2, "languages": ["de", "zh"], "dictionaries": str(tmp_path / "muse"),
+              "seed": 0, "max_examples": 5, "tokenizer": str(checkpoint)}
+    _, predictions = evaluate(tmp_path, checkpoint, switch, "poly")
+    assert len(predictions) == 10
+    with pytest.raises(FileNotFoundError, match=r"codeswitch_attack: no dictionary folder /no/such"):
+        evaluate(tmp_path, checkpoint, {**switch, "dictionaries": "/no/such"}, "none")
+
+
 # ---- on the finished tiny run's trained checkpoints ---------------------------------------------
-def attacked_score(results: Path, target: str, bench: str, metric: str, settings: dict, attack: dict) -> dict:
-    """English `bench` under `attack` on the `none` recipe's `target` checkpoint of the tiny run."""
+def attacked_score(results: Path, target: str, bench: str, metric: str, settings: dict, attack: dict,
+                   model: str = "tiny") -> dict:
+    """English `bench` under `attack` on the `none` recipe's `target` checkpoint of a finished run."""
     from xstilts.features import read_features
     from xstilts.modeling import load_for_inference
-    from xstilts.robustness.attacks import attacked_split
+    from xstilts.robustness.attacks import PreparedAttack
 
-    model = load_for_inference(results / f"models/tiny/target/none/{target}/seed1")
-    task = model.task_types[target]
+    checkpoint = load_for_inference(results / f"models/{model}/target/none/{target}/seed1")
+    task = checkpoint.task_types[target]
     examples = read_jsonl(results / f"data/{bench}/test/en.jsonl")
-    columns = read_features(results / f"features/tiny/{bench}/test/en.parquet")
-    _, metrics = attacked_split(model, target, task, columns, examples, {"seed": 0, "max_examples": 40, **attack},
-                                metric=metric, lang="en", settings=settings, pad_id=model.encoder.config.pad_token_id,
-                                batch_size=16, device=torch.device("cpu"))
+    columns = read_features(results / f"features/{model}/{bench}/test/en.parquet")
+    prepared = PreparedAttack({"seed": 0, "max_examples": 40, "tokenizer": str(results / f"models/{model}/pretrained"),
+                               **attack})
+    _, metrics = prepared.split(checkpoint, target, task, columns, examples, metric=metric, lang="en",
+                                settings=settings, pad_id=checkpoint.encoder.config.pad_token_id, batch_size=16,
+                                device=torch.device("cpu"))
     return metrics
 
 
@@ -126,35 +163,48 @@ def pgd(eps: float, steps: int = 3) -> dict:
     return {"kind": "pgd", "eps": eps, "steps": steps, "step_size": eps / 2, "norm": "l2", "random_start": False}
 
 
+def demo_score(finished_demo_run, target: str, bench: str, attack: dict) -> dict:
+    plan = Plan(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    return attacked_score(finished_demo_run / "results", target, bench, plan.task(bench)["metric"],
+                          plan.task_settings(bench), attack, model="demo-tiny")
+
+
 @pytest.mark.slow
-def test_pgd_on_a_trained_classifier_falls_as_the_radius_grows(finished_tiny_run):
-    results = finished_tiny_run[0] / "results"
-    run = lambda eps: attacked_score(results, "mnli", "xnli", "accuracy", {}, pgd(eps))  # noqa: E731
-    scores = [run(eps) for eps in (0.0, 0.5, 2.0, 8.0)]
-    assert scores[0]["score"] == scores[0]["clean_score"] and scores[0]["backward_passes_per_row"] == 3
+def test_pgd_on_a_trained_demo_classifier_falls_as_the_radius_grows(finished_demo_run):
+    scores = [demo_score(finished_demo_run, "mnli", "xnli", pgd(eps)) for eps in (0.0, 0.5, 2.0, 8.0)]
+    assert scores[0]["score"] == scores[0]["clean_score"] and scores[0]["backward_passes"] == 3
     assert all(a["score"] >= b["score"] for a, b in zip(scores, scores[1:])), [s["score"] for s in scores]
     assert scores[-1]["score"] < scores[0]["score"] and scores[-1]["success_rate"] > 0
 
 
 @pytest.mark.slow
-def test_pgd_lowers_a_trained_tagger_and_a_trained_reader(finished_tiny_run):
-    results = finished_tiny_run[0] / "results"
-    plan = Plan(copy.deepcopy(TINY))
-    tagging = attacked_score(results, "panx", "panx", "ner", plan.task_settings("panx"), pgd(8.0))
-    reading = attacked_score(results, "squad_v1", "xquad", "squad", plan.task_settings("xquad"), pgd(8.0))
+def test_hotflips_success_rate_on_a_trained_demo_classifier_does_not_fall_as_its_budget_grows(finished_demo_run):
+    rates = [demo_score(finished_demo_run, "mnli", "xnli", {"kind": "hotflip", "max_changes": budget})["success_rate"]
+             for budget in (1, 2, 4)]
+    assert rates[0] <= rates[1] <= rates[2] and rates[2] > rates[0], rates
+
+
+@pytest.mark.slow
+def test_pgd_lowers_a_trained_demo_tagger_and_reader(finished_demo_run):
+    tagging = demo_score(finished_demo_run, "panx", "panx", pgd(8.0))
+    reading = demo_score(finished_demo_run, "squad_v1", "xquad", pgd(8.0))
     assert tagging["score"] < tagging["clean_score"] and reading["score"] < reading["clean_score"]
 
 
 @pytest.mark.slow
 def test_the_tiny_run_attacks_xnli_and_reports_the_worst_case(finished_tiny_run):
-    """tests/configs/tiny.yaml attacks XNLI with PGD (probe, 8 examples per language): one
-    evaluation per recipe on the clean features, and the report's attack table and answer."""
+    """tests/configs/tiny.yaml attacks XNLI with PGD (probe) and hotflip (flip), 8 examples per
+    language: one evaluation per recipe and attack on the clean features, and the report's attack
+    table and answer."""
     results = finished_tiny_run[0] / "results"
     for recipe in ("none", "mnli", "multi"):
-        scores = read_json(results / f"eval/tiny/{recipe}/mnli/xnli/probe/seed1/scores.json")["results"]
-        assert [(r["lang"], r["condition"], r["n_examples"]) for r in scores] == [(lang, "probe", 8)
-                                                                                  for lang in ("en", "de", "zh")]
-        assert all("clean_score" in r["metrics"] and "success_rate" in r["metrics"] for r in scores)
+        for attack in ("probe", "flip"):
+            scores = read_json(results / f"eval/tiny/{recipe}/mnli/xnli/{attack}/seed1/scores.json")["results"]
+            assert [(r["lang"], r["condition"], r["n_examples"]) for r in scores] == [(lang, attack, 8)
+                                                                                      for lang in ("en", "de", "zh")]
+            assert all("clean_score" in r["metrics"] and "success_rate" in r["metrics"] for r in scores)
+        flipped = read_jsonl(results / f"eval/tiny/{recipe}/mnli/xnli/flip/seed1/predictions.jsonl")
+        assert all(len(p["changes"]) <= 2 and "adversarial" in p for p in flipped)
     assert not (results / "features/tiny/xnli/test/probe").exists()  # an attack reads the clean features
     assert "## Recipes and attacks" in (results / "report/robustness.md").read_text()
     assert "Worst case (attacks):" in (results / "report/index.md").read_text()

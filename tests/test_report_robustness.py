@@ -179,7 +179,7 @@ def attacked(clean_right: int, attacked_right: int, n: int = 20, seed_shift: int
                                    "example_score": float(i < attacked_right),
                                    "clean_example_score": float(i < clean_right)} for i in range(n)}}
     metrics = {"en": {"clean_score": 100.0 * clean_right / n, "success_rate": 100.0 * (clean_right - attacked_right) / n,
-                      "mean_norm": 0.5, "forward_passes_per_row": 5, "backward_passes_per_row": 3}}
+                      "mean_size": 0.5, "forward_passes": 5, "backward_passes": 3}}
     return Evaluation({"en": 100.0 * attacked_right / n}, predictions, metrics)
 
 

@@ -31,14 +31,14 @@ def test_eps_zero_changes_no_prediction_and_succeeds_nowhere(pretrained):
     (records, metrics), _ = run(pretrained, "classification", PGD(eps=0.0, steps=2, step_size=0.1))
     assert all(r["prediction"] == r["clean_prediction"] for r in records)
     assert metrics["success_rate"] == 0.0 and metrics["score"] == metrics["clean_score"]
-    assert metrics["forward_passes_per_row"] == 4 and metrics["backward_passes_per_row"] == 2
+    assert metrics["forward_passes"] == 4 and metrics["backward_passes"] == 2
 
 
 def test_only_the_first_examples_are_attacked(pretrained):
     (records, metrics), examples = run(pretrained, "classification", PGD(eps=2.0, steps=3, step_size=1.0),
                                        max_examples=4)
     assert [r["id"] for r in records] == [ex["id"] for ex in examples[:4]]
-    assert metrics["score"] <= metrics["clean_score"] and 0 < metrics["mean_norm"] <= 2.0 + 1e-5
+    assert metrics["score"] <= metrics["clean_score"] and 0 < metrics["mean_size"] <= 2.0 + 1e-5
     assert all("example_score" in r for r in records)
 
 

@@ -188,5 +188,6 @@ def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(fin
     assert plan == Counter({"prepare/mlqa/test": 3, "tokenize/mlqa/test": 3, "index_features/mlqa/test": 1,
                             "evaluate/mlqa": 3, "prepare/xnli/test": 1, "tokenize/xnli/test": 1,
                             "index_features/xnli/test": 1, "evaluate/xnli": 3, "evaluate/xnli/typos": 3,
-                            "evaluate/xnli/switched": 3, "evaluate/xnli/mixed": 3, "evaluate/xnli/probe": 3, "report": 1,
+                            "evaluate/xnli/switched": 3, "evaluate/xnli/mixed": 3, "evaluate/xnli/probe": 3, "evaluate/xnli/flip": 3,
+                            "report": 1,
                             "all": 1}) + perturbed_zh

@@ -41,8 +41,11 @@ PERTURBATION_OPTIONS = {"codeswitch": ("languages", "dictionaries"), "mixed_pair
 RATELESS_KINDS = ("mixed_pair", "local")
 # White-box attacks (xstilts.robustness): the task types each kind applies to (those with a trained
 # head, whose own loss it ascends) and its settings, with their defaults (None: required).
-ATTACK_TYPES = {"pgd": ("classification", "multiple_choice", "tagging", "span_qa")}
-ATTACK_SETTINGS = {"pgd": {"eps": None, "steps": None, "step_size": None, "norm": "l2", "random_start": False}}
+ATTACK_TYPES = {"pgd": ("classification", "multiple_choice", "tagging", "span_qa"),
+                "hotflip": ("classification", "multiple_choice"), "codeswitch_attack": ("classification", "multiple_choice")}
+ATTACK_SETTINGS = {"pgd": {"eps": None, "steps": None, "step_size": None, "norm": "l2", "random_start": False},
+                   "hotflip": {"max_changes": None},
+                   "codeswitch_attack": {"max_changes": None, "languages": None, "dictionaries": ""}}
 ATTACK_COMMON = ("kind", "seed", "benchmarks", "max_examples")
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
@@ -231,11 +234,7 @@ class Plan:
         if kind == "codeswitch":
             if not options.get("languages"):
                 raise ConfigError(f"{where}.options.languages: codeswitch needs the languages words are switched into")
-            real = [b for b in benches if self.source(b) != "synthetic"]
-            if real and "dictionaries" not in options:
-                raise ConfigError(f"{where}.options.dictionaries: {', '.join(real)} are not generated data, so the "
-                                  "generator's dictionaries do not cover them: name a folder of MUSE-format "
-                                  "{src}-{tgt}.txt files")
+            self._check_dictionaries(f"{where}.options.dictionaries", benches, options.get("dictionaries"))
         if kind == "mixed_pair":
             options.setdefault("order", "both")
         if kind == "local" and "path" not in options:
@@ -245,6 +244,13 @@ class Plan:
             if not set(options["languages"]) & set(self.languages(bench, self.bench_split(bench))):
                 raise ConfigError(f"{where}.options.languages: none of them is a test language of '{bench}'")
         return options
+
+    def _check_dictionaries(self, where: str, benches: list[str], folder: str | None) -> None:
+        """Dictionary switching reads the generator's dictionaries on generated data; others need a folder."""
+        real = [b for b in benches if self.source(b) != "synthetic"]
+        if real and not folder:
+            raise ConfigError(f"{where}: {', '.join(real)} are not generated data, so the generator's dictionaries "
+                              "do not cover them: name a folder of MUSE-format {src}-{tgt}.txt files")
 
     def _perturbs(self, kind: str, bench: str, partners=("en",)) -> bool:
         """Whether a perturbation kind applies to a benchmark: mixed_pair needs its partners' test sets."""
@@ -316,6 +322,8 @@ class Plan:
                     else f" (not a benchmark of this study; it has: {', '.join(self.benches())})"))
         if not benches:
             raise ConfigError(f"{where}: no benchmark to attack")
+        if kind == "codeswitch_attack":
+            self._check_dictionaries(f"{where}.dictionaries", benches, spec.get("dictionaries"))
         return {"kind": kind, **{key: spec.get(key, default) for key, default in settings.items()},
                 "seed": spec.get("seed", 0), "max_examples": spec.get("max_examples"), "benchmarks": benches}
 

@@ -12,7 +12,7 @@ from .features import read_features
 from .inference import evaluate_split, predict
 from .io import read_jsonl, write_json, write_jsonl
 from .modeling import check_fits, load_for_inference
-from .robustness.attacks import attacked_split
+from .robustness.attacks import PreparedAttack
 from .tasks import task_type
 from .tasks.retrieval import SOURCE, TARGET, rankings, ranking_depth
 
@@ -44,6 +44,8 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
     run = dict(metric=metric, settings=settings, pad_id=pad_id, batch_size=batch_size, device=device)
     if pool:
         pool = encoded_pool(model, bench, task, pool, run)
+    if attack:
+        attack = PreparedAttack(attack)
     results, all_predictions = [], []
     for lang, paths in languages.items():
         examples = read_jsonl(paths["examples"])
@@ -52,8 +54,7 @@ def evaluate(*, checkpoint: str | Path, head: str | None, bench: str, bench_type
         if pool:
             predictions, result = ranked_split(model, bench, task, features, examples, pool, lang=lang, **run)
         elif attack:
-            predictions, result = attacked_split(model, head or bench, task, features, examples, attack, lang=lang,
-                                                 **run)
+            predictions, result = attack.split(model, head or bench, task, features, examples, lang=lang, **run)
             examples = examples[:len(predictions)]  # the attacked subset, whose records carry example_score
         else:
             predictions, result = evaluate_split(model, head or bench, task, features, examples, lang=lang, **run)

@@ -34,8 +34,8 @@ ENGLISH = "en"
 HEADLINE_BENCH = "xnli"  # Q-adv's headline: XNLI accuracy, clean vs perturbed
 Key = tuple[str, str, str, str, int]  # model, recipe, bench, condition, seed
 # What an attack's evaluation adds per language (xstilts.robustness.attacked_split): column -> metric.
-ATTACK_COLUMNS = {"success_rate": "success_rate", "perturbation_size": "mean_norm", "forward_passes": "forward_passes_per_row",
-                  "backward_passes": "backward_passes_per_row"}
+ATTACK_COLUMNS = {"success_rate": "success_rate", "perturbation_size": "mean_size", "forward_passes": "forward_passes",
+                  "backward_passes": "backward_passes"}
 
 
 @dataclass(frozen=True)

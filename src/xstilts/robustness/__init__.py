@@ -7,5 +7,6 @@ type while keeping its label, tags, answers and marked words true; `mixed` build
 pairs from parallel test sets; `local` reads challenge sets from files; `perturbed_sets` is the
 perturb stage; `drops` compares recipes on what they lose under a perturbation, with intervals
 that hold example and seed noise. `pgd` is embedding-space PGD against any task head and
-`attacked_split` a language's split under it (not yet a stage: issue 22).
+`attacked_split` a language's split under it; `word_attack` the gradient-guided word substitutions
+(hotflip, codeswitch_attack); `attacks` the one entry point the evaluate stage calls for any kind.
 """

@@ -30,7 +30,7 @@ def subset(features: dict[str, list], examples: list[dict], max_examples: int | 
 def attack_split(model, head: str, task, features: dict[str, list], examples: list[dict], pgd: PGD, *,
                  metric: str, lang: str, settings: dict, pad_id: int, batch_size: int, device: torch.device,
                  max_examples: int | None = None, seed: int = 0) -> tuple[list[dict], dict]:
-    """Attacked predictions (one record per example, with its clean prediction beside it) and the
+    """PGD's predictions (one record per example, with its clean prediction beside it) and the
     metrics of the attack; `score` is the score under attack. `seed` draws the random starts (each
     feature row's from the seed and its place in the split)."""
     features, examples = subset(features, examples, max_examples)
@@ -39,12 +39,18 @@ def attack_split(model, head: str, task, features: dict[str, list], examples: li
     attacked_outputs, norms = _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, device, seed)
     clean = task.decode(clean_outputs, features, examples, decode_settings)
     attacked = task.decode(attacked_outputs, features, examples, decode_settings)
+    records, metrics = scored(task, examples, clean, attacked, metric, lang)
+    return records, {**metrics, "mean_size": float(np.mean(norms)) if norms else 0.0,
+                     # per feature row (a QA example has one per window): the ascent, the attacked and the clean pass
+                     "forward_passes": pgd.steps + 2, "backward_passes": pgd.steps}
+
+
+def scored(task, examples: list[dict], clean: list[dict], attacked: list[dict], metric: str,
+           lang: str) -> tuple[list[dict], dict]:
+    """Any attack's records and metrics from the decoded clean and attacked predictions of the same
+    examples: the score under attack, the clean score, and for labelled types the success rate."""
     result = task.score(attacked, examples, metric, lang)
-    clean_score = task.score(clean, examples, metric, lang)["score"]
-    metrics = {**{k: v for k, v in result.items() if k != "score"}, "clean_score": clean_score,
-               "mean_norm": float(np.mean(norms)) if norms else 0.0,
-               # per feature row (a QA example has one per window): the ascent, the attacked and the clean pass
-               "forward_passes_per_row": pgd.steps + 2, "backward_passes_per_row": pgd.steps}
+    metrics = {**result, "clean_score": task.score(clean, examples, metric, lang)["score"]}
     attacked_scores = task.example_scores(attacked, examples, metric, lang)
     clean_scores = task.example_scores(clean, examples, metric, lang)
     if task.name in LABELLED_TYPES:
@@ -55,7 +61,7 @@ def attack_split(model, head: str, task, features: dict[str, list], examples: li
     # them, so that its intervals are of the very clean pass the attack started from.
     for record, value, clean_value in zip(records, attacked_scores or [], clean_scores or []):
         record["example_score"], record["clean_example_score"] = value, clean_value
-    return records, {**metrics, "score": result["score"]}
+    return records, metrics
 
 
 def _attacked_outputs(model, head, task, features, pgd, pad_id, batch_size, device, seed):
