@@ -218,6 +218,14 @@ def perturbation_kind(w):
     return PLAN.perturbations[w.condition]["kind"]
 
 
+def transfer_reference(condition, bench):
+    """The predictions file of the attack whose texts make a transfer set, on its reference checkpoint."""
+    options = PLAN.perturbations[condition]["options"]
+    reference = options["reference"]
+    folder = eval_dir(reference["model"], reference["recipe"], bench, reference["seed"], options["attack"])
+    return f"{folder}/predictions.jsonl"
+
+
 def local_challenge_file(condition, bench, split, lang):
     """A local perturbation's file for one benchmark split and language."""
     from xstilts.robustness.local import local_file

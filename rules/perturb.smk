@@ -17,6 +17,8 @@ rule perturb:
         # local: the challenge set's file (checked before any job: check_local_challenge_files).
         local=lambda w: [local_challenge_file(w.condition, w.task, w.split, w.lang)]
         if perturbation_kind(w) == "local" else [],
+        # transfer: the predictions of the attack on the reference checkpoint, which hold its texts.
+        reference=lambda w: [transfer_reference(w.condition, w.task)] if perturbation_kind(w) == "transfer" else [],
     output:
         examples="results/data/{task}/{split}/{condition}/{lang}.jsonl",
         summary="results/data/{task}/{split}/{condition}/{lang}.summary.json",

@@ -3,8 +3,9 @@ from xstilts.runtime import stage
 
 with stage(snakemake, uses_torch=False):
     w, spec = snakemake.wildcards, dict(snakemake.params.spec)
-    partner, local = list(snakemake.input.partner), list(snakemake.input.local)  # for mixed_pair and local
+    # for mixed_pair, local and transfer
+    partner, local, reference = list(snakemake.input.partner), list(snakemake.input.local), list(snakemake.input.reference)
     perturb_file(examples_path=snakemake.input.examples, out=snakemake.output.examples,
                  summary_out=snakemake.output.summary, key=f"{w.task}/{w.split}/{w.lang}", lang=w.lang,
                  dictionaries=snakemake.params.dictionaries, partner_path=partner[0] if partner else None,
-                 local_path=local[0] if local else None, **spec)
+                 local_path=local[0] if local else None, reference_path=reference[0] if reference else None, **spec)

@@ -16,4 +16,5 @@ with stage(snakemake):
                         Path(snakemake.output[0]).parent, recipe_order=p.recipe_order, bench_order=p.bench_order,
                         qa_benches=set(p.qa_benches), title=p.title, seed_spread=spread,
                         perturbed=load_evaluations(snakemake.input.robustness),
-                        perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets), mixed=p.mixed)
+                        perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets), mixed=p.mixed,
+                        transfers=p.transfers)

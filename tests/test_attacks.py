@@ -70,6 +70,50 @@ def test_codeswitch_attack_on_data_the_generator_did_not_make_needs_a_dictionary
     assert Plan(config).attack_spec("poly")["dictionaries"] == "/data/muse"
 
 
+def test_a_transfer_set_is_a_perturbation_made_from_the_reference_checkpoints_texts():
+    plan = plan_with({"flip": {"kind": "hotflip", "max_changes": 2, "benchmarks": ["xnli"],
+                               "transfer_from": {"model": "tiny", "recipe": "mnli", "target": "mnli", "seed": 1}}})
+    assert plan.conditions("xnli")[-2:] == ["flip-transfer", "flip"] and plan.transfer_sets() == ["flip-transfer"]
+    assert plan.perturbations["flip-transfer"]["options"] == {"attack": "flip", "reference": {
+        "model": "tiny", "recipe": "mnli", "seed": 1}}
+    assert "transfer_from" not in plan.attack_spec("flip")  # the reference makes the set, not the attack's scores
+    assert plan.perturbation_spec("flip-transfer", "xnli")["kind"] == "transfer"
+
+
+@pytest.mark.parametrize("reference, message", [
+    ({"model": "tiny", "recipe": "multi", "seed": 3}, r"transfer_from.seed: 3 is not one of this study's \(1\)"),
+    ({"model": "tiny", "recipe": "squad", "seed": 1}, r"transfer_from.recipe: 'squad' is not one of this study's"),
+    ({"model": "tiny", "recipe": "none", "target": "panx", "seed": 1}, r"transfer_from.target: 'panx' does not feed"),
+])
+def test_a_wrong_reference_is_refused_by_name(reference, message):
+    with pytest.raises(ConfigError, match=message):
+        plan_with({"flip": {"kind": "hotflip", "max_changes": 2, "benchmarks": ["xnli"], "transfer_from": reference}})
+
+
+def test_pgd_makes_no_texts_to_transfer():
+    with pytest.raises(ConfigError, match=r"attacks.probe.transfer_from: pgd makes no texts to transfer"):
+        plan_with({"probe": {**PGD, "transfer_from": {"model": "tiny", "recipe": "none", "seed": 1}}})
+
+
+def test_the_transfer_set_holds_the_attacked_examples_in_the_clean_order(tmp_path):
+    from xstilts.robustness.transfer import transfer_set
+
+    clean = [{"id": str(i), "text_a": f"a{i}", "text_b": f"b{i}", "label": "neutral"} for i in range(4)]
+    records = [{"lang": "de", "id": i, "prediction": "neutral", "success": i == "2",
+                "adversarial": {**clean[int(i)], "text_a": f"x{i}"},
+                "changes": [{"field": "text_a", "word": 0, "before": f"a{i}", "after": f"x{i}"}]} for i in ("2", "0")]
+    path = tmp_path / "predictions.jsonl"
+    write_jsonl(path, records + [{**records[0], "lang": "en"}])
+    found = transfer_set(path, clean, lang="de", task_type="classification", where="transfer xnli/test/de")
+    assert [(ex["id"], ex["text_a"], ex["fooled_reference"]) for ex in found] == [("0", "x0", False), ("2", "x2", True)]
+    assert found[0]["changes"]["words"][0]["op"] == "substitute"
+    write_jsonl(path, [{**records[0], "adversarial": {**records[0]["adversarial"], "label": "entailment"}}])
+    with pytest.raises(ValueError, match=r"transfer xnli/test/de: example 2 has label 'entailment'"):
+        transfer_set(path, clean, lang="de", task_type="classification", where="transfer xnli/test/de")
+    with pytest.raises(ValueError, match=r"holds no adversarial texts of ru"):
+        transfer_set(path, clean, lang="ru", task_type="classification", where="transfer xnli/test/ru")
+
+
 def test_an_attack_may_not_share_a_perturbations_name():
     with pytest.raises(ConfigError, match=r"attacks.typos: a perturbation has this name too"):
         plan_with({"typos": PGD})
@@ -205,6 +249,12 @@ def test_the_tiny_run_attacks_xnli_and_reports_the_worst_case(finished_tiny_run)
             assert all("clean_score" in r["metrics"] and "success_rate" in r["metrics"] for r in scores)
         flipped = read_jsonl(results / f"eval/tiny/{recipe}/mnli/xnli/flip/seed1/predictions.jsonl")
         assert all(len(p["changes"]) <= 2 and "adversarial" in p for p in flipped)
+        transferred = read_json(results / f"eval/tiny/{recipe}/mnli/xnli/flip-transfer/seed1/scores.json")["results"]
+        assert [r["n_examples"] for r in transferred] == [8, 8, 8]
     assert not (results / "features/tiny/xnli/test/probe").exists()  # an attack reads the clean features
+    # The reference scores on its own transfer set what it scored under the attack that made it.
+    attacked = read_json(results / "eval/tiny/mnli/mnli/xnli/flip/seed1/scores.json")["results"]
+    transferred = read_json(results / "eval/tiny/mnli/mnli/xnli/flip-transfer/seed1/scores.json")["results"]
+    assert [r["score"] for r in transferred] == [r["score"] for r in attacked]
     assert "## Recipes and attacks" in (results / "report/robustness.md").read_text()
     assert "Worst case (attacks):" in (results / "report/index.md").read_text()

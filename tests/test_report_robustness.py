@@ -223,5 +223,20 @@ def test_attacked_examples_must_be_among_the_clean_ones():
     records = evaluations[("m", "none", "xnli", "pgd", 1)].predictions["en"]
     records["x"] = records.pop("0")
     evaluations[("m", "none", "xnli", "clean", 1)].predictions["en"].pop("5")
-    with pytest.raises(ValueError, match=r"xnli under 'pgd' \(en\): the attacked examples are not among the clean"):
+    with pytest.raises(ValueError, match=r"xnli under 'pgd' \(en\): the perturbed predictions are not of the clean"):
         per_language(evaluations)
+
+
+def test_a_transfer_set_of_some_examples_is_compared_with_their_clean_score():
+    """A transfer set scores the 20 examples an attack reached: their clean score (18 of 20 right),
+    not the language's (90 of 100), is what it drops from; it goes with the attacks."""
+    clean = evaluation({"en": 90})
+    records = clean.predictions["en"]
+    for i in range(18, 20):
+        records[str(i)] = {**records[str(i)], "prediction": "b", "example_score": 0.0}
+    transferred = Evaluation({"en": 50.0}, {"en": {str(i): {"id": str(i), "prediction": "a" if i < 10 else "b",
+                                                              "example_score": float(i < 10)} for i in range(20)}})
+    by_key = per_language({("m", "none", "xnli", "clean", 1): clean, ("m", "none", "xnli", "flip-transfer", 1): transferred},
+                          transfers=["flip-transfer"])
+    row = by_key.iloc[0]
+    assert row.clean == pytest.approx(90.0) and row["drop"] == pytest.approx(40.0) and row.attack

@@ -280,7 +280,7 @@ def test_the_tiny_run_scores_each_perturbed_set_under_its_own_condition(finished
     summary = read_json(results / "data/xnli/test/switched/en.summary.json")
     assert summary["dictionaries"] == ["de", "zh"] and summary["missing_dictionaries"] == []
     table = (results / "report/robustness_per_language.csv").read_text().splitlines()
-    assert len(table) == 1 + 6 * 3 * 3  # (xnli typos, switched, mixed, probe, flip; panx typos) x 3 recipes x 3 languages
+    assert len(table) == 1 + 7 * 3 * 3  # (xnli typos, switched, mixed, probe, flip, flip-transfer; panx typos) x 3 x 3
     mixed = read_jsonl(results / "data/xnli/test/mixed/zh.jsonl")
     english = read_jsonl(results / "data/xnli/test/en.jsonl")
     assert all(row["text_a"] == en["text_a"] or row["text_b"] == en["text_b"] for row, en in zip(mixed, english))

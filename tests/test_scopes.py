@@ -185,9 +185,12 @@ def test_adding_a_benchmark_or_a_language_to_a_finished_study_trains_nothing(fin
     plan = planned_jobs(study, TINY)
     perturbed_zh = Counter({f"{stage}/xnli/test/{name}": 1 for stage in ("perturb", "tokenize", "index_features")
                             for name in ("typos", "switched", "mixed")})
+    # flip's texts against mnli's checkpoint are made again for every language (its XNLI scores go)
+    transfer_set = Counter({f"{stage}/xnli/test/flip-transfer": 1 if stage == "index_features" else 3
+                            for stage in ("perturb", "tokenize", "index_features")})
     assert plan == Counter({"prepare/mlqa/test": 3, "tokenize/mlqa/test": 3, "index_features/mlqa/test": 1,
                             "evaluate/mlqa": 3, "prepare/xnli/test": 1, "tokenize/xnli/test": 1,
                             "index_features/xnli/test": 1, "evaluate/xnli": 3, "evaluate/xnli/typos": 3,
-                            "evaluate/xnli/switched": 3, "evaluate/xnli/mixed": 3, "evaluate/xnli/probe": 3, "evaluate/xnli/flip": 3,
+                            "evaluate/xnli/switched": 3, "evaluate/xnli/mixed": 3, "evaluate/xnli/probe": 3, "evaluate/xnli/flip": 3, "evaluate/xnli/flip-transfer": 3,
                             "report": 1,
-                            "all": 1}) + perturbed_zh
+                            "all": 1}) + perturbed_zh + transfer_set

@@ -165,8 +165,8 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
 
 def test_robustness_study_dry_run_plans_its_job_counts(tmp_path):
     """configs/robustness.yaml (Q-adv) plans with no data, model or dictionaries present: six recipes,
-    six targets and benchmarks, five perturbations of every benchmark and mixed pairs of the two
-    pair benchmarks, three seeds."""
+    six targets and benchmarks, five perturbations of every benchmark, mixed pairs and three attacks
+    of the two pair benchmarks, hotflip's transfer set of each, three seeds."""
     plan = plan_of(tmp_path, ROOT / "configs" / "robustness.yaml")
     assert plan["intermediate"] == 5 * 3 and plan["target"] == 6 * 6 * 3
     for bench in ["xnli", "pawsx", "xcopa", "udpos_r", "panx_r", "xquad_r"]:
@@ -177,9 +177,14 @@ def test_robustness_study_dry_run_plans_its_job_counts(tmp_path):
     # UD-POS-R 38, PAN-X-R 48, XQuAD-R 12 test languages.
     assert plan["evaluate/xnli/mixed_pair"] == plan["evaluate/pawsx/mixed_pair"] == 6 * 3
     assert "evaluate/xcopa/mixed_pair" not in plan
-    assert sum(n for label, n in plan.items() if label.startswith("perturb/")) == 5 * 131 + 15 + 7
+    for bench in ["xnli", "pawsx"]:
+        for condition in ["pgd", "hotflip", "codeswitch_attack", "hotflip-transfer"]:
+            assert plan[f"evaluate/{bench}/{condition}"] == 6 * 3
+    assert "evaluate/xcopa/pgd" not in plan
+    # mixed pairs and hotflip's transfer sets: one per XNLI (15) and PAWS-X (7) test language
+    assert sum(n for label, n in plan.items() if label.startswith("perturb/")) == 5 * 131 + 2 * (15 + 7)
     assert plan["perturb/xnli/test/codeswitch_30"] == plan["tokenize/xnli/test/codeswitch_30"] == 15
-    assert sum(plan.values()) == 2520 and plan["report"] == 1
+    assert sum(plan.values()) == 2520 + 4 * 2 * 6 * 3 + 2 * (15 + 7) + 2 and plan["report"] == 1
 
 
 def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):

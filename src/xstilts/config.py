@@ -46,7 +46,10 @@ ATTACK_TYPES = {"pgd": ("classification", "multiple_choice", "tagging", "span_qa
 ATTACK_SETTINGS = {"pgd": {"eps": None, "steps": None, "step_size": None, "norm": "l2", "random_start": False},
                    "hotflip": {"max_changes": None},
                    "codeswitch_attack": {"max_changes": None, "languages": None, "dictionaries": ""}}
-ATTACK_COMMON = ("kind", "seed", "benchmarks", "max_examples")
+ATTACK_COMMON = ("kind", "seed", "benchmarks", "max_examples", "transfer_from")
+# The kinds whose adversarial texts can be scored by other checkpoints (a transfer set).
+TEXT_ATTACKS = ("hotflip", "codeswitch_attack")
+TRANSFER_SUFFIX = "-transfer"
 
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
@@ -137,6 +140,12 @@ class Plan:
         self.attacks = {name: self._attack(name, spec) for name, spec in config.get("attacks", {}).items()}
         for name in set(self.attacks) & set(self.perturbations):
             raise ConfigError(f"attacks.{name}: a perturbation has this name too; conditions need distinct names")
+        for name, attack in self.attacks.items():
+            if attack["transfer_from"]:
+                if f"{name}{TRANSFER_SUFFIX}" in self.perturbations:
+                    raise ConfigError(f"attacks.{name}.transfer_from: its set is named {name}{TRANSFER_SUFFIX}, "
+                                      "which a perturbation has too")
+                self.perturbations[f"{name}{TRANSFER_SUFFIX}"] = self._transfer_set(name, attack)
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -297,7 +306,7 @@ class Plan:
         if p["kind"] == "mixed_pair":
             spec["order"] = p["options"]["order"]
             spec["partner"] = p["options"].get("partner", "en")
-        if p["kind"] == "local":
+        if p["kind"] in ("local", "transfer"):
             spec["labels"] = self.task(bench).get("labels")
         return spec
 
@@ -324,15 +333,42 @@ class Plan:
             raise ConfigError(f"{where}: no benchmark to attack")
         if kind == "codeswitch_attack":
             self._check_dictionaries(f"{where}.dictionaries", benches, spec.get("dictionaries"))
+        reference = self._reference(where, kind, benches, spec.get("transfer_from"))
         return {"kind": kind, **{key: spec.get(key, default) for key, default in settings.items()},
-                "seed": spec.get("seed", 0), "max_examples": spec.get("max_examples"), "benchmarks": benches}
+                "seed": spec.get("seed", 0), "max_examples": spec.get("max_examples"), "benchmarks": benches,
+                "transfer_from": reference}
+
+    def _reference(self, where: str, kind: str, benches: list[str], reference: dict | None) -> dict | None:
+        """The checkpoint whose adversarial texts make the transfer set, checked against the study."""
+        if reference is None:
+            return None
+        where = f"{where}.transfer_from"
+        if kind not in TEXT_ATTACKS:
+            raise ConfigError(f"{where}: {kind} makes no texts to transfer (only {', '.join(TEXT_ATTACKS)} do)")
+        for key, known in (("model", self.models), ("recipe", list(self.recipes)), ("seed", self.seeds)):
+            if reference[key] not in known:
+                raise ConfigError(f"{where}.{key}: {reference[key]!r} is not one of this study's ({', '.join(map(str, known))})")
+        for bench in benches:
+            if reference.get("target", self.target_of(bench)) != self.target_of(bench):
+                raise ConfigError(f"{where}.target: '{reference['target']}' does not feed '{bench}' "
+                                  f"({self.target_of(bench)} does)")
+        return {"model": reference["model"], "recipe": reference["recipe"], "seed": reference["seed"]}
+
+    def _transfer_set(self, name: str, attack: dict) -> dict:
+        """An attack's transfer set, as the perturbation of its benchmarks that it is (kind `transfer`)."""
+        return {"kind": "transfer", "rate": None, "seed": 0, "benchmarks": attack["benchmarks"],
+                "options": {"attack": name, "reference": attack["transfer_from"]}}
 
     def is_attack(self, condition: str) -> bool:
         return condition in self.attacks
 
     def attack_spec(self, name: str) -> dict:
-        """What an attacked evaluation computes beyond the clean one (not the list of benchmarks)."""
-        return {key: value for key, value in self.attacks[name].items() if key != "benchmarks"}
+        """What an attacked evaluation computes beyond the clean one (not the list of benchmarks, nor
+        the reference of its transfer set)."""
+        return {key: value for key, value in self.attacks[name].items() if key not in ("benchmarks", "transfer_from")}
+
+    def transfer_sets(self) -> list[str]:
+        return [name for name, p in self.perturbations.items() if p["kind"] == "transfer"]
 
     # ---- tasks, sources, languages ------------------------------------------------------
     def task(self, name: str) -> dict:

@@ -594,6 +594,7 @@ def write_report(
     perturbed: Mapping | None = None,
     perturbed_sets=None,
     mixed: Mapping[str, tuple[str, str]] | None = None,
+    transfers: Iterable[str] = (),
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -603,7 +604,8 @@ def write_report(
     `perturbed` (report.robustness.load_evaluations: every perturbed evaluation and the clean one
     of each perturbed benchmark) adds the robustness section's ROBUSTNESS_FILES, with what each
     perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries) and the language x
-    language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)).
+    language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)); the
+    `transfers` (conditions that are an attack's transfer set) go with the attacks.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -640,6 +642,6 @@ def write_report(
         q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
                                                  seed_spread=seed_spread,
                                                  spread_columns={b: f"{b} F1" for b in qa_benches},
-                                                 sets=perturbed_sets, mixed=mixed)
+                                                 sets=perturbed_sets, mixed=mixed, transfers=transfers)
     write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())]

@@ -108,9 +108,14 @@ def _sets_markdown(sets: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------------- per key
-def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[str] = ()) -> pd.DataFrame:
+def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[str] = (),
+                 transfers: Iterable[str] = ()) -> pd.DataFrame:
     """One row per perturbed key and language: clean, perturbed, drop, relative drop, changed, gap;
-    benchmarks in `bench_order` (the others after them), then model, recipe, perturbation, seed."""
+    benchmarks in `bench_order` (the others after them), then model, recipe, perturbation, seed.
+    A condition that scores some of the clean examples (an attack, a transfer set) is compared with
+    the clean score of those examples; `attack` marks the worst-case conditions (attacks, and the
+    `transfers`: fixed sets of an attack's texts)."""
+    transfers = set(transfers)
     rank = {bench: i for i, bench in enumerate(bench_order)}
     rows = []
     for key, perturbed in sorted(evaluations.items(), key=lambda item: (rank.get(item[0][2], len(rank)), item[0])):
@@ -122,13 +127,14 @@ def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[st
         for lang, score in perturbed.scores.items():
             ids = _paired_ids(clean, perturbed, lang, key)
             attack = perturbed.metrics.get(lang, {}) if perturbed.attacked else {}
-            clean_score = attack.get("clean_score", clean.scores[lang])
+            clean_score = attack.get("clean_score", _clean_score(clean, lang, ids))
             before = ([perturbed.predictions[lang][i]["clean_prediction"] for i in ids] if attack
                       else _predicted(clean, lang, ids))
             metrics = key_metrics(clean_score, score, before, _predicted(perturbed, lang, ids))
             drops[lang] = metrics["drop"]
             rows.append({"model": model, "recipe": recipe, "bench": bench, "condition": condition, "seed": seed,
-                         "lang": lang, "clean": clean_score, **metrics, "attack": bool(attack),
+                         "lang": lang, "clean": clean_score, **metrics,
+                         "attack": perturbed.attacked or condition in transfers,
                          **{column: attack.get(name, np.nan) for column, name in ATTACK_COLUMNS.items()}})
         gaps = robustness_gaps(drops) if ENGLISH in drops else {}
         for row in rows[len(rows) - len(drops):]:
@@ -148,19 +154,23 @@ def _clean_of(evaluations, key: Key) -> Evaluation:
 
 
 def _paired_ids(clean: Evaluation, perturbed: Evaluation, lang: str, key: Key) -> list[str]:
-    """The ids both predict, which must be the same examples where predictions are per example (they
-    carry `example_score`); mined pairs (BUCC) differ by nature: every id either side predicts. An
-    attack predicts a subset of the clean examples: those ids."""
+    """The ids the perturbed side predicts, which must be clean examples where predictions are per
+    example (they carry `example_score`; an attack or a transfer set predicts some of them); mined
+    pairs (BUCC) differ by nature: every id either side predicts."""
     clean_ids, perturbed_ids = set(clean.predictions.get(lang, {})), set(perturbed.predictions.get(lang, {}))
-    if perturbed.attacked:
-        if not perturbed_ids <= clean_ids:
-            raise ValueError(f"{key[2]} under '{key[3]}' ({lang}): the attacked examples are not among the clean ones")
-        return sorted(perturbed_ids)
     per_example = any("example_score" in record for record in clean.predictions.get(lang, {}).values())
-    if per_example and clean_ids != perturbed_ids:
+    if per_example and not perturbed_ids <= clean_ids:
         raise ValueError(f"{key[2]} under '{key[3]}' ({lang}): the perturbed predictions are not of the clean "
                          "examples (ids differ)")
-    return sorted(clean_ids | perturbed_ids)
+    return sorted(perturbed_ids if per_example else clean_ids | perturbed_ids)
+
+
+def _clean_score(clean: Evaluation, lang: str, ids: list[str]) -> float:
+    """The clean score of `ids`: the language's, or where they are some of its examples, their mean."""
+    records = clean.predictions.get(lang, {})
+    if len(ids) == len(records) or not all("example_score" in records.get(i, {}) for i in ids):
+        return clean.scores[lang]
+    return 100.0 * float(np.mean([records[i]["example_score"] for i in ids]))
 
 
 def _predicted(evaluation: Evaluation, lang: str, ids: list[str]) -> list:
@@ -449,11 +459,12 @@ def _plot_drops(by_key: pd.DataFrame, recipes: list[str]) -> Figure:
 
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recipes: list[str], benches: list[str],
                   seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str],
-                  sets: pd.DataFrame | None = None, mixed: Mapping[str, tuple[str, str]] | None = None) -> str:
+                  sets: pd.DataFrame | None = None, mixed: Mapping[str, tuple[str, str]] | None = None,
+                  transfers: Iterable[str] = ()) -> str:
     """Write ROBUSTNESS_FILES; returns the Q-adv answer (Markdown) for the report's index. `mixed`:
     condition -> (mixed_pair perturbation, partner language), for the language x language tables of
     mixed pairs with several partners."""
-    by_key = per_language(evaluations, benches)
+    by_key = per_language(evaluations, benches, transfers)
     recipes = list(dict.fromkeys([*recipes, *by_key["recipe"]]))
     summary = summary_table(evaluations, by_key, recipes, seed_spread, spread_columns)
     gaps = gap_table(evaluations, by_key, seed_spread, spread_columns)

@@ -16,6 +16,7 @@ from ..io import read_jsonl, write_json, write_jsonl
 from .codeswitch import load_dictionaries
 from .examples import perturb_example, texts_of
 from .local import local_set
+from .transfer import transfer_set
 from .mixed import mixed_pairs
 from .noise import alphabets, script_of, units
 
@@ -24,11 +25,12 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
                  kind: str, rate: float | None, seed: int, task_type: str, languages: list[str] | None = None,
                  dictionaries: str | Path | None = None, order: str | None = None, partner: str = "en",
                  partner_path: str | Path | None = None, local_path: str | Path | None = None,
-                 labels: list[str] | None = None) -> dict:
+                 reference_path: str | Path | None = None, labels: list[str] | None = None) -> dict:
     """Write the perturbed examples (each with its `changes`) and a summary of what changed;
     `key` names the set ("xnli/test/de"), so that each set draws its own numbers. mixed_pair takes
     one side of each pair from the partner language's set of the same split (`partner_path`, English
-    by default); local reads a challenge set of the same examples (`local_path`)."""
+    by default); local reads a challenge set of the same examples (`local_path`); transfer the texts
+    an attack made against a reference checkpoint (its predictions, `reference_path`)."""
     if kind == "codeswitch" and not Path(dictionaries or "").is_dir():
         raise FileNotFoundError(f"codeswitch: no dictionary folder {dictionaries} (it should hold MUSE-format files "
                                 "named <src>-<tgt>.txt)")
@@ -40,6 +42,8 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
         perturbed = mixed_pairs(examples, read_jsonl(partner_path), order, rng, where=f"mixed_pair {key} ({partner})")
     elif kind == "local":
         perturbed = local_set(local_path, examples, task_type=task_type, labels=labels, where=f"local {key}")
+    elif kind == "transfer":
+        perturbed = transfer_set(reference_path, examples, lang=lang, task_type=task_type, where=f"transfer {key}")
     else:
         perturbed = [perturb_example(ex, task_type, kind, rate, rng, alphabet=alphabet, dictionaries=found)
                      for ex in examples]
