@@ -20,8 +20,9 @@ rule report:
         qa_benches=[b for b in PLAN.benches() if PLAN.task(b)["type"] == "span_qa"],
         # Mixed pairs with several partner languages: condition -> (perturbation, partner).
         mixed={name: (p["base"], p["options"]["partner"]) for name, p in PLAN.perturbations.items() if "base" in p},
-        # The attacks' transfer sets, which the report shows with the attacks.
-        transfers=PLAN.transfer_sets(),
+        # The attacks' transfer sets, which the report shows with the attacks, and their references.
+        transfers={name: "`{recipe}` (seed {seed}, {model})".format(**PLAN.perturbations[name]["options"]["reference"])
+                   for name in PLAN.transfer_sets()},
         title=f"xstilts report: {config.get('run_name', 'run')}",
         code=CODE["report"],
     log:

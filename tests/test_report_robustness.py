@@ -216,6 +216,7 @@ def test_the_attack_table_and_the_worst_case_answer(tmp_path):
                  seed_spread=SPREAD, perturbed=evaluations)
     text = (tmp_path / "robustness.md").read_text()
     assert "| m | xnli | pgd | mnli | 90.0 | 10.0 | 80.0 | 80.0 | 0.5 | 5.0/3.0 | +70.0 [" in text
+    assert "### xnli under pgd (m): success rate % by language\n\n| recipe | en |" in text
 
 
 def test_attacked_examples_must_be_among_the_clean_ones():
@@ -240,3 +241,7 @@ def test_a_transfer_set_of_some_examples_is_compared_with_their_clean_score():
                           transfers=["flip-transfer"])
     row = by_key.iloc[0]
     assert row.clean == pytest.approx(90.0) and row["drop"] == pytest.approx(40.0) and row.attack
+    summary = summary_table({("m", "none", "xnli", "clean", 1): clean, ("m", "none", "xnli", "flip-transfer", 1): transferred},
+                            by_key, ["none"], SPREAD, {})
+    answer = q_adv(summary, by_key, transfers={"flip-transfer": "`none` (seed 1, m)"})
+    assert "- **flip-transfer** (m): The texts were made against `none` (seed 1, m): its drop is its own" in answer

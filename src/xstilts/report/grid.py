@@ -594,7 +594,7 @@ def write_report(
     perturbed: Mapping | None = None,
     perturbed_sets=None,
     mixed: Mapping[str, tuple[str, str]] | None = None,
-    transfers: Iterable[str] = (),
+    transfers: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -605,7 +605,8 @@ def write_report(
     of each perturbed benchmark) adds the robustness section's ROBUSTNESS_FILES, with what each
     perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries) and the language x
     language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)); the
-    `transfers` (conditions that are an attack's transfer set) go with the attacks.
+    `transfers` (an attack's transfer set -> the checkpoint its texts were made against) go with the
+    attacks.
     """
     if not results:
         raise ValueError("no evaluation results to report")

@@ -278,9 +278,12 @@ def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame,
 
 
 # ---------------------------------------------------------------------------- Q-adv
-def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame, gaps: pd.DataFrame | None = None) -> str:
+def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame, gaps: pd.DataFrame | None = None,
+          transfers: Mapping[str, str] | None = None) -> str:
     """What the numbers say about Q-adv, on XNLI where it is perturbed (else the first benchmark):
-    the average case (perturbations), then the worst case (attacks, on their attacked examples)."""
+    the average case (perturbations), then the worst case (attacks, on their attacked examples, and
+    `transfers`: transfer set -> the checkpoint its texts were made against)."""
+    transfers = transfers or {}
     benches = list(dict.fromkeys(summary["bench"]))
     bench = HEADLINE_BENCH if HEADLINE_BENCH in benches else benches[0]
     lines = [f"Benchmark: **{bench}**; drops in points (clean minus perturbed), averaged over languages; "
@@ -292,11 +295,20 @@ def q_adv(summary: pd.DataFrame, by_key: pd.DataFrame, gaps: pd.DataFrame | None
             continue
         lines.append(f"{title}:\n")
         for (model, condition), rows in cases.groupby(["model", "condition"], sort=False):
-            lines.append(f"- **{condition}** ({model}): " + _success_sentence(rows)
+            lines.append(f"- **{condition}** ({model}): " + _transfer_sentence(transfers.get(condition))
+                         + _success_sentence(rows)
                          + _condition_sentence(rows, by_key, model, bench, condition)
                          + _gap_sentence(gaps, model, bench, condition))
         lines.append("")
     return "\n".join(lines)
+
+
+def _transfer_sentence(reference: str | None) -> str:
+    """A transfer set favours every checkpoint but the one it was made against: say so."""
+    if reference is None:
+        return ""
+    return (f"The texts were made against {reference}: its drop is its own attack's, the others' how far the "
+            "attack transfers, so a smaller drop than the reference's is expected and no sign of robustness. ")
 
 
 def _success_sentence(rows: pd.DataFrame) -> str:
@@ -366,9 +378,9 @@ def _summary_markdown(summary: pd.DataFrame) -> str:
     return markdown_table(header, rows)
 
 
-def _attacks_markdown(summary: pd.DataFrame) -> str:
+def _attacks_markdown(summary: pd.DataFrame, by_key: pd.DataFrame, recipes: list[str]) -> str:
     """Recipes x attacks: the attacked examples' clean score, their score under attack, the success
-    rate, the mean perturbation size and the passes per feature row."""
+    rate, the mean perturbation size and the passes per example; then the success rates by language."""
     attacks = summary[summary["attack"]]
     if attacks.empty:
         return ""
@@ -379,8 +391,11 @@ def _attacks_markdown(summary: pd.DataFrame) -> str:
              _interval(r), r.interval] for r in attacks.itertuples(index=False)]
     return ("## Recipes and attacks\n\nOn each language's attacked examples (`max_examples`): their clean score, "
             "their score under attack, the success rate (right on clean input, wrong under attack; classification "
-            "and multiple choice), the mean perturbation size (PGD: the norm of each sequence's perturbation) and "
-            "the passes per feature row.\n\n" + markdown_table(header, rows) + "\n")
+            "and multiple choice), the mean perturbation size (PGD: the norm of each sequence's perturbation; word "
+            "attacks: the words changed) and "
+            "the passes per example (PGD: per feature row). A transfer set (`<attack>-transfer`) is the "
+            "texts of the attack on one reference checkpoint, scored by every recipe.\n\n"
+            + markdown_table(header, rows) + "\n" + _success_markdown(by_key, recipes) + "\n")
 
 
 def _interval(row) -> str:
@@ -399,6 +414,20 @@ def _per_language_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
         rows = [[recipe] + [number(mean.get((recipe, lang), np.nan)) for lang in langs]
                 for recipe in recipes if recipe in set(cells["recipe"])]
         sections.append(f"### {bench} under {condition} ({model}): drop by language\n\n"
+                        + markdown_table(["recipe", *langs], rows))
+    return "\n".join(sections)
+
+
+def _success_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
+    """Per attack, the success rate by recipe and language (means over seeds)."""
+    attacked = by_key[by_key["success_rate"].notna()]
+    sections = []
+    for (model, bench, condition), cells in attacked.groupby(["model", "bench", "condition"], sort=False):
+        langs = list(dict.fromkeys(cells["lang"]))
+        mean = cells.groupby(["recipe", "lang"])["success_rate"].mean()
+        rows = [[recipe] + [number(mean.get((recipe, lang), np.nan)) for lang in langs]
+                for recipe in recipes if recipe in set(cells["recipe"])]
+        sections.append(f"### {bench} under {condition} ({model}): success rate % by language\n\n"
                         + markdown_table(["recipe", *langs], rows))
     return "\n".join(sections)
 
@@ -460,15 +489,16 @@ def _plot_drops(by_key: pd.DataFrame, recipes: list[str]) -> Figure:
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recipes: list[str], benches: list[str],
                   seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str],
                   sets: pd.DataFrame | None = None, mixed: Mapping[str, tuple[str, str]] | None = None,
-                  transfers: Iterable[str] = ()) -> str:
+                  transfers: Mapping[str, str] | None = None) -> str:
     """Write ROBUSTNESS_FILES; returns the Q-adv answer (Markdown) for the report's index. `mixed`:
     condition -> (mixed_pair perturbation, partner language), for the language x language tables of
     mixed pairs with several partners."""
+    transfers = dict(transfers or {})
     by_key = per_language(evaluations, benches, transfers)
     recipes = list(dict.fromkeys([*recipes, *by_key["recipe"]]))
     summary = summary_table(evaluations, by_key, recipes, seed_spread, spread_columns)
     gaps = gap_table(evaluations, by_key, seed_spread, spread_columns)
-    answer = q_adv(summary, by_key, gaps)
+    answer = q_adv(summary, by_key, gaps, transfers)
     write_csv(out_dir / "robustness_per_language.csv", by_key)
     write_csv(out_dir / "robustness_table.csv", summary)
     write_csv(out_dir / "robustness_gaps.csv", gaps)
@@ -476,7 +506,7 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recip
                "Drops are clean minus perturbed score, in points; the gap is a language's drop minus English's; "
                "`changed %` is the share of examples whose prediction changed. "
                f"{_INTERVALS}\n\n## Q-adv\n\n{answer}\n## Recipes and perturbations\n\n{_summary_markdown(summary)}\n"
-               f"{_attacks_markdown(summary)}"
+               f"{_attacks_markdown(summary, by_key, recipes)}"
                f"## By language\n\n{_per_language_markdown(by_key, recipes)}\n"
                f"{_mixed_markdown(by_key, recipes, mixed or {})}"
                f"## What the perturbations changed\n\n{_sets_markdown(sets if sets is not None else load_set_summaries([]))}\n"
