@@ -406,30 +406,23 @@ def _interval(row) -> str:
     return f"{signed(row.vs_none)} [{signed(row.low)}, {signed(row.high)}]"
 
 
-def _per_language_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
+def _per_language_markdown(by_key: pd.DataFrame, recipes: list[str], column: str = "drop",
+                           title: str = "drop by language") -> str:
+    """Per condition, `column` by recipe and language (means over seeds)."""
     sections = []
     for (model, bench, condition), cells in by_key.groupby(["model", "bench", "condition"], sort=False):
         langs = list(dict.fromkeys(cells["lang"]))
-        mean = cells.groupby(["recipe", "lang"])["drop"].mean()
+        mean = cells.groupby(["recipe", "lang"])[column].mean()
         rows = [[recipe] + [number(mean.get((recipe, lang), np.nan)) for lang in langs]
                 for recipe in recipes if recipe in set(cells["recipe"])]
-        sections.append(f"### {bench} under {condition} ({model}): drop by language\n\n"
-                        + markdown_table(["recipe", *langs], rows))
+        sections.append(f"### {bench} under {condition} ({model}): {title}\n\n" + markdown_table(["recipe", *langs], rows))
     return "\n".join(sections)
 
 
 def _success_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
-    """Per attack, the success rate by recipe and language (means over seeds)."""
-    attacked = by_key[by_key["success_rate"].notna()]
-    sections = []
-    for (model, bench, condition), cells in attacked.groupby(["model", "bench", "condition"], sort=False):
-        langs = list(dict.fromkeys(cells["lang"]))
-        mean = cells.groupby(["recipe", "lang"])["success_rate"].mean()
-        rows = [[recipe] + [number(mean.get((recipe, lang), np.nan)) for lang in langs]
-                for recipe in recipes if recipe in set(cells["recipe"])]
-        sections.append(f"### {bench} under {condition} ({model}): success rate % by language\n\n"
-                        + markdown_table(["recipe", *langs], rows))
-    return "\n".join(sections)
+    """Per attack, the success rate by recipe and language."""
+    return _per_language_markdown(by_key[by_key["success_rate"].notna()], recipes, "success_rate",
+                                  "success rate % by language")
 
 
 def _mixed_markdown(by_key: pd.DataFrame, recipes: list[str], mixed: Mapping[str, tuple[str, str]]) -> str:
