@@ -63,16 +63,17 @@ def test_report_has_every_benchmark_recipe_seed_and_language(finished_run):
     for bench in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018"]:
         assert bench in main
     # One scores file per evaluation job: 3 recipes x 1 seed x (6 benchmarks clean + 4 perturbed
-    # conditions), under (model, recipe, target, benchmark, condition, seed); retrieval is scored on
-    # the encoder.
+    # conditions + 2 attacks + 1 transfer set), under (model, recipe, target, benchmark, condition,
+    # seed); retrieval is scored on the encoder.
     scores = sorted((workdir / "results" / "eval").rglob("scores.json"))
     keys = {path.relative_to(workdir / "results" / "eval").parts[:6] for path in scores}
-    assert len(scores) == len(keys) == 3 * (6 + 4)
+    assert len(scores) == len(keys) == 3 * (6 + 4 + 3)
     assert {key[2:5] for key in keys} == {("mnli", "xnli", "clean"), ("panx", "panx", "clean"), ("squad_v1", "xquad", "clean"),
                                           ("squad_v1", "mlqa", "clean"), ("encoder", "tatoeba", "clean"),
                                           ("encoder", "bucc2018", "clean"), ("mnli", "xnli", "typos"),
                                           ("mnli", "xnli", "switched"), ("mnli", "xnli", "mixed"),
-                                          ("panx", "panx", "typos")}
+                                          ("panx", "panx", "typos"), ("mnli", "xnli", "probe"),
+                                          ("mnli", "xnli", "flip"), ("mnli", "xnli", "flip-transfer")}
     languages = 0
     for path in scores:
         records = json.loads(path.read_text())["results"]
@@ -82,8 +83,8 @@ def test_report_has_every_benchmark_recipe_seed_and_language(finished_run):
             assert predicted[record["lang"]] >= 1, path
         assert set(predicted) == {record["lang"] for record in records}
         languages += len(records)
-    # xnli, panx, xquad, mlqa and the 4 perturbed conditions: 3 languages; tatoeba, bucc2018: 2
-    assert languages == 3 * ((4 + 4) * 3 + 2 * 2)
+    # xnli, panx, xquad, mlqa and the 7 other conditions: 3 languages; tatoeba, bucc2018: 2
+    assert languages == 3 * ((4 + 7) * 3 + 2 * 2)
     index = (workdir / "results" / "report" / "index.md").read_text()
     assert "| none |" in index
 
@@ -106,7 +107,7 @@ def test_jobs_run_the_pinned_cpu_code_paths(finished_run):
     workdir, _ = finished_run
     logs = list((workdir / "results" / "logs").glob("*/tiny/**/*.log")) + [workdir / "results/logs/pretrain/tiny.log"]
     torch_logs = [log for log in logs if "[xstilts] device" in log.read_text()]
-    assert len(torch_logs) == 1 + 2 + 9 + 30  # pretrain, intermediate, target and evaluation jobs
+    assert len(torch_logs) == 1 + 2 + 9 + 39  # pretrain, intermediate, target and evaluation jobs
     for log in torch_logs:
         assert "CPU code paths: ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2, MKL_CBWR=AVX2" in log.read_text(), log
 
@@ -134,8 +135,11 @@ def test_intermediate_change_plans_that_recipe_and_downstream_only(finished_run)
 
     plan = plan_of(workdir, changed_config(workdir, config, change))
     per_bench = {f"evaluate/{b}": 1 for b in ["xnli", "panx", "xquad", "mlqa", "tatoeba", "bucc2018", "xnli/typos",
-                                              "xnli/switched", "xnli/mixed", "panx/typos"]}
-    assert plan == {"intermediate": 1, "target": 3, **per_bench, "report": 1, "all": 1}
+                                              "xnli/switched", "xnli/mixed", "panx/typos", "xnli/probe", "xnli/flip"]}
+    # mnli's checkpoint is the reference of flip's transfer set: the set and every score of it follow.
+    transfer_set = {"perturb/xnli/test/flip-transfer": 3, "tokenize/xnli/test/flip-transfer": 3,
+                    "index_features/xnli/test/flip-transfer": 1, "evaluate/xnli/flip-transfer": 3}
+    assert plan == {"intermediate": 1, "target": 3, **per_bench, **transfer_set, "report": 1, "all": 1}
 
 
 def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_path):
@@ -151,6 +155,7 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
     config["targets"] = {"mnli": ["xnli"]}
     config["retrieval"] = ["tatoeba"]
     config.pop("perturbations")
+    config.pop("attacks")
     path = tmp_path / "local.yaml"
     path.write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, path)
