@@ -217,7 +217,7 @@ def _changed(state: _State, field: str, index: int, word: str) -> dict:
 
 def _ranked(state, grads, occurrences, embedding, vocabulary, dictionaries, tokenizer) -> list[tuple[str, int, str]]:
     """(field, segment index, candidate) by the first-order rise of the loss, best first."""
-    scored = []  # (rounded score, first piece id, word order, field, index, candidate)
+    words = []  # (order, field, index, word, places, the loss's first-order share of the word's pieces)
     order = 0
     for field, pieces in state.pieces.items():
         for index, (word, is_word) in enumerate(pieces):
@@ -225,40 +225,64 @@ def _ranked(state, grads, occurrences, embedding, vocabulary, dictionaries, toke
                 continue
             order += 1
             places = occurrences.get((field, index))
-            if not places:
-                continue  # truncated away: the model never saw it
-            removed = sum(float(embedding[token] @ grads[row, position]) for row, position, token in places)
-            for score, first, candidate in _candidate_scores(word, places, grads, embedding, vocabulary,
-                                                             dictionaries, tokenizer):
-                scored.append((-round(score - removed, DECIMALS), first, order, field, index, candidate))
+            if places:  # else truncated away: the model never saw it
+                removed = sum(float(embedding[token] @ grads[row, position]) for row, position, token in places)
+                words.append((order, field, index, word, places, removed))
+    if vocabulary is not None:
+        candidates = _vocabulary_candidates([(word, places) for _, _, _, word, places, _ in words], grads, embedding,
+                                            vocabulary)
+    else:
+        candidates = [_dictionary_candidates(word, places, grads, embedding, dictionaries, tokenizer)
+                      for _, _, _, word, places, _ in words]
+    scored = [(-round(score - removed, DECIMALS), first, order, field, index, candidate)
+              for (order, field, index, _, _, removed), found in zip(words, candidates)
+              for score, first, candidate in found]
     scored.sort(key=lambda item: item[:3])
     return [(field, index, candidate) for *_, field, index, candidate in scored]
 
 
-def _candidate_scores(word, places, grads, embedding, vocabulary, dictionaries, tokenizer):
-    """(first-order score of putting the candidate in, its first piece id, candidate) for a word's
-    best candidates; `places` are the (row, position, token) of the word's pieces, in order."""
+def _by_row(places) -> dict[int, list[tuple[int, int]]]:
+    """A word's pieces, (position, token) in order, by the row they are in."""
     rows = sorted({row for row, _, _ in places})
-    by_row = {row: [(position, token) for r, position, token in places if r == row] for row in rows}
-    if vocabulary is not None:
+    return {row: [(position, token) for r, position, token in places if r == row] for row in rows}
+
+
+def _vocabulary_candidates(words, grads, embedding, vocabulary) -> list[list[tuple[float, int, str]]]:
+    """Per word, its CHECKED best whole words of its script: (score of putting it in place of the
+    word's first piece, its id, the word). One product scores every word against the vocabulary."""
+    if not words:
+        return []
+    firsts = torch.stack([sum(grads[row, pieces[0][0]] for row, pieces in _by_row(places).items())
+                          for _, places in words])
+    projected = (firsts @ embedding.T).double()
+    found = []
+    for (word, _), scores in zip(words, projected):
         script = script_of(word[0])
         if script not in vocabulary.ids:
-            return []
+            found.append([])
+            continue
         ids = vocabulary.ids[script]
-        first = sum(grads[row, by_row[row][0][0]] for row in rows)
-        scores = (embedding[ids] @ first).tolist()
-        words = vocabulary.words[script]
-        found = [(score, int(token), candidate) for score, token, candidate in zip(scores, ids.tolist(), words)
-                 if candidate != word]
-        found.sort(key=lambda item: (-round(item[0], DECIMALS), item[1]))
-        return found[:CHECKED]
+        values = scores[ids]
+        keys = torch.round(values * 10 ** DECIMALS)
+        # every candidate at or above the CHECKED+1-th best key (all of a tie), then the fixed order
+        floor = torch.topk(keys, min(CHECKED + 1, len(keys))).values[-1]
+        best = [(float(values[i]), int(ids[i]), vocabulary.words[script][i]) for i in torch.nonzero(keys >= floor)[:, 0]]
+        best.sort(key=lambda item: (-round(item[0], DECIMALS), item[1]))
+        found.append([item for item in best if item[2] != word][:CHECKED])
+    return found
+
+
+def _dictionary_candidates(word, places, grads, embedding, dictionaries, tokenizer) -> list[tuple[float, int, str]]:
+    """A word's translations, each scored by putting its pieces in place of the word's, position by
+    position (its pieces beyond the word's are left out of the estimate)."""
+    by_row = _by_row(places)
     found = []
     for candidate in dictionary_candidates(word, dictionaries):
         pieces = _pieces(tokenizer, candidate)
         if not pieces:
             continue
         score = sum(float(embedding[piece] @ grads[row, position])
-                    for row in rows for (position, _), piece in zip(by_row[row], pieces))
+                    for row, row_pieces in by_row.items() for (position, _), piece in zip(row_pieces, pieces))
         found.append((score, pieces[0], candidate))
     return found
 
