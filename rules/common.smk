@@ -141,7 +141,7 @@ def eval_results(perturbed=False):
     the report reads these, and one file per job instead of one per language keeps a study's plan
     quick."""
     return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
-            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches()
+            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches() if PLAN.crossed(recipe, bench)
             for condition in PLAN.conditions(bench) if (condition != CLEAN) == perturbed for seed in PLAN.seeds]
 
 
@@ -151,8 +151,9 @@ def robustness_results():
     perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values()]
                  for bench in condition["benchmarks"]}
     return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
-            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches() if bench in perturbed
-            for condition in PLAN.conditions(bench) for seed in PLAN.seeds]
+            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches()
+            if bench in perturbed and PLAN.crossed(recipe, bench) for condition in PLAN.conditions(bench)
+            for seed in PLAN.seeds]
 
 
 def all_train_logs():
@@ -164,7 +165,7 @@ def all_train_logs():
                     logs[f"{model}/intermediate/{recipe}/seed{seed}"] = (
                         f"results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl"
                     )
-                for target in PLAN.targets:
+                for target in [t for t in PLAN.targets if PLAN.trains_after(t, recipe)]:
                     logs[f"{model}/target/{recipe}/{target}/seed{seed}"] = (
                         f"results/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl"
                     )
@@ -333,6 +334,13 @@ def checked_shipped_models():
 SHIPPED = checked_shipped_models()
 
 
+def target_encoder(w):
+    """The encoder a target trains from: the recipe's, where the target is trained after that recipe."""
+    if not PLAN.trains_after(w.target, w.recipe):
+        raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' (targets.{w.target}.recipes)")
+    return encoder_files(w.model, w.recipe, w.seed)
+
+
 def target_checkpoint_files():
     files = [f"results/models/{{model}}/target/{{recipe}}/{{target}}/seed{{seed}}/{n}" for n in CHECKPOINT_FILES]
     return files if PLAN.keep_target_checkpoints else [temp(f) for f in files]
@@ -347,6 +355,8 @@ def eval_bench(w):
     """The benchmark of an evaluation job, checked against its target (the path names both)."""
     if w.target != eval_target(w.bench):
         raise WorkflowError(f"{w.bench} is scored on {eval_target(w.bench)}, not on {w.target}")
+    if not PLAN.crossed(w.recipe, w.bench):
+        raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' (targets.{w.target}.recipes)")
     return w.bench
 
 

@@ -1,6 +1,6 @@
 rule target:
     input:
-        encoder=lambda w: encoder_files(w.model, w.recipe, w.seed),
+        encoder=target_encoder,
         data=lambda w: training_inputs(w.model, [w.target]),
     output:
         target_checkpoint_files(),

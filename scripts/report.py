@@ -17,4 +17,4 @@ with stage(snakemake):
                         qa_benches=set(p.qa_benches), title=p.title, seed_spread=spread,
                         perturbed=load_evaluations(snakemake.input.robustness),
                         perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets), mixed=p.mixed,
-                        transfers=p.transfers)
+                        transfers=p.transfers, not_crossed={(r, b): t for r, b, t in p.not_crossed})

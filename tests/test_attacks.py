@@ -90,6 +90,13 @@ def test_a_wrong_reference_is_refused_by_name(reference, message):
         plan_with({"flip": {"kind": "hotflip", "max_changes": 2, "benchmarks": ["xnli"], "transfer_from": reference}})
 
 
+def test_a_reference_must_have_its_target_trained_after_it():
+    config = copy.deepcopy(TINY)
+    config["targets"]["mnli"] = {"benches": ["xnli"], "recipes": ["none"]}  # flip's reference is mnli's
+    with pytest.raises(ConfigError, match=r"attacks.flip.transfer_from.recipe: mnli is not trained after 'mnli'"):
+        Plan(config)
+
+
 def test_pgd_makes_no_texts_to_transfer():
     with pytest.raises(ConfigError, match=r"attacks.probe.transfer_from: pgd makes no texts to transfer"):
         plan_with({"probe": {**PGD, "transfer_from": {"model": "tiny", "recipe": "none", "seed": 1}}})

@@ -140,3 +140,13 @@ def test_configuration_reads_no_module_of_the_data_side(demo_config, tmp_path):
              "print(sorted(m for m in sys.modules if m.startswith(('xstilts.', 'torch', 'transformers'))))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert eval(loaded) == ["xstilts.catalog", "xstilts.config", "xstilts.io"]  # io: file helpers, no data side
+
+
+def test_a_target_may_list_only_recipes_of_the_study(demo_config):
+    demo_config["targets"]["panx"] = {"benches": ["panx"], "recipes": ["none", "mnli_mt"]}
+    with pytest.raises(ConfigError, match=r"targets.panx.recipes: mnli_mt not among the recipes \(none, mnli, "):
+        Plan(demo_config)
+    demo_config["targets"]["panx"]["recipes"] = ["mnli"]
+    plan = Plan(demo_config)
+    assert plan.crossed("mnli", "panx") and not plan.crossed("none", "panx") and plan.crossed("none", "tatoeba")
+    assert plan.crossed("none", "xnli")  # a target without `recipes` is trained after every recipe

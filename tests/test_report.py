@@ -264,3 +264,15 @@ def test_interrupted_report_leaves_no_index_and_no_temporary_files(tmp_path, mon
     names = sorted(path.name for path in tmp_path.iterdir())
     assert "index.md" not in names and "main_table.csv" in names
     assert not [name for name in names if name.endswith(".tmp")]
+
+
+def test_a_cell_the_config_does_not_run_is_named_so_not_missing():
+    from xstilts.report.grid import _cell_issues
+
+    main = pd.DataFrame([{"model": "m", "recipe": "mnli", "column": "panx", "bench": "panx", "kind": "score",
+                          "n_seeds": 0},
+                         {"model": "m", "recipe": "mnli", "column": "xnli", "bench": "xnli", "kind": "score",
+                          "n_seeds": 0}])
+    issues = _cell_issues(main, {"m": 1}, {("mnli", "panx"): "panx"})
+    assert [i["problem"] for i in issues] == [
+        "not run: panx is not trained after this recipe (targets.panx.recipes)", "no seed has results"]

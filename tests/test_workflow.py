@@ -208,3 +208,17 @@ def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):
     assert plan["prepare/xnli/test"] == plan["tokenize/xnli/test"] == 15  # one job per language
     assert plan["prepare/mnli/dev"] == 1  # selection reads English dev only
     assert plan["report"] == 1
+
+
+def test_a_target_trained_after_some_recipes_runs_their_cells_only(tmp_path):
+    """targets.panx.recipes: [none]: PAN-X's target trains after `none` alone, so its evaluations
+    (clean and perturbed) run for `none` alone; the other targets and the retrieval benchmarks keep
+    every recipe."""
+    config = yaml.safe_load(TINY.read_text())
+    config["targets"]["panx"] = {"benches": ["panx"], "recipes": ["none"]}
+    path = tmp_path / "crossed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    plan = plan_of(tmp_path, path)
+    assert plan["target"] == 3 + 1 + 3  # mnli and squad_v1 after each recipe, panx after none
+    assert plan["evaluate/panx"] == plan["evaluate/panx/typos"] == 1
+    assert plan["evaluate/xnli"] == plan["evaluate/tatoeba"] == 3

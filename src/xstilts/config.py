@@ -115,10 +115,13 @@ def check_schema(config: dict) -> None:
 
 
 def _as_entry(value, list_key: str) -> dict:
-    """Recipes and targets may be a bare list or an object with a list and `training`."""
-    if isinstance(value, list):
-        return {list_key: list(value), "training": {}}
-    return {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
+    """Recipes and targets may be a bare list or an object with a list and `training`; a target's
+    entry also says after which `recipes` it is trained (None: every recipe)."""
+    entry = {list_key: list(value), "training": {}} if isinstance(value, list) else \
+        {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
+    if list_key == "benches":
+        entry["recipes"] = None if isinstance(value, list) else value.get("recipes")
+    return entry
 
 
 class Plan:
@@ -160,6 +163,10 @@ class Plan:
                 raise ConfigError(f"recipe '{recipe}' has only MLM tasks: pair the corpus with a supervised task")
         for target, entry in self.targets.items():
             self._require_task(target, f"target '{target}'", split="train")
+            unknown = [r for r in entry["recipes"] or () if r not in self.recipes]
+            if unknown:
+                raise ConfigError(f"targets.{target}.recipes: {', '.join(unknown)} not among the recipes "
+                                  f"({', '.join(self.recipes)})")
             if not entry["benches"]:
                 raise ConfigError(f"target '{target}' feeds no benchmark")
             for bench in entry["benches"]:
@@ -352,6 +359,9 @@ class Plan:
             if reference.get("target", self.target_of(bench)) != self.target_of(bench):
                 raise ConfigError(f"{where}.target: '{reference['target']}' does not feed '{bench}' "
                                   f"({self.target_of(bench)} does)")
+            if not self.crossed(reference["recipe"], bench):
+                raise ConfigError(f"{where}.recipe: {self.target_of(bench)} is not trained after "
+                                  f"'{reference['recipe']}' (targets.{self.target_of(bench)}.recipes)")
         return {"model": reference["model"], "recipe": reference["recipe"], "seed": reference["seed"]}
 
     def _transfer_set(self, name: str, attack: dict) -> dict:
@@ -609,6 +619,17 @@ class Plan:
     @property
     def checkpoint_dtype(self) -> str:
         return self.config.get("checkpoint_dtype", "float32")
+
+    def trains_after(self, target: str, recipe: str) -> bool:
+        """Whether `target` is trained after `recipe` (targets.<t>.recipes; default every recipe)."""
+        crossed = self.targets[target]["recipes"]
+        return crossed is None or recipe in crossed
+
+    def crossed(self, recipe: str, bench: str) -> bool:
+        """Whether `bench` is scored after `recipe`: always for retrieval (the recipe's encoder), and for
+        a task benchmark where its target is trained after that recipe."""
+        target = self.target_of(bench)
+        return target is None or self.trains_after(target, recipe)
 
     def target_of(self, bench: str) -> str | None:
         for target, entry in self.targets.items():

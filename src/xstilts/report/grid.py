@@ -300,12 +300,19 @@ def _per_language_table(frame, models, recipes, benches, qa_benches) -> pd.DataF
     return _with_deltas(pd.DataFrame(rows, columns=columns), by=["model", "bench", "lang"])
 
 
-def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int]) -> list[dict]:
-    """Main-table cells with no value, or with fewer seeds than the model was run with."""
+def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int],
+                 not_crossed: Mapping[tuple[str, str], str] | None = None) -> list[dict]:
+    """Main-table cells with no value, or with fewer seeds than the model was run with; a cell the
+    config does not run (`not_crossed`: (recipe, bench) -> its target) says so instead."""
     issues = []
     for row in main.itertuples(index=False):
         expected = seeds_by_model[row.model]
         if row.n_seeds >= expected:
+            continue
+        target = (not_crossed or {}).get((row.recipe, row.bench))
+        if target is not None:
+            issues.append({"model": row.model, "recipe": row.recipe, "column": row.column,
+                           "problem": f"not run: {target} is not trained after this recipe (targets.{target}.recipes)"})
             continue
         found = "no seed" if row.n_seeds == 0 else f"{row.n_seeds} of {expected} seeds"
         verb = "has" if row.n_seeds <= 1 else "have"
@@ -595,6 +602,7 @@ def write_report(
     perturbed_sets=None,
     mixed: Mapping[str, tuple[str, str]] | None = None,
     transfers: Mapping[str, str] | None = None,
+    not_crossed: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -606,7 +614,8 @@ def write_report(
     perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries) and the language x
     language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)); the
     `transfers` (an attack's transfer set -> the checkpoint its texts were made against) go with the
-    attacks.
+    attacks. `not_crossed` ((recipe, benchmark) -> its target, where the target is not trained after
+    the recipe) names the cells the config does not run.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -623,7 +632,7 @@ def write_report(
     main = _main_table(scores, models, recipes, columns, seed_spread)
     per_language = _per_language_table(frame, models, recipes, benches, qa_benches)
     seeds_by_model = frame.groupby("model")["seed"].nunique().to_dict()
-    issues = language_issues + _cell_issues(main, seeds_by_model)
+    issues = language_issues + _cell_issues(main, seeds_by_model, not_crossed)
 
     main_markdown = _main_markdown(main, models, recipes, columns)
     write_csv(out_dir / "main_table.csv", main)
