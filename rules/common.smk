@@ -441,7 +441,9 @@ def eval_spec(w):
 def attack_spec(w):
     """An attack's settings, with the model's tokenizer folder (word attacks) and the dictionary
     folder (codeswitch_attack), whose files attack_inputs declares."""
-    spec = {**PLAN.attack_spec(w.condition), "tokenizer": f"results/models/{w.model}/pretrained"}
+    spec = PLAN.attack_spec(w.condition)
+    if spec["kind"] != "pgd":
+        spec["tokenizer"] = f"results/models/{w.model}/pretrained"
     if switching(w.condition):
         spec["dictionaries"] = dictionary_folder(w.condition)
     return spec
