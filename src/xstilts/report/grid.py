@@ -56,13 +56,15 @@ FILE_DESCRIPTIONS = {
     "per_language_bars.pdf": "per-language scores by recipe (PDF)",
     "training_curves.png": "dev score and training loss against step, per stage",
     "training_curves.pdf": "dev score and training loss against step, per stage (PDF)",
-    "robustness_per_language.csv": "per perturbed key and language: clean, perturbed, drop, relative drop, "
-                                   "changed predictions, robustness gap",
+    "robustness_per_language.csv": "per perturbed or attacked key and language: clean, perturbed, drop, relative "
+                                   "drop, changed predictions, robustness gap; an attack's success rate, size and "
+                                   "passes",
     "robustness_table.csv": "per recipe and perturbation: drops over languages, and against none's with intervals",
     "robustness_gaps.csv": "per recipe, perturbation and language: the robustness gap (drop minus English's) "
                            "with its interval",
-    "robustness.md": "robustness section: Q-adv, recipes x perturbations, drops by language (Markdown)",
-    "robustness.tex": "recipes x perturbations table (LaTeX, booktabs)",
+    "robustness.md": "robustness section: Q-adv (average and worst case), recipes x perturbations, recipes x "
+                     "attacks, drops and success rates by language (Markdown)",
+    "robustness.tex": "recipes x perturbations and attacks table (LaTeX, booktabs)",
     "robustness_drops.png": "drop by language under each perturbation, per recipe",
     "robustness_drops.pdf": "drop by language under each perturbation, per recipe (PDF)",
 }
