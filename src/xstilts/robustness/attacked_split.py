@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from ..inference import predict, rows_of, to_device
+from .local import LABELLED_TYPES
 from .pgd import PGD, attack_batch
 
-LABELLED_TYPES = ("classification", "multiple_choice")
 
 
 def subset(features: dict[str, list], examples: list[dict], max_examples: int | None) -> tuple[dict, list[dict]]:

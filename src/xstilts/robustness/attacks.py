@@ -10,7 +10,7 @@ from .. import tokenizer_file
 from .attacked_split import attack_split
 from .codeswitch import load_dictionaries
 from .pgd import PGD
-from .word_attack import WordAttack, word_attack_split
+from .word_attack import Vocabulary, WordAttack, word_attack_split
 
 WORD_ATTACKS = {"hotflip": "vocabulary", "codeswitch_attack": "dictionary"}
 
@@ -27,6 +27,8 @@ class PreparedAttack:
         elif spec["kind"] in WORD_ATTACKS:
             self.word = WordAttack(spec["max_changes"], candidates=WORD_ATTACKS[spec["kind"]])
             self.tokenizer = tokenizer_file.load(spec["tokenizer"])
+            # hotflip's candidates, made once for every language of the job
+            self.vocabulary = Vocabulary(self.tokenizer) if spec["kind"] == "hotflip" else None
             if spec["kind"] == "codeswitch_attack" and not Path(spec["dictionaries"]).is_dir():
                 raise FileNotFoundError(f"codeswitch_attack: no dictionary folder {spec['dictionaries']} (it should "
                                         "hold MUSE-format files named <src>-<tgt>.txt)")
@@ -44,4 +46,5 @@ class PreparedAttack:
         if self.spec["kind"] == "codeswitch_attack":
             dictionaries, _ = load_dictionaries(self.spec["dictionaries"], lang, self.spec["languages"])
         return word_attack_split(model, head, task, features, examples, self.word, tokenizer=self.tokenizer, lang=lang,
-                                 max_examples=self.spec["max_examples"], dictionaries=dictionaries, **run)
+                                 max_examples=self.spec["max_examples"], dictionaries=dictionaries,
+                                 vocabulary=self.vocabulary, **run)

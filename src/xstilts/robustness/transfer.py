@@ -9,8 +9,7 @@ from pathlib import Path
 
 from ..io import read_jsonl
 from .examples import texts_of
-
-LABELLED_TYPES = ("classification", "multiple_choice")
+from .local import LABELLED_TYPES
 
 
 def transfer_set(path: str | Path, clean: list[dict], *, lang: str, task_type: str, where: str) -> list[dict]:

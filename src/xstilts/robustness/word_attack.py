@@ -155,11 +155,16 @@ class _State:
 
 def attack_examples(model, head: str, task, examples: list[dict], tokenizer, settings: dict, attack: WordAttack, *,
                     pad_id: int, batch_size: int, device: torch.device,
-                    dictionaries: dict[str, dict[str, list[str]]] | None = None) -> list[dict]:
+                    dictionaries: dict[str, dict[str, list[str]]] | None = None,
+                    vocabulary: Vocabulary | None = None) -> list[dict]:
     """Each example's adversarial version (`changes`: the words changed, in order, each
     {field, word: its index among the field's segments, before, after}) with the forward and backward
-    passes its search ran."""
-    vocabulary = Vocabulary(tokenizer) if attack.candidates == "vocabulary" else None
+    passes its search ran. `vocabulary`: the tokenizer's, where the caller attacks several splits
+    (made here otherwise)."""
+    if attack.candidates == "vocabulary":
+        vocabulary = vocabulary or Vocabulary(tokenizer)
+    else:
+        vocabulary = None
     states = [_State(ex, {f: segments(t, _protected(ex, f)) for f, t in fields_of(ex, task.name).items()}, set(), [])
               for ex in examples]
     losses = _losses(model, head, task, [s.example for s in states], tokenizer, settings, pad_id, batch_size, device)
@@ -372,7 +377,8 @@ def _losses(model, head, task, examples, tokenizer, settings, pad_id, batch_size
 def word_attack_split(model, head: str, task, features: dict[str, list], examples: list[dict], attack: WordAttack, *,
                       tokenizer, metric: str, lang: str, settings: dict, pad_id: int, batch_size: int,
                       device: torch.device, max_examples: int | None = None,
-                      dictionaries: dict[str, dict[str, list[str]]] | None = None) -> tuple[list[dict], dict]:
+                      dictionaries: dict[str, dict[str, list[str]]] | None = None,
+                      vocabulary: Vocabulary | None = None) -> tuple[list[dict], dict]:
     """The attack on the first `max_examples` examples: one record per example with its clean
     prediction, its adversarial example (`adversarial`: the example as scored, in the benchmark's
     schema, whether or not it fooled the model), the words changed and `success`; the metrics of
@@ -381,7 +387,8 @@ def word_attack_split(model, head: str, task, features: dict[str, list], example
     decode_settings = {**settings, "metric": metric}
     clean_outputs = predict(model, head, task, features, pad_id=pad_id, batch_size=batch_size, device=device, bf16=False)
     adversarial = attack_examples(model, head, task, examples, tokenizer, settings, attack, pad_id=pad_id,
-                                  batch_size=batch_size, device=device, dictionaries=dictionaries)
+                                  batch_size=batch_size, device=device, dictionaries=dictionaries,
+                                  vocabulary=vocabulary)
     bare = [{k: v for k, v in ex.items() if k not in ("changes", "passes", "protected")} for ex in adversarial]
     attacked_features = task.featurize(bare, tokenizer, settings)
     attacked_outputs = predict(model, head, task, attacked_features, pad_id=pad_id, batch_size=batch_size,
