@@ -8,7 +8,7 @@ from pathlib import Path
 from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
 from xstilts.config import CLEAN, RANKING_POOL, ConfigError, Plan
-from xstilts.layout import CHECKPOINT_FILES, PRETRAINED_FILES, REPORT_FILES, ROBUSTNESS_FILES
+from xstilts.layout import CHECKPOINT_FILES, DIRECT_FILES, PRETRAINED_FILES, REPORT_FILES, ROBUSTNESS_FILES
 
 try:
     PLAN = Plan(config)
@@ -87,12 +87,9 @@ EVAL_CONDITIONS = [CLEAN, *PLAN.perturbations, *PLAN.attacks]
 EVAL_PATTERN = "results/eval/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}"
 
 
-def eval_target(bench):
-    return PLAN.target_of(bench) or ENCODER_TARGET
-
-
-def eval_dir(model, recipe, bench, seed, condition=CLEAN):
-    return EVAL_PATTERN.format(model=model, recipe=recipe, target=eval_target(bench), bench=bench,
+def eval_dir(model, recipe, target, bench, seed, condition=CLEAN):
+    """An evaluation's folder; target None for a retrieval benchmark (scored on the encoder)."""
+    return EVAL_PATTERN.format(model=model, recipe=recipe, target=target or ENCODER_TARGET, bench=bench,
                                condition=condition, seed=seed)
 
 
@@ -140,20 +137,20 @@ def eval_results(perturbed=False):
     """One scores file per evaluation job (each holds every language), clean or under a perturbation:
     the report reads these, and one file per job instead of one per language keeps a study's plan
     quick."""
-    return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
-            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches() if PLAN.crossed(recipe, bench)
+    return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
+            for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
             for condition in PLAN.conditions(bench) if (condition != CLEAN) == perturbed for seed in PLAN.seeds]
 
 
 def robustness_results():
-    """The scores files the report's robustness section reads (with the predictions beside them):
-    every perturbed or attacked evaluation, and the clean evaluation of each benchmark they reach."""
+    """The scores files the report's robustness and Q-direct sections read (with the predictions
+    beside them): every perturbed or attacked evaluation, and the clean evaluation of each benchmark
+    they reach or a further target feeds."""
     perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values()]
-                 for bench in condition["benchmarks"]}
-    return [f"{eval_dir(model, recipe, bench, seed, condition)}/scores.json"
-            for model in PLAN.models for recipe in PLAN.recipes for bench in PLAN.benches()
-            if bench in perturbed and PLAN.crossed(recipe, bench) for condition in PLAN.conditions(bench)
-            for seed in PLAN.seeds]
+                 for bench in condition["benchmarks"]} | {bench for _, bench in PLAN.further_targets()}
+    return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
+            for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
+            if bench in perturbed for condition in PLAN.conditions(bench) for seed in PLAN.seeds]
 
 
 def all_train_logs():
@@ -174,6 +171,7 @@ def all_train_logs():
 
 def report_files():
     names = REPORT_FILES + (ROBUSTNESS_FILES if PLAN.perturbations or PLAN.attacks else ())
+    names += DIRECT_FILES if PLAN.further_targets() else ()
     return [f"results/report/{name}" for name in names]
 
 
@@ -223,7 +221,8 @@ def transfer_reference(condition, bench):
     """The predictions file of the attack whose texts make a transfer set, on its reference checkpoint."""
     options = PLAN.perturbations[condition]["options"]
     reference = options["reference"]
-    folder = eval_dir(reference["model"], reference["recipe"], bench, reference["seed"], options["attack"])
+    target = reference["target"] or PLAN.first_target(bench)
+    folder = eval_dir(reference["model"], reference["recipe"], target, bench, reference["seed"], options["attack"])
     return f"{folder}/predictions.jsonl"
 
 
@@ -353,9 +352,10 @@ if not PLAN.keep_target_checkpoints:
 
 def eval_bench(w):
     """The benchmark of an evaluation job, checked against its target (the path names both)."""
-    if w.target != eval_target(w.bench):
-        raise WorkflowError(f"{w.bench} is scored on {eval_target(w.bench)}, not on {w.target}")
-    if not PLAN.crossed(w.recipe, w.bench):
+    scored_on = PLAN.targets_of(w.bench) or [ENCODER_TARGET]
+    if w.target not in scored_on:
+        raise WorkflowError(f"{w.bench} is scored on {', '.join(scored_on)}, not on {w.target}")
+    if w.target != ENCODER_TARGET and not PLAN.trains_after(w.target, w.recipe):
         raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' (targets.{w.target}.recipes)")
     return w.bench
 
@@ -421,14 +421,14 @@ def eval_spec(w):
     param, since a planned study calls each param function of each job (and no part of it changes
     without the others' job rerunning anyway)."""
     bench = eval_bench(w)
-    task = PLAN.task(bench)
+    task, head = PLAN.task(bench), None if w.target == ENCODER_TARGET else w.target
     return {
         "bench": bench,
-        "head": PLAN.target_of(bench),
+        "head": head,
         "bench_type": task["type"],
         "metric": task["metric"],
         "settings": PLAN.task_settings(bench),
-        "meta": {"model": w.model, "recipe": w.recipe, "target": PLAN.target_of(bench), "condition": w.condition,
+        "meta": {"model": w.model, "recipe": w.recipe, "target": head, "condition": w.condition,
                  "seed": int(w.seed), "split": PLAN.bench_split(bench)},
         # The pooled layer reaches retrieval benchmarks only.
         "retrieval_layer": PLAN.retrieval_layer(w.model) if task["type"] == "retrieval" else None,

@@ -23,9 +23,10 @@ rule report:
         # The attacks' transfer sets, which the report shows with the attacks, and their references.
         transfers={name: "`{recipe}` (seed {seed}, {model})".format(**PLAN.perturbations[name]["options"]["reference"])
                    for name in PLAN.transfer_sets()},
-        # (recipe, benchmark, target) for the cells not run: the target is not trained after the recipe.
-        not_crossed=[(recipe, bench, PLAN.target_of(bench)) for recipe in PLAN.recipes for bench in PLAN.benches()
-                     if not PLAN.crossed(recipe, bench)],
+        # (recipe, target, benchmark) for the cells not run: the target is not trained after the recipe.
+        not_crossed=PLAN.not_crossed(),
+        # (target, benchmark) for each benchmark's targets after its first: rows `recipe / target`.
+        further_targets=PLAN.further_targets(),
         title=f"xstilts report: {config.get('run_name', 'run')}",
         code=CODE["report"],
     log:

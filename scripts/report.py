@@ -12,9 +12,12 @@ from xstilts.runtime import stage
 with stage(snakemake):
     p = snakemake.params
     spread = stats.read_seed_spread(snakemake.input.seed_spread[0]) if snakemake.input.seed_spread else None
-    report.write_report(report.load_results(snakemake.input.results), report.load_train_logs(p.train_logs),
+    further = {tuple(pair) for pair in p.further_targets}
+    report.write_report(report.load_results(snakemake.input.results, further), report.load_train_logs(p.train_logs),
                         Path(snakemake.output[0]).parent, recipe_order=p.recipe_order, bench_order=p.bench_order,
                         qa_benches=set(p.qa_benches), title=p.title, seed_spread=spread,
-                        perturbed=load_evaluations(snakemake.input.robustness),
+                        perturbed=load_evaluations(snakemake.input.robustness, further),
                         perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets), mixed=p.mixed,
-                        transfers=p.transfers, not_crossed={(r, b): t for r, b, t in p.not_crossed})
+                        transfers=p.transfers, further_targets=further,
+                        # A further target not crossed with a recipe has no row after it, so no cell to name.
+                        not_crossed={(r, b): t for r, t, b in p.not_crossed if (t, b) not in further})

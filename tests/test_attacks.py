@@ -75,7 +75,7 @@ def test_a_transfer_set_is_a_perturbation_made_from_the_reference_checkpoints_te
                                "transfer_from": {"model": "tiny", "recipe": "mnli", "target": "mnli", "seed": 1}}})
     assert plan.conditions("xnli")[-2:] == ["flip-transfer", "flip"] and plan.transfer_sets() == ["flip-transfer"]
     assert plan.perturbations["flip-transfer"]["options"] == {"attack": "flip", "reference": {
-        "model": "tiny", "recipe": "mnli", "seed": 1}}
+        "model": "tiny", "recipe": "mnli", "seed": 1, "target": "mnli"}}
     assert "transfer_from" not in plan.attack_spec("flip")  # the reference makes the set, not the attack's scores
     assert plan.perturbation_spec("flip-transfer", "xnli")["kind"] == "transfer"
 

@@ -148,5 +148,39 @@ def test_a_target_may_list_only_recipes_of_the_study(demo_config):
         Plan(demo_config)
     demo_config["targets"]["panx"]["recipes"] = ["mnli"]
     plan = Plan(demo_config)
-    assert plan.crossed("mnli", "panx") and not plan.crossed("none", "panx") and plan.crossed("none", "tatoeba")
-    assert plan.crossed("none", "xnli")  # a target without `recipes` is trained after every recipe
+    evaluated = plan.evaluations()
+    assert ("mnli", "panx", "panx") in evaluated and ("none", "panx", "panx") not in evaluated
+    assert ("none", None, "tatoeba") in evaluated  # retrieval: the recipe's encoder
+    assert ("none", "mnli", "xnli") in evaluated  # a target without `recipes` is trained after every recipe
+    assert ("none", "panx", "panx") in plan.not_crossed() and ("mnli", "panx", "panx") not in plan.not_crossed()
+
+
+def test_a_benchmark_may_be_fed_by_several_targets_each_its_own_evaluations(demo_config):
+    """English MNLI and translated MNLI both feed XNLI: each is scored after the recipes it is
+    trained after, and the second one's cells are the report's rows of their own."""
+    demo_config["targets"]["mnli_mt"] = {"benches": ["xnli"], "recipes": ["none", "mnli"]}
+    plan = Plan(demo_config)
+    assert plan.targets_of("xnli") == ["mnli", "mnli_mt"] and plan.first_target("xnli") == "mnli"
+    assert plan.benches().count("xnli") == 1
+    xnli = [(recipe, target) for recipe, target, bench in plan.evaluations() if bench == "xnli"]
+    assert xnli == [("none", "mnli"), ("none", "mnli_mt"), ("mnli", "mnli"), ("mnli", "mnli_mt"),
+                    ("squad_v1", "mnli"), ("multi", "mnli")]
+    assert plan.further_targets() == [("mnli_mt", "xnli")]
+    assert ("squad_v1", "mnli_mt", "xnli") in plan.not_crossed()
+    # The translations train: every language of mnli_mt's train split; selection on English dev.
+    assert plan.data_splits()[("mnli_mt", "train")] == list(demo_config["data"]["synthetic"]["languages"])
+    assert plan.data_splits()[("mnli_mt", "dev")] == ["en"]
+
+
+def test_an_attack_transfer_reference_names_a_target_of_its_benchmark(demo_config):
+    demo_config["targets"]["mnli_mt"] = {"benches": ["xnli"], "recipes": ["none"]}
+    reference = demo_config["attacks"]["hotflip"]["transfer_from"]
+    Plan(demo_config)  # the first target (mnli) by default
+    reference["target"] = "mnli_mt"
+    assert Plan(demo_config).attacks["hotflip"]["transfer_from"]["target"] == "mnli_mt"
+    reference["target"] = "pawsx"
+    with pytest.raises(ConfigError, match=r"transfer_from.target: 'pawsx' does not feed 'xnli' \(mnli, mnli_mt do\)"):
+        Plan(demo_config)
+    reference.update(target="mnli_mt", recipe="mnli")
+    with pytest.raises(ConfigError, match=r"transfer_from.recipe: mnli_mt is not trained after 'mnli'"):
+        Plan(demo_config)

@@ -396,6 +396,40 @@ def test_xtreme_dir_nli_and_paraphrase_tsv(tmp_path):
     ]
 
 
+def test_xtreme_dir_translate_train_reads_english_and_each_translation_from_its_own_file(tmp_path):
+    """pawsx_mt: English from PAWS-X's train file, German from XTREME's translation of it;
+    squad_mt_all: SQuAD's English file and the translate-train file of each language."""
+    write(tmp_path / "pawsx/train-en.tsv", "one two\ttwo one\t1\n")
+    write(tmp_path / "pawsx/translated/en-de-translated.tsv", "eins zwei\tzwei eins\t1\ndrei\tvier\t0\n")
+    spec = xtreme_spec("pawsx_mt", tmp_path)
+    assert [r["text_a"] for r in prepare(tmp_path, "pawsx_mt", "train", "en", "xtreme_dir", spec)] == ["one two"]
+    assert [(r["text_a"], r["label"]) for r in prepare(tmp_path, "pawsx_mt", "train", "de", "xtreme_dir", spec)] == [
+        ("eins zwei", "paraphrase"), ("drei", "not_paraphrase")]
+    with pytest.raises(MissingDataError, match=r"pawsx/translated/en-fr-translated\.tsv"):
+        prepare(tmp_path, "pawsx_mt", "train", "fr", "xtreme_dir", spec)
+    squad_file(tmp_path / "squad/train-v1.1.json", [("s1", "What is big?", [("Paris", 0)])])
+    squad_file(tmp_path / "squad/translate-train/squad.translate.train.en-de.json", [("d1", "Was?", [("Paris", 0)])])
+    spec = xtreme_spec("squad_mt_all", tmp_path)
+    assert [r["id"] for r in prepare(tmp_path, "squad_mt_all", "train", "en", "xtreme_dir", spec)] == ["s1"]
+    assert [r["id"] for r in prepare(tmp_path, "squad_mt_all", "train", "de", "xtreme_dir", spec)] == ["d1"]
+
+
+def test_generated_translate_train_data_translate_the_english_targets_own_examples(tmp_path):
+    """A translated task of the generator (catalog `stream`) draws the facts of the task it translates:
+    its English rows are that task's, its German rows the same examples (ids, labels) in German."""
+    for translated, english in (("pawsx_mt", "pawsx"), ("mnli_mt", "mnli"), ("squad_mt_all", "squad_v1")):
+        spec = {**CATALOG[translated]["sources"]["synthetic"], "n": 12, "seed": 7}
+        own = {**CATALOG[english]["sources"]["synthetic"], "n": 12, "seed": 7}
+        assert prepare(tmp_path, translated, "train", "en", "synthetic", spec) == \
+            prepare(tmp_path, english, "train", "en", "synthetic", own)
+        german = prepare(tmp_path, translated, "train", "de", "synthetic", spec)
+        english_rows = prepare(tmp_path, english, "train", "en", "synthetic", own)
+        assert [r["id"] for r in german] == [r["id"] for r in english_rows]
+        if "label" in german[0]:
+            assert [r["label"] for r in german] == [r["label"] for r in english_rows]
+        assert german != english_rows
+
+
 def test_xtreme_dir_unlabelled_test_files_are_refused_with_the_reason(tmp_path):
     write(tmp_path / "xnli/test-de.tsv", "A\tB\n")
     write(tmp_path / "panx/test-de.tsv", "Angela\nMerkel\n\n")

@@ -128,13 +128,12 @@ def run_paper_grid(tmp_path: Path, **grid) -> tuple[Path, Plan]:
 
 
 def assert_every_evaluation(results: Path, plan: Plan) -> None:
-    for recipe in plan.recipes:
-        for bench in plan.benches():
-            target = plan.target_of(bench) or "encoder"
-            scored = read_json(results / "eval" / "xlmr-tiny" / recipe / target / bench / "clean" / "seed1" / "scores.json")
-            assert [s["lang"] for s in scored["results"]] == plan.languages(bench, plan.bench_split(bench))
-            for result in scored["results"]:
-                assert isinstance(result["score"], float), (recipe, bench, result["lang"])
+    for recipe, target, bench in plan.evaluations():
+        folder = results / "eval" / "xlmr-tiny" / recipe / (target or "encoder") / bench / "clean" / "seed1"
+        scored = read_json(folder / "scores.json")
+        assert [s["lang"] for s in scored["results"]] == plan.languages(bench, plan.bench_split(bench))
+        for result in scored["results"]:
+            assert isinstance(result["score"], float), (recipe, bench, result["lang"])
     table = (results / "report" / "main_table.csv").read_text()
     for recipe in plan.recipes:
         assert recipe in table

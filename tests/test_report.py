@@ -276,3 +276,33 @@ def test_a_cell_the_config_does_not_run_is_named_so_not_missing():
     issues = _cell_issues(main, {"m": 1}, {("mnli", "panx"): "panx"})
     assert [i["problem"] for i in issues] == [
         "not run: panx is not trained after this recipe (targets.panx.recipes)", "no seed has results"]
+
+
+def test_a_further_target_of_a_benchmark_gets_rows_of_its_own(tmp_path):
+    """mnli_mt feeds xnli beside mnli, trained after `none` only: its scores (10 points above the
+    English target's in every cell) are the row `none / mnli_mt`, with xnli alone and no averages
+    named missing; they never enter `none`'s own xnli cell."""
+    direct = [{**result, "target": "mnli_mt", "score": result["score"] + 10.0,
+               "metrics": {"accuracy": result["score"] + 10.0}}
+              for result in make_results() if result["recipe"] == "none" and result["bench"] == "xnli"]
+    paths = []
+    for number, chunk in enumerate((make_results(), direct)):
+        paths.append(tmp_path / f"scores{number}.json")
+        paths[-1].write_text(json.dumps({"results": chunk}))
+    further = {("mnli_mt", "xnli")}
+    out = tmp_path / "report"
+    write_report(load_results(paths, further), {}, out, **OPTIONS, further_targets=further)
+    table = pd.read_csv(out / "main_table.csv")
+    assert list(dict.fromkeys(table["recipe"])) == ["none", "none / mnli_mt", "squad_v1", "mnli"]
+    assert cell(table, "none", "xnli")["mean"] == pytest.approx(70.0)
+    direct_row = cell(table, "none / mnli_mt", "xnli")
+    assert (direct_row["mean"], direct_row["delta"]) == pytest.approx((80.0, 10.0))
+    assert cell(table, "none / mnli_mt", "xquad F1")["n_seeds"] == 0
+    index = (out / "index.md").read_text()
+    assert "none / mnli_mt" not in index.split("## Missing cells")[-1]  # nothing of it is missing
+    per_language = (out / "per_language.md").read_text()
+    xnli, xquad = per_language.split("### demo-tiny: xquad")
+    assert "| none / mnli_mt | 83.0 (+10.0) |" in xnli and "mnli_mt" not in xquad
+    # Without the further targets, the two targets' results of (none, xnli) collide.
+    with pytest.raises(ValueError, match="several results for"):
+        write_report(load_results(paths), {}, tmp_path / "collided", **OPTIONS)

@@ -222,3 +222,42 @@ def test_a_target_trained_after_some_recipes_runs_their_cells_only(tmp_path):
     assert plan["target"] == 3 + 1 + 3  # mnli and squad_v1 after each recipe, panx after none
     assert plan["evaluate/panx"] == plan["evaluate/panx/typos"] == 1
     assert plan["evaluate/xnli"] == plan["evaluate/tatoeba"] == 3
+
+
+def test_a_second_target_of_a_benchmark_adds_its_own_jobs_and_keeps_exact_scopes(finished_run, tmp_path):
+    """Translated MNLI (mnli_mt, English and German) feeds XNLI beside English MNLI, trained after
+    `none` alone: on the finished run it plans its own data, one training and XNLI's evaluations of
+    that checkpoint, sharing every clean XNLI prepare and tokenize job; its checkpoint read both
+    languages' rows and no other; the report gains the row `none / mnli_mt`. Adding Chinese to its
+    training data then plans that language's data, that target's training, its evaluations and the
+    report, nothing of the English target."""
+    import shutil
+
+    workdir, config = finished_run
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, symlinks=True)
+
+    def direct(languages):
+        def change(data):
+            data["targets"]["mnli_mt"] = {"benches": ["xnli"], "recipes": ["none"]}
+            data.setdefault("data", {}).setdefault("languages", {})["mnli_mt"] = languages
+        return change
+
+    conditions = ["typos", "switched", "mixed", "probe", "flip", "flip-transfer"]
+    evaluations = Counter({"evaluate/xnli": 1, **{f"evaluate/xnli/{name}": 1 for name in conditions}})
+    two = changed_config(study, config, direct(["en", "de"]))
+    assert plan_of(study, two) == Counter({"prepare/mnli_mt/train": 2, "prepare/mnli_mt/dev": 1,
+                                           "tokenize/mnli_mt/train": 2, "tokenize/mnli_mt/dev": 1, "target": 1,
+                                           "report": 1, "all": 1}) + evaluations
+    result = snakemake(study, two)
+    assert result.returncode == 0, result.stderr[-5000:]
+    summary = read_json(study / "results" / "models" / "tiny" / "target" / "none" / "mnli_mt" / "seed1"
+                        / "training_summary.json")
+    rows = {lang: len(Path(study, "results", "data", "mnli_mt", "train", f"{lang}.jsonl").read_text().splitlines())
+            for lang in ("en", "de")}
+    assert summary["train_rows"] == {"mnli_mt": rows} and rows["en"] == rows["de"] > 0
+    main = (study / "results" / "report" / "main_table.md").read_text()
+    assert "| none / mnli_mt |" in main and "| mnli / mnli_mt |" not in main
+    three = changed_config(study, config, direct(["en", "de", "zh"]))
+    assert plan_of(study, three) == Counter({"prepare/mnli_mt/train": 1, "tokenize/mnli_mt/train": 1, "target": 1,
+                                             "report": 1, "all": 1}) + evaluations

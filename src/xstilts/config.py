@@ -176,10 +176,6 @@ class Plan:
             self._require_task(bench, "retrieval", split="test")
             if self.task(bench)["type"] != "retrieval":
                 raise ConfigError(f"retrieval benchmark '{bench}' has type '{self.task(bench)['type']}', not retrieval")
-        benches = [b for e in self.targets.values() for b in e["benches"]] + self.retrieval
-        duplicated = sorted({b for b in benches if benches.count(b) > 1})
-        if duplicated:
-            raise ConfigError(f"benchmark(s) {duplicated} are fed by more than one target")
         for model, spec in self.config["models"].items():
             if sum(source in spec for source in MODEL_SOURCES) != 1:
                 raise ConfigError(f"model '{model}' needs exactly one of {', '.join(map(repr, MODEL_SOURCES))}")
@@ -356,13 +352,15 @@ class Plan:
             if reference[key] not in known:
                 raise ConfigError(f"{where}.{key}: {reference[key]!r} is not one of this study's ({', '.join(map(str, known))})")
         for bench in benches:
-            if reference.get("target", self.target_of(bench)) != self.target_of(bench):
-                raise ConfigError(f"{where}.target: '{reference['target']}' does not feed '{bench}' "
-                                  f"({self.target_of(bench)} does)")
-            if not self.crossed(reference["recipe"], bench):
-                raise ConfigError(f"{where}.recipe: {self.target_of(bench)} is not trained after "
-                                  f"'{reference['recipe']}' (targets.{self.target_of(bench)}.recipes)")
-        return {"model": reference["model"], "recipe": reference["recipe"], "seed": reference["seed"]}
+            target = reference.get("target", self.first_target(bench))
+            if target not in self.targets_of(bench):
+                raise ConfigError(f"{where}.target: '{target}' does not feed '{bench}' "
+                                  f"({', '.join(self.targets_of(bench))} do)")
+            if not self.trains_after(target, reference["recipe"]):
+                raise ConfigError(f"{where}.recipe: {target} is not trained after "
+                                  f"'{reference['recipe']}' (targets.{target}.recipes)")
+        return {"model": reference["model"], "recipe": reference["recipe"], "seed": reference["seed"],
+                "target": reference.get("target")}
 
     def _transfer_set(self, name: str, attack: dict) -> dict:
         """An attack's transfer set, as the perturbation of its benchmarks that it is (kind `transfer`)."""
@@ -625,17 +623,31 @@ class Plan:
         crossed = self.targets[target]["recipes"]
         return crossed is None or recipe in crossed
 
-    def crossed(self, recipe: str, bench: str) -> bool:
-        """Whether `bench` is scored after `recipe`: always for retrieval (the recipe's encoder), and for
-        a task benchmark where its target is trained after that recipe."""
-        target = self.target_of(bench)
-        return target is None or self.trains_after(target, recipe)
+    def targets_of(self, bench: str) -> list[str]:
+        """The targets whose checkpoints a benchmark is scored on, in the config's order ([] for
+        retrieval, scored on the encoder a recipe hands on)."""
+        return [target for target, entry in self.targets.items() if bench in entry["benches"]]
 
-    def target_of(self, bench: str) -> str | None:
-        for target, entry in self.targets.items():
-            if bench in entry["benches"]:
-                return target
-        return None
+    def first_target(self, bench: str) -> str | None:
+        """The first target feeding a benchmark: its cells sit in the recipe's own row of the report;
+        any other target feeding it (multilingual fine-tuning beside English, say) gets rows of its own."""
+        return next(iter(self.targets_of(bench)), None)
+
+    def evaluations(self) -> list[tuple[str, str | None, str]]:
+        """(recipe, target, benchmark) for every checkpoint a benchmark is scored on: each target of
+        the benchmark trained after the recipe; target None for retrieval (the recipe's encoder)."""
+        return [(recipe, target, bench) for recipe in self.recipes for bench in self.benches()
+                for target in self.targets_of(bench) or [None]
+                if target is None or self.trains_after(target, recipe)]
+
+    def not_crossed(self) -> list[tuple[str, str, str]]:
+        """(recipe, target, benchmark) for each target of a benchmark not trained after the recipe."""
+        return [(recipe, target, bench) for recipe in self.recipes for bench in self.benches()
+                for target in self.targets_of(bench) if not self.trains_after(target, recipe)]
+
+    def further_targets(self) -> list[tuple[str, str]]:
+        """(target, benchmark) for every target of a benchmark after its first: the report's own rows."""
+        return [(target, bench) for bench in self.benches() for target in self.targets_of(bench)[1:]]
 
     def benches(self) -> list[str]:
-        return [b for e in self.targets.values() for b in e["benches"]] + self.retrieval
+        return list(dict.fromkeys(b for e in self.targets.values() for b in e["benches"])) + self.retrieval

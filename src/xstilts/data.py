@@ -21,8 +21,10 @@ def prepare(*, task: str, split: str, lang: str, source: str, spec: dict, out: s
     if source == "synthetic":
         from . import synthetic
 
+        # A translated task draws the facts of the task it translates (`stream`): its English rows are
+        # that task's own, its other languages' rows their translations.
         rows = synthetic.generate(spec["kind"], split=split, lang=lang, n=spec["n"], seed=spec["seed"],
-                                  stream=task, **spec.get("options", {}))
+                                  stream=spec.get("stream", task), **spec.get("options", {}))
     else:
         from . import sources
 

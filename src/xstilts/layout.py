@@ -31,3 +31,6 @@ ROBUSTNESS_FILES: tuple[str, ...] = (
     "robustness_drops.png",
     "robustness_drops.pdf",
 )
+# The Q-direct section's files, written where a benchmark has a further target (direct multilingual
+# fine-tuning beside the English target).
+DIRECT_FILES: tuple[str, ...] = ("q_direct.csv", "q_direct.md", "q_direct_drops.png", "q_direct_drops.pdf")

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import torch
 
 from .features import load_tokenizer, read_features
@@ -80,6 +81,9 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()
+    # What each task trained on, per language: a multilingual target's translations are all there.
+    summary["train_rows"] = {spec["name"]: {Path(path).stem: pq.read_metadata(path).num_rows
+                                            for path in train_files(spec["train"])} for spec in tasks}
     if is_main_process():  # rank 0 writes: every rank ends with the same weights and summary
         model.to("cpu")
         write_log(log_out, summary)

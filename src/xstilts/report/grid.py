@@ -25,8 +25,11 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import stats
-from ..layout import REPORT_FILES, ROBUSTNESS_FILES
+from ..config import CLEAN
+from ..layout import DIRECT_FILES, REPORT_FILES, ROBUSTNESS_FILES
+from . import direct as direct_section
 from . import robustness as robustness_section
+from .rows import SEPARATOR, FurtherTargets, row_benches, row_label, row_order
 from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tabular, markdown_table, mean_std,
                      new_figure, note_figure, number, signed, write_csv, write_figure, write_text)
 
@@ -67,6 +70,11 @@ FILE_DESCRIPTIONS = {
     "robustness.tex": "recipes x perturbations and attacks table (LaTeX, booktabs)",
     "robustness_drops.png": "drop by language under each perturbation, per recipe",
     "robustness_drops.pdf": "drop by language under each perturbation, per recipe (PDF)",
+    "q_direct.csv": "Q-direct: per compared pair of settings, group or language and condition, both settings' clean "
+                    "score or drop and their difference with its interval",
+    "q_direct.md": "Q-direct: English intermediate training against direct multilingual fine-tuning, with the answer",
+    "q_direct_drops.png": "drop by language under each condition, per setting Q-direct compares",
+    "q_direct_drops.pdf": "drop by language under each condition, per setting Q-direct compares (PDF)",
 }
 
 
@@ -91,9 +99,11 @@ class Column:
 # ---------------------------------------------------------------------------- loading
 
 
-def load_results(paths: Iterable[str | os.PathLike]) -> list[dict]:
-    """Read evaluation scores files (xstilts.evaluation.evaluate): one result dict per language."""
-    return [result for path in paths for result in _load_scores(Path(path))]
+def load_results(paths: Iterable[str | os.PathLike], further_targets: FurtherTargets = ()) -> list[dict]:
+    """Read evaluation scores files (xstilts.evaluation.evaluate): one result dict per language, its
+    `recipe` the report's row (report.rows: `recipe / target` for a benchmark's further targets)."""
+    return [{**result, "recipe": row_label(result["recipe"], result.get("target"), result["bench"], further_targets)}
+            for path in paths for result in _load_scores(Path(path))]
 
 
 def _load_scores(path: Path) -> list[dict]:
@@ -281,13 +291,14 @@ def _languages(langs: Iterable[str]) -> list[str]:
     return ([ENGLISH] if ENGLISH in langs else []) + sorted(langs - {ENGLISH})
 
 
-def _per_language_table(frame, models, recipes, benches, qa_benches) -> pd.DataFrame:
+def _per_language_table(frame, models, recipes, benches, qa_benches, further_targets=()) -> pd.DataFrame:
+    """One row per (model, bench, recipe, lang); a further target's row only for the benchmarks it feeds."""
     stats = frame.groupby(["model", "bench", "recipe", "lang"])["score"].agg(["mean", "std", "count"])
     rows = []
     for model in models:
         for bench in benches:
             present = frame[(frame["model"] == model) & (frame["bench"] == bench)]
-            for recipe in recipes:
+            for recipe in [r for r in recipes if bench in (row_benches(r, further_targets) or {bench})]:
                 for lang in _languages(present["lang"].unique()):
                     key = (model, bench, recipe, lang)
                     found = stats.loc[key] if key in stats.index else None
@@ -303,13 +314,18 @@ def _per_language_table(frame, models, recipes, benches, qa_benches) -> pd.DataF
 
 
 def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int],
-                 not_crossed: Mapping[tuple[str, str], str] | None = None) -> list[dict]:
+                 not_crossed: Mapping[tuple[str, str], str] | None = None,
+                 further_targets: FurtherTargets = ()) -> list[dict]:
     """Main-table cells with no value, or with fewer seeds than the model was run with; a cell the
-    config does not run (`not_crossed`: (recipe, bench) -> its target) says so instead."""
+    config does not run (`not_crossed`: (recipe, bench) -> its target) says so instead. A further
+    target's row has no cell for the benchmarks it does not feed, nor averages."""
     issues = []
     for row in main.itertuples(index=False):
         expected = seeds_by_model[row.model]
         if row.n_seeds >= expected:
+            continue
+        held = row_benches(row.recipe, further_targets)
+        if held is not None and (row.kind in AVERAGE_KINDS or row.bench not in held):
             continue
         target = (not_crossed or {}).get((row.recipe, row.bench))
         if target is not None:
@@ -338,6 +354,10 @@ def _main_markdown(main, models, recipes, columns) -> str:
     parts = ["Cells: mean ± sample std over seeds (the mean alone where one seed); "
              f"{MISSING} where there is no result. Benchmark score = mean over all its test languages, "
              "English included. QA benchmarks appear as F1 and as (EM+F1)/2.\n"]
+    if any(SEPARATOR in recipe for recipe in recipes):
+        parts.append(f"A recipe's row scores each benchmark on the first target that feeds it; a row `recipe{SEPARATOR}"
+                     "target` scores the benchmarks of a further target of theirs (multilingual fine-tuning, say) "
+                     "on that target's checkpoints, and has no averages.\n")
     for model in models:
         grid = _grid(main, model, recipes, labels, by="column")
         scores = [[recipe] + [mean_std(*grid.loc[(recipe, label), ["mean", "std"]]) for label in labels]
@@ -416,15 +436,17 @@ def _with_delta(mean: float, delta: float, recipe: str) -> str:
     return f"{mean:.1f} ({signed(delta)})"
 
 
-def _per_language_sections(per_language: pd.DataFrame):
-    """(model, bench, metric, languages, rows) for each per-language table, in table order."""
+def _per_language_sections(per_language: pd.DataFrame, recipes):
+    """(model, bench, metric, languages, its recipes' rows, table) for each per-language table, in
+    table order."""
     for (model, bench), table in per_language.groupby(["model", "bench"], sort=False):
-        yield model, bench, table["metric"].iloc[0], list(dict.fromkeys(table["lang"])), table
+        shown = [recipe for recipe in recipes if recipe in set(table["recipe"])]
+        yield model, bench, table["metric"].iloc[0], list(dict.fromkeys(table["lang"])), shown, table
 
 
-def _per_language_markdown(per_language, recipes) -> str:
+def _per_language_markdown(per_language, all_recipes) -> str:
     parts = ["Mean over seeds per language; in brackets the change against `none`.\n"]
-    for model, bench, metric, langs, table in _per_language_sections(per_language):
+    for model, bench, metric, langs, recipes, table in _per_language_sections(per_language, all_recipes):
         grid = _grid(table, model, recipes, langs, by="lang")
         rows = [[recipe] + [_with_delta(*grid.loc[(recipe, lang), ["mean", "delta"]], recipe) for lang in langs]
                 for recipe in recipes]
@@ -433,9 +455,9 @@ def _per_language_markdown(per_language, recipes) -> str:
     return "\n".join(parts)
 
 
-def _per_language_latex(per_language, recipes) -> str:
+def _per_language_latex(per_language, all_recipes) -> str:
     lines = ["% Generated by xstilts.report; needs \\usepackage{booktabs,graphicx}."]
-    for model, bench, metric, langs, table in _per_language_sections(per_language):
+    for model, bench, metric, langs, recipes, table in _per_language_sections(per_language, all_recipes):
         grid = _grid(table, model, recipes, langs, by="lang")
         rows = []
         for recipe in recipes:
@@ -458,10 +480,15 @@ def _per_language_latex(per_language, recipes) -> str:
     return "\n".join(lines)
 
 
-def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None) -> str:
+def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None,
+                    q_direct: str | None = None) -> str:
     names = [name for name in REPORT_FILES if name != "index.md"] + (list(ROBUSTNESS_FILES) if q_adv else [])
+    names += list(DIRECT_FILES) if q_direct else []
     links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in names)
     robustness = f"## Robustness (Q-adv)\n\n{q_adv}\nTables and figure: [robustness.md](robustness.md).\n\n" if q_adv else ""
+    if q_direct:
+        robustness += (f"## Direct multilingual fine-tuning (Q-direct)\n\n{q_direct}\n"
+                       "Tables and figure: [q_direct.md](q_direct.md).\n\n")
     return (
         f"# {title}\n\n"
         "Zero-shot cross-lingual transfer after English intermediate-task training. "
@@ -511,33 +538,37 @@ def _draw_heatmap(ax, grid: pd.DataFrame, limit: float):
 
 
 def _plot_per_language_bars(per_language: pd.DataFrame, recipes) -> Figure:
-    sections = list(_per_language_sections(per_language))
+    sections = list(_per_language_sections(per_language, recipes))
     if not sections:
         return note_figure("no per-language results")
-    widest = max(len(langs) for _, _, _, langs, _ in sections)
+    widest = max(len(langs) for _, _, _, langs, _, _ in sections)
     # About a tenth of an inch per bar, within what a screen or a page can still show.
     width = min(MAX_FIGURE_WIDTH, max(7.0, 0.1 * widest * len(recipes) + 2))
     figure = new_figure(width, 2.8 * len(sections))
     axes = figure.subplots(len(sections), 1, squeeze=False)[:, 0]
     colors = colormaps["tab10" if len(recipes) <= 10 else "tab20"]
-    for ax, (model, bench, metric, langs, table) in zip(axes, sections):
-        _draw_grouped_bars(ax, _grid(table, model, recipes, langs, by="lang"), recipes, langs, colors)
+    for ax, (model, bench, metric, langs, shown, table) in zip(axes, sections):
+        _draw_grouped_bars(ax, _grid(table, model, shown, langs, by="lang"), shown, langs,
+                           [colors(recipes.index(recipe) % colors.N) for recipe in shown])
         ax.set_title(f"{model}: {bench}", fontsize=9)
         ax.set_ylabel(metric)
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside upper center", ncols=min(len(recipes), 6), fontsize=8)
+    # Every row once (a further target's row is in its benchmarks' panels only).
+    legend = {label: handle for ax in axes for handle, label in zip(*ax.get_legend_handles_labels())}
+    labels = sorted(legend, key=recipes.index)
+    figure.legend([legend[label] for label in labels], labels, loc="outside upper center",
+                  ncols=min(len(labels), 6), fontsize=8)
     return figure
 
 
-def _draw_grouped_bars(ax, grid: pd.DataFrame, recipes, langs, colors) -> None:
+def _draw_grouped_bars(ax, grid: pd.DataFrame, recipes, langs, colors: list) -> None:
     width = 0.8 / len(recipes)
     positions = np.arange(len(langs))
-    for index, recipe in enumerate(recipes):
+    for index, (recipe, color) in enumerate(zip(recipes, colors)):
         rows = grid.loc[recipe].reindex(langs)
         offset = (index - (len(recipes) - 1) / 2) * width
         ax.bar(positions + offset, rows["mean"].to_numpy(dtype=float), width,
                yerr=rows["std"].fillna(0.0).to_numpy(dtype=float), capsize=1.5, error_kw={"linewidth": 0.6},
-               label=recipe, color=colors(index % colors.N))
+               label=recipe, color=color)
     ax.set_xticks(positions, langs, fontsize=8)
 
 
@@ -605,6 +636,7 @@ def write_report(
     mixed: Mapping[str, tuple[str, str]] | None = None,
     transfers: Mapping[str, str] | None = None,
     not_crossed: Mapping[tuple[str, str], str] | None = None,
+    further_targets: FurtherTargets = (),
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -617,7 +649,8 @@ def write_report(
     language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)); the
     `transfers` (an attack's transfer set -> the checkpoint its texts were made against) go with the
     attacks. `not_crossed` ((recipe, benchmark) -> its target, where the target is not trained after
-    the recipe) names the cells the config does not run.
+    the recipe) names the cells the config does not run. `further_targets` ((target, benchmark) for a
+    benchmark's targets after its first) are the rows `recipe / target` (report.rows) the loaders named.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -626,15 +659,17 @@ def write_report(
     qa_benches = set(qa_benches)
     frame = _results_frame(results, qa_benches)
     models = sorted(frame["model"].unique())
-    recipes = _ordered([r for r in recipe_order if r != BASELINE], frame["recipe"].unique(), first=BASELINE)
+    preferred = [BASELINE] + [r for r in recipe_order if r != BASELINE]
+    recipes = _ordered(row_order(preferred, further_targets, set(frame["recipe"])), frame["recipe"].unique(),
+                       first=BASELINE)
     benches = _ordered(bench_order, frame["bench"].unique())
     columns = _main_columns(benches, qa_benches)
 
     scores, language_issues = _seed_scores(frame)
     main = _main_table(scores, models, recipes, columns, seed_spread)
-    per_language = _per_language_table(frame, models, recipes, benches, qa_benches)
+    per_language = _per_language_table(frame, models, recipes, benches, qa_benches, further_targets)
     seeds_by_model = frame.groupby("model")["seed"].nunique().to_dict()
-    issues = language_issues + _cell_issues(main, seeds_by_model, not_crossed)
+    issues = language_issues + _cell_issues(main, seeds_by_model, not_crossed, further_targets)
 
     main_markdown = _main_markdown(main, models, recipes, columns)
     write_csv(out_dir / "main_table.csv", main)
@@ -649,11 +684,15 @@ def write_report(
     write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
     write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
     # The index goes last: its presence says the rest is complete.
-    q_adv = None
-    if perturbed:
+    q_adv = q_direct = None
+    spread_columns = {b: f"{b} F1" for b in qa_benches}
+    if perturbed and any(condition != CLEAN for _, _, _, condition, _ in perturbed):
         q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
-                                                 seed_spread=seed_spread,
-                                                 spread_columns={b: f"{b} F1" for b in qa_benches},
+                                                 seed_spread=seed_spread, spread_columns=spread_columns,
                                                  sets=perturbed_sets, mixed=mixed, transfers=transfers)
-    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv))
-    return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())]
+    if perturbed and further_targets:
+        q_direct = direct_section.write_section(perturbed, out_dir, rows=recipes, further_targets=further_targets,
+                                                seed_spread=seed_spread, spread_columns=spread_columns)
+    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv, q_direct))
+    return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())
+            + (DIRECT_FILES if q_direct else ())]

@@ -28,6 +28,7 @@ from ..config import CLEAN
 from ..robustness.drops import compare_drops, key_metrics, robustness_gaps
 from .render import (MISSING, latex_escape, latex_tabular, markdown_table, mean_std, new_figure, note_figure, number,
                      signed, write_csv, write_figure, write_text)
+from .rows import FurtherTargets, row_label
 
 BASELINE = "none"
 ENGLISH = "en"
@@ -53,15 +54,19 @@ class Evaluation:
         return any("clean_score" in metrics for metrics in self.metrics.values())
 
 
-def load_evaluations(scores_paths: Iterable[str | Path]) -> dict[Key, Evaluation]:
-    """Each scores file with the predictions file beside it (xstilts.evaluation writes both)."""
+def load_evaluations(scores_paths: Iterable[str | Path], further_targets: FurtherTargets = ()) -> dict[Key, Evaluation]:
+    """Each scores file with the predictions file beside it (xstilts.evaluation writes both), keyed
+    by the report's row (report.rows) in place of the recipe."""
     found = {}
     for path in map(Path, scores_paths):
         results = json.loads(path.read_text(encoding="utf-8"))["results"]
         if not results:
             continue
         first = results[0]
-        key = (first["model"], first["recipe"], first["bench"], first.get("condition", CLEAN), int(first["seed"]))
+        row = row_label(first["recipe"], first.get("target"), first["bench"], further_targets)
+        key = (first["model"], row, first["bench"], first.get("condition", CLEAN), int(first["seed"]))
+        if key in found:
+            raise ValueError(f"{path}: a second evaluation of {key}")
         predictions: dict[str, dict[str, dict]] = {}
         for line in (path.parent / "predictions.jsonl").read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
@@ -207,7 +212,7 @@ def _against_baseline(evaluations, cells, model, recipe, bench, condition, sprea
     empty = {"vs_none": np.nan, "low": np.nan, "high": np.nan, "interval": ""}
     if recipe == BASELINE or BASELINE not in set(cells["recipe"]):
         return empty
-    runs = {r: _runs(evaluations, model, r, bench, condition) for r in (recipe, BASELINE)}
+    runs = {r: example_runs(evaluations, model, r, bench, condition) for r in (recipe, BASELINE)}
     if all(run is not None for side in runs.values() for run in side):
         if min(len(side) for side in runs.values()) < 2 and spread is None:
             return {**empty, "interval": "none: one seed and no report.seed_spread"}
@@ -217,7 +222,7 @@ def _against_baseline(evaluations, cells, model, recipe, bench, condition, sprea
     return _seed_only(cells, recipe, spread)
 
 
-def _runs(evaluations, model, recipe, bench, condition, langs=None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+def example_runs(evaluations, model, recipe, bench, condition, langs=None) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """Per seed: the per-example (clean, perturbed) scores of every language (or of `langs`), pooled;
     None where the metric has no per-example scores."""
     runs = []
@@ -264,9 +269,9 @@ def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame,
         if ENGLISH not in set(cells["lang"]):
             continue
         spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
-        english = _runs(evaluations, model, recipe, bench, condition, {ENGLISH})
+        english = example_runs(evaluations, model, recipe, bench, condition, {ENGLISH})
         for lang in [lang for lang in dict.fromkeys(cells["lang"]) if lang != ENGLISH]:
-            mine = _runs(evaluations, model, recipe, bench, condition, {lang})
+            mine = example_runs(evaluations, model, recipe, bench, condition, {lang})
             row = {"model": model, "recipe": recipe, "bench": bench, "condition": condition, "lang": lang,
                    "gap": cells.loc[cells["lang"] == lang, "gap"].mean(), "low": np.nan, "high": np.nan}
             single = min(len(mine), len(english)) < 2

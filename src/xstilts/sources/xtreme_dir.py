@@ -1,7 +1,8 @@
 """The `xtreme_dir` source: a folder as google-research/xtreme's scripts/download_data.sh leaves it.
 
 The catalog spec gives a `format` and, per split of ours, a file (or file stem) relative to the
-folder, with `{lang}` (and `{code}`, from `codes`) filled in. The caller adds `root`, the folder.
+folder, with `{lang}` (and `{code}`, from `codes`) filled in, or such files by language with `*` for
+the others. The caller adds `root`, the folder.
 
     tsv_pair     xnli/, pawsx/: `{split}-{lang}.tsv`, rows sentence1<TAB>sentence2<TAB>label, no header
                  (written by csv.writer, so read by csv.reader)
@@ -56,6 +57,12 @@ DEFAULT_FIELDS = {
 }
 
 
+def _template(files: str | dict, lang: str) -> str:
+    """A split's file: one template, or templates by language with `*` for the others (translate-train
+    data: English's own file beside the translations')."""
+    return files if isinstance(files, str) else files.get(lang, files["*"])
+
+
 def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
     fmt = spec.get("format")
     files = spec.get("files", {})
@@ -65,7 +72,7 @@ def read(info, *, split: str, lang: str, spec: dict) -> list[dict]:
     if not spec.get("root"):
         raise DataSourceError(f"task '{info.name}': no XTREME folder given (config key data.xtreme_dir)")
     values = {"lang": lang, "code": spec.get("codes", {}).get(lang, lang), "split": split}
-    target = Path(spec["root"]) / files[split].format(**values)
+    target = Path(spec["root"]) / _template(files[split], lang).format(**values)
     hint = f"\n{spec['hint']}" if spec.get("hint") else ""
     if fmt == "bucc":
         return _bucc(target, lang, hint)

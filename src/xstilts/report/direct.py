@@ -1,0 +1,240 @@
+"""The Q-direct section: does English intermediate-task training degrade robustness in non-English
+languages compared with direct multilingual fine-tuning (the target trained on its data in many
+languages, with no intermediate stage)?
+
+A benchmark fed by a further target (report.rows: the row `none / mnli_mt` is direct multilingual
+fine-tuning) is compared setting against setting on the examples both score:
+- each recipe's own row (its intermediate stage, or none, then the English target) against
+  `none / <target>`;
+- `<recipe> / <target>` (intermediate stage, then the multilingual target) against both.
+For each pair, per group of languages (English; the others) and per language, the difference of
+clean scores and, under each perturbation or attack, the difference of drops, each with a 95%
+interval from xstilts.robustness.drops: a bootstrap over examples (pooled over the group's
+languages) and the seeds where both sides have two or more, the measured seed spread of the clean
+score (report.seed_spread) where one side has one. Metrics that are not a mean over examples
+(entity and mining F1) get intervals over seeds alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from .. import stats
+from ..config import CLEAN
+from ..robustness.drops import compare_drops
+from .render import markdown_table, new_figure, note_figure, number, signed, write_csv, write_figure, write_text
+from .robustness import BASELINE, ENGLISH, Evaluation, Key, example_runs, per_language
+from .rows import SEPARATOR, FurtherTargets
+
+COLUMNS = ["model", "bench", "setting", "against", "level", "group", "condition", "setting_value", "against_value",
+           "difference", "low", "high", "interval"]
+
+
+def comparisons(evaluations: Mapping[Key, Evaluation], rows: Iterable[str],
+                further_targets: FurtherTargets) -> list[tuple[str, str, str, str]]:
+    """(model, bench, setting, against) for every pair of rows Q-direct compares, in row order."""
+    present = {(model, row, bench) for model, row, bench, condition, _ in evaluations if condition == CLEAN}
+    rows = list(dict.fromkeys([*rows, *(row for _, row, _ in sorted(present))]))
+    found = []
+    for target, bench in further_targets:
+        direct = f"{BASELINE}{SEPARATOR}{target}"
+        for model in sorted({m for m, _, b in present if b == bench}):
+            if (model, direct, bench) not in present:
+                continue
+            mine = [row for row in rows if (model, row, bench) in present and row != direct]
+            for row in mine:
+                if SEPARATOR not in row:
+                    found.append((model, bench, row, direct))
+                elif row.endswith(f"{SEPARATOR}{target}"):
+                    found.append((model, bench, row, direct))
+                    recipe = row.split(SEPARATOR, 1)[0]
+                    if recipe in mine:
+                        found.append((model, bench, row, recipe))
+    return found
+
+
+def language_groups(languages: Iterable[str]) -> dict[str, list[str]]:
+    """The groups compared: English, and the other languages together."""
+    others = [lang for lang in languages if lang != ENGLISH]
+    return {name: langs for name, langs in (("English", [ENGLISH] if ENGLISH in languages else []),
+                                            ("non-English", others)) if langs}
+
+
+def clean_runs(evaluations: Mapping[Key, Evaluation], model: str, row: str, bench: str,
+               langs: Iterable[str]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per seed: each example's clean score (0-1) in `langs`, pooled, beside zeros (so that its
+    "drop" is the clean score); None where the metric has no per-example scores."""
+    langs, runs = set(langs), []
+    for (m, r, b, condition, _), evaluation in sorted(evaluations.items()):
+        if (m, r, b, condition) != (model, row, bench, CLEAN):
+            continue
+        scores = [record.get("example_score") for lang in evaluation.scores if lang in langs
+                  for _, record in sorted(evaluation.predictions.get(lang, {}).items())]
+        complete = scores and all(score is not None for score in scores)
+        runs.append((np.asarray(scores, dtype=float), np.zeros(len(scores))) if complete else None)
+    return runs
+
+
+def _seed_values(evaluations, by_key: pd.DataFrame, model, row, bench, condition, langs) -> pd.Series:
+    """Per seed, the mean over `langs` of the clean score, or of the drop under `condition`."""
+    if condition == CLEAN:
+        return pd.Series({seed: np.mean([e.scores[lang] for lang in langs if lang in e.scores])
+                          for (m, r, b, c, seed), e in sorted(evaluations.items())
+                          if (m, r, b, c) == (model, row, bench, CLEAN)}, dtype=float).dropna()
+    mine = by_key[(by_key["model"] == model) & (by_key["recipe"] == row) & (by_key["bench"] == bench)
+                  & (by_key["condition"] == condition) & by_key["lang"].isin(list(langs))]
+    return mine.groupby("seed")["drop"].mean()
+
+
+def _compared(a_runs, b_runs, a_seeds: pd.Series, b_seeds: pd.Series, spread) -> dict:
+    """Setting minus against, with its interval: over examples and seeds where every seed has
+    per-example scores, over seeds alone otherwise."""
+    found = {"setting_value": a_seeds.mean(), "against_value": b_seeds.mean(), "low": np.nan, "high": np.nan}
+    found["difference"] = found["setting_value"] - found["against_value"]
+    single = min(len(a_seeds), len(b_seeds)) < 2
+    if single and spread is None:
+        return {**found, "interval": "none: one seed and no report.seed_spread"}
+    if a_runs and b_runs and all(run is not None for run in a_runs + b_runs):
+        result = compare_drops(a_runs, b_runs, seed_spread=spread)
+        return {**found, "setting_value": result.recipe_drop, "against_value": result.baseline_drop,
+                "difference": result.difference, "low": result.low, "high": result.high,
+                "interval": "examples+seed spread" if single else "examples+seeds"}
+    if single:
+        half = stats.reference_half_width(spread[0], spread[1], len(a_seeds), len(b_seeds))
+    else:
+        half = stats.welch_half_width(a_seeds.std(ddof=1), len(a_seeds), b_seeds.std(ddof=1), len(b_seeds))
+    return {**found, "low": found["difference"] - half, "high": found["difference"] + half,
+            "interval": "seeds only (the metric is not a mean over examples)"}
+
+
+def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, rows: Iterable[str],
+                 further_targets: FurtherTargets, seed_spread: Mapping[str, tuple[float, float]] | None,
+                 spread_columns: Mapping[str, str]) -> pd.DataFrame:
+    """One row per (compared pair, group or language, condition): clean scores, or drops under the
+    condition, of both settings and their difference with its interval."""
+    found = []
+    for model, bench, setting, against in comparisons(evaluations, rows, further_targets):
+        both = [{c for m, r, b, c, _ in evaluations if (m, r, b) == (model, row, bench)} for row in (setting, against)]
+        conditions = [CLEAN] + sorted((both[0] & both[1]) - {CLEAN})
+        languages = list(dict.fromkeys(lang for (m, r, b, c, _), e in evaluations.items()
+                                       if (m, r, b, c) == (model, against, bench, CLEAN) for lang in e.scores))
+        spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
+        levels = [("group", name, langs) for name, langs in language_groups(languages).items()]
+        levels += [("language", lang, [lang]) for lang in languages]
+        for level, group, langs in levels:
+            for condition in conditions:
+                runs = [clean_runs(evaluations, model, row, bench, langs) if condition == CLEAN
+                        else example_runs(evaluations, model, row, bench, condition, set(langs))
+                        for row in (setting, against)]
+                seeds = [_seed_values(evaluations, by_key, model, row, bench, condition, langs)
+                         for row in (setting, against)]
+                found.append({"model": model, "bench": bench, "setting": setting, "against": against,
+                              "level": level, "group": group, "condition": condition,
+                              **_compared(*runs, *seeds, spread)})
+    return pd.DataFrame(found, columns=COLUMNS)
+
+
+# ---------------------------------------------------------------------------- writing
+def _cell(row) -> str:
+    """A difference with its interval; in italics where the interval contains 0."""
+    if pd.isna(row.difference):
+        return "–"
+    if pd.isna(row.low):
+        return signed(row.difference)
+    text = f"{signed(row.difference)} [{signed(row.low)}, {signed(row.high)}]"
+    return f"_{text}_" if row.low <= 0 <= row.high else text
+
+
+def _tables(table: pd.DataFrame, level: str) -> str:
+    """Per (model, bench), pairs x groups (or languages), a column per condition."""
+    parts = []
+    for (model, bench), cells in table[table["level"] == level].groupby(["model", "bench"], sort=False):
+        conditions = list(dict.fromkeys(cells["condition"]))
+        header = ["setting − against", level] + [
+            "clean score" if c == CLEAN else f"drop under {c}" for c in conditions]
+        lines = []
+        for (setting, against, group), row in cells.groupby(["setting", "against", "group"], sort=False):
+            by_condition = {r.condition: r for r in row.itertuples(index=False)}
+            lines.append([f"`{setting}` − `{against}`", group] + [_cell(by_condition[c]) for c in conditions])
+        parts.append(f"### {bench} ({model}), by {level}\n\n" + markdown_table(header, lines))
+    return "\n".join(parts)
+
+
+def q_direct(table: pd.DataFrame) -> str:
+    """The answer: per benchmark, each English-intermediate recipe's own row against direct
+    multilingual fine-tuning, in the non-English languages, clean and under each condition."""
+    lines = []
+    mine = table[(table["level"] == "group") & (table["group"] == "non-English")
+                 & ~table["setting"].str.contains(SEPARATOR, regex=False)]
+    for (model, bench, setting, against), cells in mine.groupby(["model", "bench", "setting", "against"], sort=False):
+        if setting == BASELINE:
+            continue
+        parts = []
+        for row in cells.itertuples(index=False):
+            what = "clean score" if row.condition == CLEAN else f"drop under {row.condition}"
+            parts.append(f"{what} {number(row.setting_value)} against {number(row.against_value)}, "
+                         f"{_cell(row)}{_reading(row)}")
+        lines.append(f"- **{bench}** ({model}), non-English languages, `{setting}` (English intermediate training, "
+                     f"English target) against `{against}` (direct multilingual fine-tuning): " + "; ".join(parts) + ".")
+    if not lines:
+        return ("No English intermediate recipe is compared with direct multilingual fine-tuning here (the config "
+                "needs a recipe besides `none` and a further target trained after `none`).\n")
+    return "\n".join(lines) + "\n"
+
+
+def _reading(row) -> str:
+    if pd.isna(row.low):
+        return " (no interval)"
+    if row.low <= 0 <= row.high:
+        return " (cannot be told from noise)"
+    if row.condition == CLEAN:
+        return " (higher)" if row.difference > 0 else " (lower)"
+    return " (it loses more)" if row.difference > 0 else " (it loses less)"
+
+
+def _plot(by_key: pd.DataFrame, table: pd.DataFrame) -> Figure:
+    """Drop by language under each condition, one marker per setting compared."""
+    pairs = table[table["condition"] != CLEAN][["model", "bench", "condition", "setting", "against"]].drop_duplicates()
+    panels = list(pairs.groupby(["model", "bench", "condition"], sort=False))
+    if not panels:
+        return note_figure("no perturbation or attack of a benchmark with direct multilingual fine-tuning")
+    figure = new_figure(7.0, 2.6 * len(panels))
+    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
+    colors = colormaps["tab10"]
+    for ax, ((model, bench, condition), cells) in zip(axes, panels):
+        settings = list(dict.fromkeys([*cells["against"], *cells["setting"]]))
+        mine = by_key[(by_key["model"] == model) & (by_key["bench"] == bench) & (by_key["condition"] == condition)]
+        langs = list(dict.fromkeys(mine["lang"]))
+        for index, setting in enumerate(settings):
+            drops = mine[mine["recipe"] == setting].groupby("lang")["drop"].mean().reindex(langs)
+            ax.plot(range(len(langs)), drops.to_numpy(dtype=float), marker="os^vDP"[index % 6], linestyle="none",
+                    color=colors(index % colors.N), label=setting)
+        ax.set_xticks(range(len(langs)), langs, fontsize=8)
+        ax.set_ylabel("drop (points)")
+        ax.set_title(f"{model}: {bench} under {condition}", fontsize=9)
+        ax.legend(fontsize=7)
+    return figure
+
+
+def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, rows: list[str], further_targets: FurtherTargets,
+                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> str:
+    """Write DIRECT_FILES (xstilts.layout); returns the Q-direct answer (Markdown) for the report's index."""
+    by_key = per_language(evaluations)
+    table = direct_table(evaluations, by_key, rows, further_targets, seed_spread, spread_columns)
+    answer = q_direct(table)
+    write_csv(out_dir / "q_direct.csv", table)
+    write_text(out_dir / "q_direct.md", "# Q-direct: English intermediate training against direct multilingual "
+               "fine-tuning\n\nEach cell: the first setting's clean score (or drop under a condition, in points) minus "
+               "the second's, on the same examples, with its 95% interval (bootstrap over examples and seeds, or the "
+               "measured seed spread where a side has one seed); in italics where the interval contains 0, such a "
+               f"difference cannot be told from noise. `none{SEPARATOR}<target>` is direct multilingual fine-tuning; "
+               f"`<recipe>{SEPARATOR}<target>` is the recipe's intermediate stage followed by it.\n\n"
+               f"## Answer\n\n{answer}\n## By group of languages\n\n{_tables(table, 'group')}\n"
+               f"## By language\n\n{_tables(table, 'language')}\n![Drop by language](q_direct_drops.png)\n")
+    write_figure(out_dir, "q_direct_drops", _plot(by_key, table))
+    return answer
