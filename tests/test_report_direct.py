@@ -97,3 +97,14 @@ def test_write_report_writes_the_section_and_the_answer_in_the_index(tmp_path):
     assert "## Direct multilingual fine-tuning (Q-direct)" in index and "`mnli` (English intermediate" in index
     table = pd.read_csv(tmp_path / "q_direct.csv")
     assert set(zip(table["setting"], table["against"])) == {("none", DIRECT), ("mnli", DIRECT)}
+
+
+def test_drops_from_clean_scores_apart_beyond_noise_come_with_relative_drops_and_the_caveat():
+    evaluations = study({"mnli": ({"en": 90, "de": 40}, {"en": 80, "de": 30}),
+                         DIRECT: ({"en": 90, "de": 90}, {"en": 80, "de": 60})})
+    answer = q_direct(direct_table(evaluations, per_language(evaluations), ["mnli", DIRECT], FURTHER, SPREAD, {}))
+    assert "(it loses less)" in answer and "the side nearer chance has less to lose" in answer
+    assert "typos 25.0% against 33.3%" in answer  # 10 of 40 points against 30 of 90
+    close = study({"mnli": ({"en": 90, "de": 80}, {"en": 80, "de": 50}),
+                   DIRECT: ({"en": 90, "de": 81}, {"en": 80, "de": 70})})
+    assert "less to lose" not in q_direct(direct_table(close, per_language(close), ["mnli", DIRECT], FURTHER, SPREAD, {}))

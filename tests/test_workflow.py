@@ -171,25 +171,33 @@ def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_pa
 def test_robustness_study_dry_run_plans_its_job_counts(tmp_path):
     """configs/robustness.yaml (Q-adv) plans with no data, model or dictionaries present: six recipes,
     six targets and benchmarks, five perturbations of every benchmark, mixed pairs and three attacks
-    of the two pair benchmarks, hotflip's transfer set of each, three seeds."""
+    of the two pair benchmarks, hotflip's transfer set of each, three seeds; and the translate-train-all
+    targets of XNLI, PAWS-X and XQuAD-R (Q-direct), each after `none` and one English recipe."""
     plan = plan_of(tmp_path, ROOT / "configs" / "robustness.yaml")
-    assert plan["intermediate"] == 5 * 3 and plan["target"] == 6 * 6 * 3
-    for bench in ["xnli", "pawsx", "xcopa", "udpos_r", "panx_r", "xquad_r"]:
-        assert plan[f"evaluate/{bench}"] == 6 * 3
+    assert plan["intermediate"] == 5 * 3 and plan["target"] == 6 * 6 * 3 + 3 * 2 * 3
+    english_rows = {"xcopa": 6, "udpos_r": 6, "panx_r": 6, "xnli": 6 + 2, "pawsx": 6 + 2, "xquad_r": 6 + 2}
+    for bench, rows in english_rows.items():
+        assert plan[f"evaluate/{bench}"] == rows * 3
         for perturbation in ["char_noise_05", "char_noise_10", "word_noise_05", "word_noise_10", "codeswitch_30"]:
-            assert plan[f"evaluate/{bench}/{perturbation}"] == 6 * 3
+            assert plan[f"evaluate/{bench}/{perturbation}"] == rows * 3
+    # translate-train-all reads each translated language's train split (XNLI 15, PAWS-X 7, SQuAD 11:
+    # no Romanian) and English dev
+    assert plan["prepare/mnli_mt/train"] == plan["tokenize/mnli_mt/train"] == 15
+    assert plan["prepare/pawsx_mt/train"] == 7 and plan["prepare/squad_mt_all/train"] == 11
+    assert plan["prepare/squad_mt_all/dev"] == 1
     # One perturbed set per (benchmark, test language, perturbation): XNLI 15, PAWS-X 7, XCOPA 11,
     # UD-POS-R 38, PAN-X-R 48, XQuAD-R 12 test languages.
-    assert plan["evaluate/xnli/mixed_pair"] == plan["evaluate/pawsx/mixed_pair"] == 6 * 3
+    assert plan["evaluate/xnli/mixed_pair"] == plan["evaluate/pawsx/mixed_pair"] == 8 * 3
     assert "evaluate/xcopa/mixed_pair" not in plan
     for bench in ["xnli", "pawsx"]:
         for condition in ["pgd", "hotflip", "codeswitch_attack", "hotflip-transfer"]:
-            assert plan[f"evaluate/{bench}/{condition}"] == 6 * 3
+            assert plan[f"evaluate/{bench}/{condition}"] == 8 * 3
     assert "evaluate/xcopa/pgd" not in plan
     # mixed pairs and hotflip's transfer sets: one per XNLI (15) and PAWS-X (7) test language
     assert sum(n for label, n in plan.items() if label.startswith("perturb/")) == 5 * 131 + 2 * (15 + 7)
     assert plan["perturb/xnli/test/codeswitch_30"] == plan["tokenize/xnli/test/codeswitch_30"] == 15
-    assert sum(plan.values()) == 2520 + 4 * 2 * 6 * 3 + 2 * (15 + 7) + 2 and plan["report"] == 1
+    direct = 3 * 2 * 3 + (11 + 11 + 6) * 2 * 3 + 2 * (15 + 7 + 11 + 3)  # targets, evaluations, data
+    assert sum(plan.values()) == 2520 + 4 * 2 * 6 * 3 + 2 * (15 + 7) + 2 + direct and plan["report"] == 1
 
 
 def test_paper_grid_dry_run_plans_the_design_job_counts(tmp_path):

@@ -180,11 +180,27 @@ def q_direct(table: pd.DataFrame) -> str:
             parts.append(f"{what} {number(row.setting_value)} against {number(row.against_value)}, "
                          f"{_cell(row)}{_reading(row)}")
         lines.append(f"- **{bench}** ({model}), non-English languages, `{setting}` (English intermediate training, "
-                     f"English target) against `{against}` (direct multilingual fine-tuning): " + "; ".join(parts) + ".")
+                     f"English target) against `{against}` (direct multilingual fine-tuning): " + "; ".join(parts)
+                     + "." + _level_caveat(cells))
     if not lines:
         return ("No English intermediate recipe is compared with direct multilingual fine-tuning here (the config "
                 "needs a recipe besides `none` and a further target trained after `none`).\n")
     return "\n".join(lines) + "\n"
+
+
+def _level_caveat(cells: pd.DataFrame) -> str:
+    """Where the clean scores differ beyond noise, drops start from different heights: a model nearer
+    chance has less to lose, so its smaller drop is no evidence of robustness. Say so, with the drops
+    relative to each side's clean score."""
+    clean = cells[cells["condition"] == CLEAN].iloc[0]
+    if pd.isna(clean.low) or clean.low <= 0 <= clean.high:
+        return ""
+    relative = [f"{row.condition} {number(100 * row.setting_value / clean.setting_value)}% against "
+                f"{number(100 * row.against_value / clean.against_value)}%"
+                for row in cells[cells["condition"] != CLEAN].itertuples(index=False)]
+    return (f" The clean scores differ beyond noise, so the drops start from different heights and the side "
+            f"nearer chance has less to lose" + (f"; drops relative to each side's clean score: {', '.join(relative)}."
+                                                 if relative else "."))
 
 
 def _reading(row) -> str:
