@@ -99,33 +99,42 @@ def state_dir(stage_path):
 
 
 # ---- what a stage reads -----------------------------------------------------------------------
-def task_spec(model, task):
-    """Everything the training loop needs to know of one training task."""
+def task_spec(model, task, stage):
+    """Everything the training loop needs to know of one training task. A target selected on
+    several languages (`selection: multilingual`) has one dev set per (benchmark, language)."""
     entry = PLAN.task(task)
-    return {
+    english = PLAN.selects_on_dev(task)
+    spec = {
         "name": task,
         "type": entry["type"],
         "labels": entry.get("labels"),
         "metric": entry["metric"],
         "settings": PLAN.task_settings(task),
         "train": [features_path(model, task, "train", lang) for lang in PLAN.train_languages(task)],
-        "dev": features_path(model, task, "dev", "en") if PLAN.selects_on_dev(task) else None,
-        "dev_examples": data_path(task, "dev", "en") if PLAN.selects_on_dev(task) else None,
+        "dev": features_path(model, task, "dev", "en") if english else None,
+        "dev_examples": data_path(task, "dev", "en") if english else None,
     }
+    if multilingual := (PLAN.multilingual_dev(task) if stage == "target" else []):
+        spec["dev"] = {f"{bench}/{lang}": features_path(model, bench, "dev", lang) for bench, lang in multilingual}
+        spec["dev_examples"] = {f"{bench}/{lang}": data_path(bench, "dev", lang) for bench, lang in multilingual}
+        spec["dev_metrics"] = {f"{bench}/{lang}": PLAN.task(bench)["metric"] for bench, lang in multilingual}
+    return spec
 
 
-def training_inputs(model, tasks):
+def training_inputs(model, tasks, stage):
     files = []
     for task in tasks:
-        spec = task_spec(model, task)
-        files += spec["train"] + [path for key in ("dev", "dev_examples") if (path := spec[key])]
+        spec = task_spec(model, task, stage)
+        files += spec["train"]
+        for key in ("dev", "dev_examples"):
+            files += list(spec[key].values()) if isinstance(spec[key], dict) else [spec[key]] if spec[key] else []
     return files
 
 
 def train_spec(stage, model, name, tasks, path):
     """What a training job computes (one param: a planned study calls each param function of each
     job): its tasks, the settings that decide its result, and where its resumable state lives."""
-    return {"tasks": [task_spec(model, task) for task in tasks], "hp": PLAN.result_settings(stage, model, name),
+    return {"tasks": [task_spec(model, task, stage) for task in tasks], "hp": PLAN.result_settings(stage, model, name),
             "state_dir": state_dir(path)}
 
 

@@ -27,6 +27,10 @@ rule report:
         not_crossed=PLAN.not_crossed(),
         # (target, benchmark) for each benchmark's targets after its first: rows `recipe / target`.
         further_targets=PLAN.further_targets(),
+        # Per benchmark, its languages' script, family (or constructed properties) and distance to English.
+        language_info=PLAN.language_profiles(),
+        # Targets chosen on several languages' dev sets (selection: multilingual), said in the report.
+        selection=PLAN.selection_notes(),
         title=f"xstilts report: {config.get('run_name', 'run')}",
         code=CODE["report"],
     log:

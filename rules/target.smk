@@ -1,7 +1,7 @@
 rule target:
     input:
         encoder=target_encoder,
-        data=lambda w: training_inputs(w.model, [w.target]),
+        data=lambda w: training_inputs(w.model, [w.target], "target"),
     output:
         target_checkpoint_files(),
         train_log="results/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl",

@@ -139,7 +139,8 @@ def test_configuration_reads_no_module_of_the_data_side(demo_config, tmp_path):
              "[plan.prepare_spec(t, s) for t, s in plan.data_splits()]; "
              "print(sorted(m for m in sys.modules if m.startswith(('xstilts.', 'torch', 'transformers'))))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert eval(loaded) == ["xstilts.catalog", "xstilts.config", "xstilts.io"]  # io: file helpers, no data side
+    # io: file helpers; languages: the table of language groups the config is checked against.
+    assert eval(loaded) == ["xstilts.catalog", "xstilts.config", "xstilts.io", "xstilts.languages"]
 
 
 def test_a_target_may_list_only_recipes_of_the_study(demo_config):
@@ -183,4 +184,28 @@ def test_an_attack_transfer_reference_names_a_target_of_its_benchmark(demo_confi
         Plan(demo_config)
     reference.update(target="mnli_mt", recipe="mnli")
     with pytest.raises(ConfigError, match=r"transfer_from.recipe: mnli_mt is not trained after 'mnli'"):
+        Plan(demo_config)
+
+
+def test_multilingual_selection_reads_every_language_of_the_benchmarks_dev_split(demo_config):
+    """English selection reads the target task's English dev set only; `selection: multilingual`
+    reads the dev split of the benchmarks it feeds in all their languages, and the report says so."""
+    plan = Plan(demo_config)
+    assert plan.multilingual_dev("panx") == [] and plan.data_splits()[("panx", "dev")] == ["en"]
+    assert plan.selection_notes() == {}
+    demo_config["targets"]["panx"] = {"benches": ["panx"], "selection": "multilingual"}
+    plan = Plan(demo_config)
+    langs = ["en", "de", "ru", "ar", "zh"]
+    assert plan.multilingual_dev("panx") == [("panx", lang) for lang in langs]
+    assert plan.data_splits()[("panx", "dev")] == langs
+    assert plan.selection_notes() == {"panx": "the mean over the dev sets of panx in en, de, ru, ar, zh"}
+
+
+def test_multilingual_selection_without_a_multilingual_dev_split_is_refused(demo_config):
+    demo_config["targets"]["squad_v1"] = {"benches": ["xquad"], "selection": "multilingual"}
+    with pytest.raises(ConfigError, match="targets.squad_v1.selection: multilingual needs a benchmark with a dev "
+                                          "split in two or more languages, and xquad has no such split"):
+        Plan(demo_config)
+    demo_config["targets"]["squad_v1"] = {"benches": ["xquad"], "selection": "everywhere"}
+    with pytest.raises(ConfigError, match="selection"):
         Plan(demo_config)

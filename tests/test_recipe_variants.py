@@ -175,3 +175,25 @@ def test_import_keeps_the_lm_head_and_falls_back_to_the_encoder(tmp_path, pretra
     import_model(str(encoder_only), tmp_path / "imported-encoder")
     assert not any("lm_head" in k for k in load_file(tmp_path / "imported-encoder" / "model.safetensors"))
     load_encoder(tmp_path / "imported-encoder")
+
+
+def test_a_target_selected_on_several_languages_reads_one_dev_set_per_benchmark_and_language(tmp_path, pretrained):
+    """selection: multilingual: dev, dev_examples and dev_metrics by "bench/lang"; each set is cut to
+    eval_examples on its own and scored in its own language."""
+    tokenizer = load_tokenizer(pretrained)
+    spec = {"name": "mnli_mt", "type": "classification", "labels": NLI, "metric": "accuracy", "settings": {},
+            "train": [features_file(tmp_path / "train.parquet", "classification", NLI, nli_examples("t", 12), tokenizer)],
+            "dev": {}, "dev_examples": {}, "dev_metrics": {}, "eval_examples": 4}
+    for lang in ("en", "de"):
+        key = f"xnli/{lang}"
+        spec["dev"][key] = features_file(tmp_path / f"dev-{lang}.parquet", "classification", NLI,
+                                         nli_examples(lang, 6), tokenizer)
+        write_jsonl(tmp_path / f"dev-{lang}.jsonl", nli_examples(lang, 6))
+        spec["dev_examples"][key] = str(tmp_path / f"dev-{lang}.jsonl")
+        spec["dev_metrics"][key] = "accuracy"
+    task = train_stages.train_task_from(spec)
+    assert list(task.selection_sets()) == ["xnli/en", "xnli/de"]
+    assert [(dev.lang, len(dev.examples), len(dev.features["input_ids"])) for dev in task.dev_sets.values()] == \
+        [("en", 4, 4), ("de", 4, 4)]
+    assert task.dev_features is None
+    assert train_stages.dev_files(spec["dev"]) == list(spec["dev"].values())

@@ -108,3 +108,29 @@ def test_drops_from_clean_scores_apart_beyond_noise_come_with_relative_drops_and
     close = study({"mnli": ({"en": 90, "de": 80}, {"en": 80, "de": 50}),
                    DIRECT: ({"en": 90, "de": 81}, {"en": 80, "de": 70})})
     assert "less to lose" not in q_direct(direct_table(close, per_language(close), ["mnli", DIRECT], FURTHER, SPREAD, {}))
+
+
+def test_the_tables_group_the_other_languages_by_their_profiles_and_list_the_languages(tmp_path):
+    """de and ru share a script group, ar is alone in its own; the group's difference pools its languages."""
+    from xstilts.languages import profiles, source
+    evaluations = study({
+        "mnli": ({"en": 90, "de": 60, "ru": 50, "ar": 40}, {"en": 80, "de": 30, "ru": 20, "ar": 20}),
+        DIRECT: ({"en": 90, "de": 80, "ru": 80, "ar": 70}, {"en": 80, "de": 70, "ru": 70, "ar": 60})})
+    info = {"xnli": {"source": source(False), "languages": profiles(["en", "de", "ru", "ar"], synthetic=False)}}
+    table = direct_table(evaluations, per_language(evaluations), ["mnli", DIRECT], FURTHER, SPREAD, {}, info)
+    row = {(r.level, r.group, r.condition): r for r in table.itertuples(index=False)}
+    assert {group for level, group, _ in row if level == "family"} == {"Indo-European", "Afro-Asiatic"}
+    assert row[("family", "Indo-European", "typos")].difference == pytest.approx(20.0)  # de, ru: 30 lost against 10
+    assert row[("script", "Arabic", "clean")].difference == pytest.approx(-30.0)
+    assert {group for level, group, _ in row if level == "script"} == {"Latin", "Cyrillic", "Arabic"}
+    assert not [key for key in row if key[0] in ("script", "family") and key[1] == "en"]
+    clean = [{"model": "m", "recipe": r, "target": "mnli_mt" if r == DIRECT else "mnli", "bench": "xnli",
+              "condition": "clean", "seed": 1, "lang": lang, "score": e.scores[lang], "metrics": {}}
+             for (_, r, _, condition, _), e in evaluations.items() if condition == "clean" for lang in e.scores]
+    write_report(clean, {}, tmp_path, recipe_order=["mnli"], bench_order=["xnli"], qa_benches=[], title="t",
+                 seed_spread=SPREAD, perturbed=evaluations, further_targets=FURTHER, language_info=info)
+    text = (tmp_path / "q_direct.md").read_text()
+    assert "## By family (languages other than English)" in text and "## By script" in text
+    assert "| ar | Arabic | Afro-Asiatic | far (≥ 0.320) | 0.320 | 1.000 |" in text
+    assert "Source: URIEL via lang2vec 1.1.2" in text
+    assert (tmp_path / "q_direct_distance.png").stat().st_size > 0

@@ -56,6 +56,26 @@ def test_a_recipe_that_loses_much_more_is_stated_and_one_that_loses_the_same_is_
     assert "`multi`" not in answer.split("excludes zero:")[1].split(".")[0]
 
 
+def test_a_drop_from_a_different_clean_level_is_stated_with_the_caveat_and_relative_drops():
+    """`direct` starts 40 points higher in German and loses more: its clean level differs beyond noise,
+    so the sentence says the drops start from different heights; `mnli` starts where `none` does."""
+    evaluations = study({"none": (10, 20), "mnli": (40, 50)})
+    evaluations[("m", "direct", "xnli", "clean", 1)] = evaluation({"en": 100, "de": 100})  # none: de 80
+    evaluations[("m", "direct", "xnli", "typos", 1)] = evaluation({"en": 60, "de": 50})
+    by_key = per_language(evaluations)
+    summary = summary_table(evaluations, by_key, ["none", "mnli", "direct"], SPREAD, {})
+    direct = summary[summary["recipe"] == "direct"].iloc[0]
+    assert direct.clean_vs_none == pytest.approx(10.0) and direct.clean_low > 0  # mean of en +0, de +20
+    mnli = summary[summary["recipe"] == "mnli"].iloc[0]
+    assert mnli.clean_vs_none == pytest.approx(0.0) and mnli.clean_low < 0 < mnli.clean_high
+    answer = q_adv(summary, by_key)
+    direct_part = answer.split("`direct` +")[1].split("; `")[0]
+    assert "it loses more than `none` (the clean scores differ beyond noise (100.0 against 90.0)" in direct_part
+    assert "typos 45.0% against 16.7%" in direct_part  # drops 45 of 100 and 15 of 90
+    mnli_part = answer.split("`mnli` +")[1].split("; `")[0]
+    assert "it loses more than `none`" in mnli_part and "clean scores differ" not in mnli_part
+
+
 def test_without_a_seed_spread_one_seed_gets_no_interval_and_no_claim():
     evaluations = study({"none": (10, 20), "mnli": (40, 50)})
     by_key = per_language(evaluations)

@@ -128,3 +128,20 @@ def test_gradient_checkpointing_changes_no_weight(setup, tmp_path):
     trainer.run()
     for (name, a), b in zip(plain.state_dict().items(), checkpointed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_a_task_selected_on_several_dev_sets_scores_their_mean(setup, tmp_path):
+    """selection: multilingual: the dev score is the mean of each set's score, each scored by its own
+    metric and language; here the second set's labels are flipped, so the two scores sum to 100."""
+    from xstilts.training import DevSet
+    pretrained, tokenizer, kind, train, dev_features, dev = setup
+    model, trainer = run(setup, tmp_path)
+    trainer.run()
+    english = trainer.dev_scores()["toy"]
+    flipped = [{**example, "label": LABELS[1 - LABELS.index(example["label"])]} for example in dev]
+    task = trainer.tasks[0]
+    task.dev_sets = {"xnli/en": DevSet(dev_features, dev, "accuracy", "en"),
+                     "xnli/de": DevSet(kind.featurize(flipped, tokenizer, {"max_length": 32}), flipped, "accuracy", "de")}
+    assert trainer.dev_scores()["toy"] == pytest.approx(50.0)  # (s + (100 - s)) / 2
+    task.dev_sets = {"xnli/en": task.dev_sets["xnli/en"]}
+    assert trainer.dev_scores()["toy"] == pytest.approx(english)

@@ -15,6 +15,7 @@ import jsonschema
 
 from .catalog import hub_ids, load_catalog
 from .io import parse_yaml
+from .languages import UnknownLanguage, profiles, source as language_source
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
@@ -121,6 +122,7 @@ def _as_entry(value, list_key: str) -> dict:
         {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
     if list_key == "benches":
         entry["recipes"] = None if isinstance(value, list) else value.get("recipes")
+        entry["selection"] = "english" if isinstance(value, list) else value.get("selection", "english")
     return entry
 
 
@@ -189,6 +191,9 @@ class Plan:
             if not languages:
                 raise ConfigError(f"data.languages leaves task '{task}' no language in its '{split}' split")
         self._check_pretrained_positions()
+        self.language_profiles()  # every language of every benchmark has its groups and distances
+        for target in self.targets:
+            self._check_selection(target)
         for task in self.config["data"].get("max_examples", {}):
             if task not in self.catalog:  # a typo would silently leave a corpus uncapped
                 raise ConfigError(f"data.max_examples: unknown task '{task}' (the catalog has: "
@@ -459,6 +464,9 @@ class Plan:
             add(task, "train")  # English, or every language of translated data and MLM corpora
             if self.selects_on_dev(task):
                 add(task, "dev", only_english=True)  # model selection reads the English dev set only
+        for target in self.targets:
+            for bench, _ in self.multilingual_dev(target):
+                add(bench, "dev")
         for bench in self.benches():
             add(bench, self.bench_split(bench))
             if self.has_pool(bench):
@@ -503,6 +511,35 @@ class Plan:
         """Whether a training task's English dev score enters checkpoint selection: not for MLM
         corpora trained alongside a recipe's supervised tasks (selection is on those)."""
         return "dev" in self.task(task)["splits"] and self.task(task)["type"] not in RECIPE_ONLY_TYPES
+
+    def multilingual_dev(self, target: str) -> list[tuple[str, str]]:
+        """(benchmark, language) of each dev set a target with `selection: multilingual` is selected
+        on: every language of the dev split of each benchmark it feeds that has one; [] for English
+        selection (the target task's English dev set, strict zero-shot)."""
+        entry = self.targets.get(target)
+        if entry is None or entry["selection"] != "multilingual":
+            return []
+        return [(bench, lang) for bench in entry["benches"] if "dev" in self.task(bench)["splits"]
+                for lang in self.languages(bench, "dev")]
+
+    def selection_notes(self) -> dict[str, str]:
+        """Target -> the dev sets it is chosen on, for the targets not chosen on English dev data."""
+        notes = {}
+        for target in self.targets:
+            by_bench: dict[str, list[str]] = {}
+            for bench, lang in self.multilingual_dev(target):
+                by_bench.setdefault(bench, []).append(lang)
+            if by_bench:
+                notes[target] = "the mean over the dev sets of " + "; ".join(
+                    f"{bench} in {', '.join(langs)}" for bench, langs in by_bench.items())
+        return notes
+
+    def _check_selection(self, target: str) -> None:
+        entry = self.targets[target]
+        if entry["selection"] == "multilingual" and len({lang for _, lang in self.multilingual_dev(target)}) < 2:
+            raise ConfigError(f"targets.{target}.selection: multilingual needs a benchmark with a dev split in "
+                              f"two or more languages, and {', '.join(entry['benches'])} "
+                              f"{'has' if len(entry['benches']) == 1 else 'have'} no such split")
 
     def train_languages(self, task: str) -> list[str]:
         """The languages a training stage reads: English, except for tasks whose catalog train split
@@ -648,6 +685,20 @@ class Plan:
     def further_targets(self) -> list[tuple[str, str]]:
         """(target, benchmark) for every target of a benchmark after its first: the report's own rows."""
         return [(target, bench) for bench in self.benches() for target in self.targets_of(bench)[1:]]
+
+    def language_profiles(self) -> dict[str, dict]:
+        """Benchmark -> {"source": where its groups come from, "languages": language -> its groups and
+        distances to English} (xstilts.languages): the generator's constructed properties for the
+        demo's languages, URIEL's for real ones."""
+        found = {}
+        for bench in self.benches():
+            synthetic = self.source(bench) == "synthetic"
+            try:
+                langs = profiles(self.languages(bench, self.bench_split(bench)), synthetic=synthetic)
+            except UnknownLanguage as error:
+                raise ConfigError(f"benchmark '{bench}': {error}") from None
+            found[bench] = {"source": language_source(synthetic), "languages": langs}
+        return found
 
     def benches(self) -> list[str]:
         return list(dict.fromkeys(b for e in self.targets.values() for b in e["benches"])) + self.retrieval

@@ -21,12 +21,13 @@ from .modeling import (MultiTaskModel, build_model, check_fits, check_safetensor
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
-from .training import Trainer, TrainTask, inputs_identity, is_main_process, made_on_rank_zero, write_log
+from .training import DevSet, Trainer, TrainTask, inputs_identity, is_main_process, made_on_rank_zero, write_log
 
 
 def train_task_from(spec: dict, *, tokenizer=None, mlm_probability: float = 0.15) -> TrainTask:
     """spec: name, type, labels, metric, settings, train (parquet, or one per language), dev
-    (parquet), dev_examples (jsonl). MLM tasks need the encoder's tokenizer for their mask ids."""
+    (parquet), dev_examples (jsonl); under `selection: multilingual` dev, dev_examples and
+    dev_metrics are dicts by "bench/lang". MLM tasks need the encoder's tokenizer for their mask ids."""
     train = read_train_features(spec["train"])
     if spec["type"] == "mlm":
         kind = MaskedLM.for_tokenizer(tokenizer, mlm_probability)
@@ -35,7 +36,12 @@ def train_task_from(spec: dict, *, tokenizer=None, mlm_probability: float = 0.15
         kind = task_type(spec["type"])(labels)
     task = TrainTask(name=spec["name"], type=kind, train=train, metric=spec["metric"],
                      settings=spec.get("settings", {}))
-    if spec.get("dev"):
+    if isinstance(spec.get("dev"), dict):  # selection: multilingual, one set per "bench/lang"
+        for key, path in spec["dev"].items():
+            features, examples = dev_subset(read_features(path), read_jsonl(spec["dev_examples"][key]),
+                                            spec.get("eval_examples"))
+            task.dev_sets[key] = DevSet(features, examples, spec["dev_metrics"][key], key.rsplit("/", 1)[-1])
+    elif spec.get("dev"):
         task.dev_features = read_features(spec["dev"])
         task.dev_examples = read_jsonl(spec["dev_examples"])
         task.dev_features, task.dev_examples = dev_subset(task.dev_features, task.dev_examples,
@@ -51,6 +57,13 @@ def read_train_features(paths: str | Path | list) -> dict[str, list]:
 
 def train_files(paths: str | Path | list) -> list:
     return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def dev_files(dev: str | Path | dict | None) -> list:
+    """A task's dev features: none, the English file, or one per "bench/lang" (selection: multilingual)."""
+    if not dev:
+        return []
+    return list(dev.values()) if isinstance(dev, dict) else [dev]
 
 
 def dev_subset(features: dict[str, list], examples: list[dict], limit: int | None):
@@ -77,7 +90,7 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
         check_fits(task.train, model.encoder.config, f"task '{task.name}'")
     pad_id = model.encoder.config.pad_token_id
     inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
-    inputs += [path for spec in tasks for path in train_files(spec["train"]) + ([spec["dev"]] if spec.get("dev") else [])]
+    inputs += [path for spec in tasks for path in train_files(spec["train"]) + dev_files(spec.get("dev"))]
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()

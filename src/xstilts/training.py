@@ -42,9 +42,20 @@ WORLD_SIZE_KEY = "data_parallel_ranks"  # in the fingerprint and summary of a da
 RESUMED_KEY = "resumed_at_step"
 
 
+@dataclass(frozen=True)
+class DevSet:
+    """One dev split a task is selected on: its features and examples, and how it is scored."""
+
+    features: dict[str, list]
+    examples: list[dict]
+    metric: str
+    lang: str
+
+
 @dataclass
 class TrainTask:
-    """One task of a stage: its type, training features, and the English dev split for selection."""
+    """One task of a stage: its type, training features, and what it is selected on: its English
+    dev split, or (a target with `selection: multilingual`) `dev_sets`, whose scores are averaged."""
 
     name: str
     type: TaskType
@@ -53,6 +64,15 @@ class TrainTask:
     dev_examples: list[dict] | None = None
     metric: str = "accuracy"
     settings: dict = field(default_factory=dict)
+    dev_sets: dict[str, DevSet] = field(default_factory=dict)  # "bench/lang" -> the set, in place of English
+
+    def selection_sets(self) -> dict[str, DevSet]:
+        """The dev sets the task's selection score averages over (none: it is not selected on)."""
+        if self.dev_sets:
+            return self.dev_sets
+        if self.dev_features is None:
+            return {}
+        return {"en": DevSet(self.dev_features, self.dev_examples, self.metric, "en")}
 
 
 def set_determinism(seed: int, device: torch.device) -> None:
@@ -215,14 +235,17 @@ class Trainer:
         return shared[0]
 
     def dev_scores(self) -> dict[str, float]:
+        """Per task selected on dev: its score, averaged over its dev sets where it has several."""
         scores = {}
         for task in self.tasks:
-            if task.dev_features is None:
+            sets = task.selection_sets()
+            if not sets:
                 continue
-            _, result = evaluate_split(self.model, task.name, task.type, task.dev_features, task.dev_examples,
-                                       metric=task.metric, lang="en", settings=task.settings, pad_id=self.pad_id,
-                                       batch_size=self.eval_batch_size, device=self.device, bf16=self.bf16)
-            scores[task.name] = result["score"]
+            per_set = [evaluate_split(self.model, task.name, task.type, dev.features, dev.examples, metric=dev.metric,
+                                      lang=dev.lang, settings=task.settings, pad_id=self.pad_id,
+                                      batch_size=self.eval_batch_size, device=self.device, bf16=self.bf16)[1]["score"]
+                       for dev in sets.values()]
+            scores[task.name] = sum(per_set) / len(per_set)
         return scores
 
     # ---- resumable state ---------------------------------------------------------------

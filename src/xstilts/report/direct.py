@@ -24,12 +24,13 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .. import stats
 from ..config import CLEAN
-from ..robustness.drops import compare_drops
-from .render import markdown_table, new_figure, note_figure, number, signed, write_csv, write_figure, write_text
-from .robustness import BASELINE, ENGLISH, Evaluation, Key, example_runs, per_language
+from .render import (MISSING, markdown_table, new_figure, note_figure, number, signed, write_csv, write_figure,
+                     write_text)
+from .robustness import (BASELINE, ENGLISH, Evaluation, Key, compare_settings, example_runs, level_caveat,
+                         per_language)
 from .rows import SEPARATOR, FurtherTargets
+from .selection import selection_markdown
 
 COLUMNS = ["model", "bench", "setting", "against", "level", "group", "condition", "setting_value", "against_value",
            "difference", "low", "high", "interval"]
@@ -80,43 +81,50 @@ def clean_runs(evaluations: Mapping[Key, Evaluation], model: str, row: str, benc
     return runs
 
 
+def clean_seed_means(evaluations: Mapping[Key, Evaluation], model: str, row: str, bench: str,
+                     langs: Iterable[str]) -> pd.Series:
+    """Per seed, the clean score averaged over `langs`."""
+    langs = list(langs)
+    return pd.Series({seed: np.mean([e.scores[lang] for lang in langs if lang in e.scores])
+                      for (m, r, b, c, seed), e in sorted(evaluations.items())
+                      if (m, r, b, c) == (model, row, bench, CLEAN)}, dtype=float).dropna()
+
+
+def grouped_levels(languages: Iterable[str], profiles: Mapping[str, dict]) -> list[tuple[str, str, list[str]]]:
+    """(grouping, group, its non-English languages) for each grouping of the languages' profiles
+    (xstilts.languages: script, family, distance; the demo's script, lexicon, order), groups in the
+    order of their first language."""
+    others = [lang for lang in languages if lang != ENGLISH and lang in profiles]
+    groupings = list(dict.fromkeys(key for lang in others for key in profiles[lang]["groups"]))
+    levels = []
+    for grouping in groupings:
+        members: dict[str, list[str]] = {}
+        for lang in others:
+            members.setdefault(profiles[lang]["groups"][grouping], []).append(lang)
+        levels += [(grouping, group, langs) for group, langs in members.items()]
+    return levels
+
+
+def _profiles(language_info: Mapping[str, dict] | None, bench: str) -> dict[str, dict]:
+    return ((language_info or {}).get(bench) or {}).get("languages", {})
+
+
 def _seed_values(evaluations, by_key: pd.DataFrame, model, row, bench, condition, langs) -> pd.Series:
     """Per seed, the mean over `langs` of the clean score, or of the drop under `condition`."""
     if condition == CLEAN:
-        return pd.Series({seed: np.mean([e.scores[lang] for lang in langs if lang in e.scores])
-                          for (m, r, b, c, seed), e in sorted(evaluations.items())
-                          if (m, r, b, c) == (model, row, bench, CLEAN)}, dtype=float).dropna()
+        return clean_seed_means(evaluations, model, row, bench, langs)
     mine = by_key[(by_key["model"] == model) & (by_key["recipe"] == row) & (by_key["bench"] == bench)
                   & (by_key["condition"] == condition) & by_key["lang"].isin(list(langs))]
     return mine.groupby("seed")["drop"].mean()
 
 
-def _compared(a_runs, b_runs, a_seeds: pd.Series, b_seeds: pd.Series, spread) -> dict:
-    """Setting minus against, with its interval: over examples and seeds where every seed has
-    per-example scores, over seeds alone otherwise."""
-    found = {"setting_value": a_seeds.mean(), "against_value": b_seeds.mean(), "low": np.nan, "high": np.nan}
-    found["difference"] = found["setting_value"] - found["against_value"]
-    single = min(len(a_seeds), len(b_seeds)) < 2
-    if single and spread is None:
-        return {**found, "interval": "none: one seed and no report.seed_spread"}
-    if a_runs and b_runs and all(run is not None for run in a_runs + b_runs):
-        result = compare_drops(a_runs, b_runs, seed_spread=spread)
-        return {**found, "setting_value": result.recipe_drop, "against_value": result.baseline_drop,
-                "difference": result.difference, "low": result.low, "high": result.high,
-                "interval": "examples+seed spread" if single else "examples+seeds"}
-    if single:
-        half = stats.reference_half_width(spread[0], spread[1], len(a_seeds), len(b_seeds))
-    else:
-        half = stats.welch_half_width(a_seeds.std(ddof=1), len(a_seeds), b_seeds.std(ddof=1), len(b_seeds))
-    return {**found, "low": found["difference"] - half, "high": found["difference"] + half,
-            "interval": "seeds only (the metric is not a mean over examples)"}
-
-
 def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, rows: Iterable[str],
                  further_targets: FurtherTargets, seed_spread: Mapping[str, tuple[float, float]] | None,
-                 spread_columns: Mapping[str, str]) -> pd.DataFrame:
+                 spread_columns: Mapping[str, str], language_info: Mapping[str, dict] | None = None) -> pd.DataFrame:
     """One row per (compared pair, group or language, condition): clean scores, or drops under the
-    condition, of both settings and their difference with its interval."""
+    condition, of both settings and their difference with its interval. Levels: `group` (English;
+    the others), each grouping of the languages' profiles (`language_info`: bench -> {"source": ...,
+    "languages": lang -> profile}, xstilts.languages), `language`."""
     found = []
     for model, bench, setting, against in comparisons(evaluations, rows, further_targets):
         both = [{c for m, r, b, c, _ in evaluations if (m, r, b) == (model, row, bench)} for row in (setting, against)]
@@ -125,6 +133,7 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
                                        if (m, r, b, c) == (model, against, bench, CLEAN) for lang in e.scores))
         spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
         levels = [("group", name, langs) for name, langs in language_groups(languages).items()]
+        levels += grouped_levels(languages, _profiles(language_info, bench))
         levels += [("language", lang, [lang]) for lang in languages]
         for level, group, langs in levels:
             for condition in conditions:
@@ -135,7 +144,7 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
                          for row in (setting, against)]
                 found.append({"model": model, "bench": bench, "setting": setting, "against": against,
                               "level": level, "group": group, "condition": condition,
-                              **_compared(*runs, *seeds, spread)})
+                              **compare_settings(*runs, *seeds, spread)})
     return pd.DataFrame(found, columns=COLUMNS)
 
 
@@ -189,18 +198,11 @@ def q_direct(table: pd.DataFrame) -> str:
 
 
 def _level_caveat(cells: pd.DataFrame) -> str:
-    """Where the clean scores differ beyond noise, drops start from different heights: a model nearer
-    chance has less to lose, so its smaller drop is no evidence of robustness. Say so, with the drops
-    relative to each side's clean score."""
     clean = cells[cells["condition"] == CLEAN].iloc[0]
-    if pd.isna(clean.low) or clean.low <= 0 <= clean.high:
-        return ""
-    relative = [f"{row.condition} {number(100 * row.setting_value / clean.setting_value)}% against "
-                f"{number(100 * row.against_value / clean.against_value)}%"
-                for row in cells[cells["condition"] != CLEAN].itertuples(index=False)]
-    return (f" The clean scores differ beyond noise, so the drops start from different heights and the side "
-            f"nearer chance has less to lose" + (f"; drops relative to each side's clean score: {', '.join(relative)}."
-                                                 if relative else "."))
+    caveat = level_caveat(clean.setting_value, clean.against_value, clean.low, clean.high,
+                          [(row.condition, row.setting_value, clean.setting_value, row.against_value,
+                            clean.against_value) for row in cells[cells["condition"] != CLEAN].itertuples(index=False)])
+    return f" {caveat}" if caveat else ""
 
 
 def _reading(row) -> str:
@@ -237,20 +239,81 @@ def _plot(by_key: pd.DataFrame, table: pd.DataFrame) -> Figure:
     return figure
 
 
+def _languages_markdown(table: pd.DataFrame, language_info: Mapping[str, dict] | None) -> str:
+    """Per compared benchmark, its languages' groups and distances to English, and their source."""
+    parts = []
+    for bench in dict.fromkeys(table["bench"]):
+        info = (language_info or {}).get(bench)
+        if not info:
+            continue
+        profiles = info["languages"]
+        groupings = list(dict.fromkeys(key for profile in profiles.values() for key in profile["groups"]))
+        measures = list(dict.fromkeys(key for profile in profiles.values() for key in profile["distances"]))
+        header = ["language"] + groupings + [f"{measure} distance" for measure in measures]
+        lines = [[lang] + [profile["groups"].get(g, MISSING) for g in groupings]
+                 + [f"{profile['distances'][m]:.3f}" if m in profile["distances"] else MISSING for m in measures]
+                 for lang, profile in profiles.items()]
+        parts.append(f"### {bench}\n\nSource: {info['source']}.\n\n" + markdown_table(header, lines))
+    return "\n".join(parts) if parts else "No language groups were given.\n"
+
+
+def _plot_distance(table: pd.DataFrame, language_info: Mapping[str, dict] | None) -> Figure:
+    """Per benchmark and condition: each non-English language's difference of drops (setting minus
+    against, with its interval) against the language's distance to English."""
+    rows = table[(table["level"] == "language") & (table["group"] != ENGLISH) & (table["condition"] != CLEAN)]
+    panels = [(key, cells) for key, cells in rows.groupby(["model", "bench", "condition"], sort=False)
+              if _profiles(language_info, key[1])]
+    if not panels:
+        return note_figure("no language distances for a benchmark with direct multilingual fine-tuning")
+    figure = new_figure(7.0, 2.6 * len(panels))
+    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
+    colors = colormaps["tab10"]
+    for ax, ((model, bench, condition), cells) in zip(axes, panels):
+        profiles = _profiles(language_info, bench)
+        measure = next(iter(next(iter(profiles.values()))["distances"]))
+        for index, ((setting, against), pair) in enumerate(cells.groupby(["setting", "against"], sort=False)):
+            pair = pair[pair["group"].isin(list(profiles))]
+            x = [profiles[lang]["distances"][measure] for lang in pair["group"]]
+            y = pair["difference"].to_numpy(dtype=float)
+            errors = [y - pair["low"].to_numpy(dtype=float), pair["high"].to_numpy(dtype=float) - y]
+            ax.errorbar(x, y, yerr=errors, marker="os^vDP"[index % 6], linestyle="none", capsize=2,
+                        color=colors(index % colors.N), label=f"{setting} − {against}")
+            for lang, xi, yi in zip(pair["group"], x, y):
+                ax.annotate(lang, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_xlabel(f"{measure} distance to English")
+        ax.set_ylabel("difference of drops (points)")
+        ax.set_title(f"{model}: {bench} under {condition} (a picture, not a tested relation)", fontsize=9)
+        ax.legend(fontsize=7)
+    return figure
+
+
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, rows: list[str], further_targets: FurtherTargets,
-                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> str:
-    """Write DIRECT_FILES (xstilts.layout); returns the Q-direct answer (Markdown) for the report's index."""
+                  seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str],
+                  language_info: Mapping[str, dict] | None = None,
+                  selection: Mapping[str, str] | None = None) -> str:
+    """Write DIRECT_FILES (xstilts.layout); returns the Q-direct answer (Markdown) for the report's index.
+    `language_info`: bench -> {"source": where the groups come from, "languages": lang -> profile}
+    (xstilts.languages; Plan.language_profiles); `selection`: target -> the dev sets it is chosen on, for
+    targets not chosen on English dev data."""
     by_key = per_language(evaluations)
-    table = direct_table(evaluations, by_key, rows, further_targets, seed_spread, spread_columns)
+    table = direct_table(evaluations, by_key, rows, further_targets, seed_spread, spread_columns, language_info)
     answer = q_direct(table)
+    groupings = [level for level in dict.fromkeys(table["level"]) if level not in ("group", "language")]
+    by_grouping = "".join(f"## By {grouping} (languages other than English)\n\n{_tables(table, grouping)}\n"
+                          for grouping in groupings)
     write_csv(out_dir / "q_direct.csv", table)
     write_text(out_dir / "q_direct.md", "# Q-direct: English intermediate training against direct multilingual "
                "fine-tuning\n\nEach cell: the first setting's clean score (or drop under a condition, in points) minus "
                "the second's, on the same examples, with its 95% interval (bootstrap over examples and seeds, or the "
                "measured seed spread where a side has one seed); in italics where the interval contains 0, such a "
                f"difference cannot be told from noise. `none{SEPARATOR}<target>` is direct multilingual fine-tuning; "
-               f"`<recipe>{SEPARATOR}<target>` is the recipe's intermediate stage followed by it.\n\n"
-               f"## Answer\n\n{answer}\n## By group of languages\n\n{_tables(table, 'group')}\n"
-               f"## By language\n\n{_tables(table, 'language')}\n![Drop by language](q_direct_drops.png)\n")
+               f"`<recipe>{SEPARATOR}<target>` is the recipe's intermediate stage followed by it. "
+               f"{selection_markdown(selection)}\n"
+               f"## Answer\n\n{answer}\n## By group of languages\n\n{_tables(table, 'group')}\n{by_grouping}"
+               f"## By language\n\n{_tables(table, 'language')}\n![Drop by language](q_direct_drops.png)\n\n"
+               f"## The languages\n\n{_languages_markdown(table, language_info)}\n"
+               "![Difference of drops against distance to English](q_direct_distance.png)\n")
     write_figure(out_dir, "q_direct_drops", _plot(by_key, table))
+    write_figure(out_dir, "q_direct_distance", _plot_distance(table, language_info))
     return answer

@@ -32,6 +32,7 @@ from . import robustness as robustness_section
 from .rows import SEPARATOR, FurtherTargets, row_benches, row_label, row_order
 from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tabular, markdown_table, mean_std,
                      new_figure, note_figure, number, signed, write_csv, write_figure, write_text)
+from .selection import selection_markdown
 
 BASELINE = "none"
 ENGLISH = "en"
@@ -75,6 +76,9 @@ FILE_DESCRIPTIONS = {
     "q_direct.md": "Q-direct: English intermediate training against direct multilingual fine-tuning, with the answer",
     "q_direct_drops.png": "drop by language under each condition, per setting Q-direct compares",
     "q_direct_drops.pdf": "drop by language under each condition, per setting Q-direct compares (PDF)",
+    "q_direct_distance.png": "per language, the difference of drops Q-direct compares against its distance to English",
+    "q_direct_distance.pdf": "per language, the difference of drops Q-direct compares against its distance to English "
+                             "(PDF)",
 }
 
 
@@ -481,7 +485,7 @@ def _per_language_latex(per_language, all_recipes) -> str:
 
 
 def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None,
-                    q_direct: str | None = None) -> str:
+                    q_direct: str | None = None, selection: Mapping[str, str] | None = None) -> str:
     names = [name for name in REPORT_FILES if name != "index.md"] + (list(ROBUSTNESS_FILES) if q_adv else [])
     names += list(DIRECT_FILES) if q_direct else []
     links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in names)
@@ -494,7 +498,7 @@ def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: s
         "Zero-shot cross-lingual transfer after English intermediate-task training. "
         f"Overall averages: **{AVG_XTREME}** counts a QA benchmark by its F1, as XTREME's leaderboard; "
         f"**{AVG_JIANT}** counts it by (EM+F1)/2, as jiant's headline.\n\n"
-        f"## Main table\n\n{main_markdown}\n"
+        f"## Main table\n\n{main_markdown}\n{selection_markdown(selection)}\n"
         f"{robustness}"
         f"## Files\n\n{links}\n"
         "![Change against none](deltas_heatmap.png)\n\n"
@@ -637,6 +641,8 @@ def write_report(
     transfers: Mapping[str, str] | None = None,
     not_crossed: Mapping[tuple[str, str], str] | None = None,
     further_targets: FurtherTargets = (),
+    language_info: Mapping[str, dict] | None = None,
+    selection: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -651,6 +657,9 @@ def write_report(
     attacks. `not_crossed` ((recipe, benchmark) -> its target, where the target is not trained after
     the recipe) names the cells the config does not run. `further_targets` ((target, benchmark) for a
     benchmark's targets after its first) are the rows `recipe / target` (report.rows) the loaders named.
+    `language_info` (bench -> {"source", "languages": lang -> profile}, Plan.language_profiles) groups
+    the Q-direct tables by script, family and distance to English. `selection` (target -> the dev sets it
+    is chosen on, for targets with `selection: multilingual`) is said beside the main table and in Q-direct.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -692,7 +701,9 @@ def write_report(
                                                  sets=perturbed_sets, mixed=mixed, transfers=transfers)
     if perturbed and further_targets:
         q_direct = direct_section.write_section(perturbed, out_dir, rows=recipes, further_targets=further_targets,
-                                                seed_spread=seed_spread, spread_columns=spread_columns)
-    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv, q_direct))
+                                                seed_spread=seed_spread, spread_columns=spread_columns,
+                                                language_info=language_info, selection=selection)
+    write_text(out_dir / "index.md",
+               _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())
             + (DIRECT_FILES if q_direct else ())]

@@ -209,17 +209,58 @@ def summary_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, r
 
 
 def _against_baseline(evaluations, cells, model, recipe, bench, condition, spread) -> dict:
-    empty = {"vs_none": np.nan, "low": np.nan, "high": np.nan, "interval": ""}
+    """The recipe's drop minus `none`'s, and (for the caveat on levels) its clean score minus `none`'s."""
+    empty = {"vs_none": np.nan, "low": np.nan, "high": np.nan, "interval": "", "clean_vs_none": np.nan,
+             "clean_low": np.nan, "clean_high": np.nan}
     if recipe == BASELINE or BASELINE not in set(cells["recipe"]):
         return empty
-    runs = {r: example_runs(evaluations, model, r, bench, condition) for r in (recipe, BASELINE)}
-    if all(run is not None for side in runs.values() for run in side):
-        if min(len(side) for side in runs.values()) < 2 and spread is None:
-            return {**empty, "interval": "none: one seed and no report.seed_spread"}
-        result = compare_drops(runs[recipe], runs[BASELINE], seed_spread=spread)
-        kind = "examples+seeds" if min(len(side) for side in runs.values()) >= 2 else "examples+seed spread"
-        return {"vs_none": result.difference, "low": result.low, "high": result.high, "interval": kind}
-    return _seed_only(cells, recipe, spread)
+    langs = set(cells["lang"])
+    runs = [example_runs(evaluations, model, r, bench, condition, langs) for r in (recipe, BASELINE)]
+    per_seed = [cells[cells["recipe"] == r].groupby("seed") for r in (recipe, BASELINE)]
+    drops = compare_settings(*runs, *(seeds["drop"].mean() for seeds in per_seed), spread)
+    # The clean scores of the same examples (an attack's: its attacked ones), each beside zeros.
+    clean_only = [[None if run is None else (run[0], np.zeros_like(run[0])) for run in side] for side in runs]
+    clean = compare_settings(*clean_only, *(seeds["clean"].mean() for seeds in per_seed), spread)
+    return {"vs_none": drops["difference"], "low": drops["low"], "high": drops["high"], "interval": drops["interval"],
+            "clean_vs_none": clean["difference"], "clean_low": clean["low"], "clean_high": clean["high"]}
+
+
+def compare_settings(a_runs, b_runs, a_seeds: pd.Series, b_seeds: pd.Series, spread) -> dict:
+    """Setting a minus setting b (clean scores, or drops), with its 95% interval: over examples and
+    seeds where every seed has per-example scores (`a_runs`, `b_runs`: per seed, (clean, perturbed)
+    per example, or None), over the per-seed values `a_seeds`, `b_seeds` alone otherwise."""
+    found = {"setting_value": a_seeds.mean(), "against_value": b_seeds.mean(), "low": np.nan, "high": np.nan}
+    found["difference"] = found["setting_value"] - found["against_value"]
+    single = min(len(a_seeds), len(b_seeds)) < 2
+    if single and spread is None:
+        return {**found, "interval": "none: one seed and no report.seed_spread"}
+    if a_runs and b_runs and all(run is not None for run in a_runs + b_runs):
+        result = compare_drops(a_runs, b_runs, seed_spread=spread)
+        return {**found, "setting_value": result.recipe_drop, "against_value": result.baseline_drop,
+                "difference": result.difference, "low": result.low, "high": result.high,
+                "interval": "examples+seed spread" if single else "examples+seeds"}
+    if single:
+        half = stats.reference_half_width(spread[0], spread[1], len(a_seeds), len(b_seeds))
+    else:
+        half = stats.welch_half_width(a_seeds.std(ddof=1), len(a_seeds), b_seeds.std(ddof=1), len(b_seeds))
+    return {**found, "low": found["difference"] - half, "high": found["difference"] + half,
+            "interval": "seeds only (the metric is not a mean over examples)"}
+
+
+def level_caveat(clean_setting: float, clean_against: float, clean_low: float, clean_high: float,
+                 drops: Iterable[tuple[str, float, float, float, float]]) -> str:
+    """Where two settings' clean scores differ beyond noise, their drops start from different
+    heights: the side nearer chance has less to lose, so its smaller drop is no evidence of
+    robustness. Say so, with each drop relative to the clean score it fell from: `drops` holds
+    (condition, setting's drop, its clean score, against's drop, its clean score); an attack's clean
+    score is its attacked examples'. Empty where the clean scores cannot be told apart."""
+    if pd.isna(clean_low) or clean_low <= 0 <= clean_high:
+        return ""
+    relative = [f"{condition} {number(100 * a / a_clean)}% against {number(100 * b / b_clean)}%"
+                for condition, a, a_clean, b, b_clean in drops]
+    return (f"The clean scores differ beyond noise ({number(clean_setting)} against {number(clean_against)}), so the "
+            "drops start from different heights and the side nearer chance has less to lose"
+            + (f"; drops relative to each side's clean score: {', '.join(relative)}." if relative else "."))
 
 
 def example_runs(evaluations, model, recipe, bench, condition, langs=None) -> list[tuple[np.ndarray, np.ndarray] | None]:
@@ -241,22 +282,6 @@ def example_runs(evaluations, model, recipe, bench, condition, langs=None) -> li
         else:
             runs.append((np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])))
     return runs
-
-
-def _seed_only(cells, recipe, spread) -> dict:
-    """Entity and mining F1: the difference of mean drops with an interval over seeds alone."""
-    drops = {r: cells[cells["recipe"] == r].groupby("seed")["drop"].mean() for r in (recipe, BASELINE)}
-    a, b = drops[recipe], drops[BASELINE]
-    difference = a.mean() - b.mean()
-    if len(a) >= 2 and len(b) >= 2:
-        half = stats.welch_half_width(a.std(ddof=1), len(a), b.std(ddof=1), len(b))
-    elif spread is not None:
-        half = stats.reference_half_width(spread[0], spread[1], len(a), len(b))
-    else:
-        return {"vs_none": difference, "low": np.nan, "high": np.nan,
-                "interval": "none: one seed and no report.seed_spread"}
-    return {"vs_none": difference, "low": difference - half, "high": difference + half,
-            "interval": "seeds only (the metric is not a mean over examples)"}
 
 
 def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame,
@@ -336,7 +361,11 @@ def _condition_sentence(rows: pd.DataFrame, by_key: pd.DataFrame, model: str, be
         if pd.isna(row.low):
             untested.append(f"`{row.recipe}` ({row.interval or 'no baseline'})")
         elif row.low > 0 or row.high < 0:
-            effects.append(f"{cell}: it loses {'more' if row.vs_none > 0 else 'less'} than `{BASELINE}`")
+            b = base.iloc[0]  # an interval against `none` implies its row
+            caveat = level_caveat(row.clean, b.clean, row.clean_low, row.clean_high,
+                                  [(condition, row.drop, row.clean, b["drop"], b.clean)])
+            effects.append(f"{cell}: it loses {'more' if row.vs_none > 0 else 'less'} than `{BASELINE}`"
+                           + (f" ({caveat[0].lower()}{caveat[1:-1]})" if caveat else ""))
         else:
             unclear.append(cell)
     if effects:
