@@ -269,3 +269,32 @@ def test_a_second_target_of_a_benchmark_adds_its_own_jobs_and_keeps_exact_scopes
     three = changed_config(study, config, direct(["en", "de", "zh"]))
     assert plan_of(study, three) == Counter({"prepare/mnli_mt/train": 1, "tokenize/mnli_mt/train": 1, "target": 1,
                                              "report": 1, "all": 1}) + evaluations
+
+
+def test_a_target_selected_on_every_language_reads_the_benchmarks_dev_sets(finished_run, tmp_path):
+    """`selection: multilingual` on the XNLI target: the run prepares XNLI's dev sets (English's
+    is not the target task's own, MNLI's), retrains that target and what reads it; the log holds
+    each set's score beside their mean, and the report says which dev sets chose the checkpoint."""
+    import shutil
+
+    workdir, config = finished_run
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, symlinks=True)
+
+    def multilingual(data):
+        data["targets"]["mnli"] = {"benches": ["xnli"], "selection": "multilingual"}
+
+    changed = changed_config(study, config, multilingual)
+    plan = plan_of(study, changed)
+    assert plan["prepare/xnli/dev"] == plan["tokenize/xnli/dev"] == 3 and plan["target"] == 3
+    assert not plan["intermediate"] and not plan["evaluate/panx"]
+    result = snakemake(study, changed)
+    assert result.returncode == 0, result.stderr[-5000:]
+    log = [json.loads(line) for line in (study / "results" / "train_logs" / "tiny" / "target" / "none" / "mnli"
+                                         / "seed1.jsonl").read_text().splitlines()]
+    evaluated = [line for line in log if "dev_score" in line]
+    assert evaluated and all(set(line["dev_sets"]["mnli"]) == {"xnli/en", "xnli/de", "xnli/zh"} for line in evaluated)
+    for line in evaluated:
+        assert line["dev_score"] == pytest.approx(sum(line["dev_sets"]["mnli"].values()) / 3)
+    index = (study / "results" / "report" / "index.md").read_text()
+    assert "Target `mnli`: the mean over the dev sets of xnli in en, de, zh (`selection: multilingual`)." in index

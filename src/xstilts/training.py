@@ -75,6 +75,11 @@ class TrainTask:
         return {"en": DevSet(self.dev_features, self.dev_examples, self.metric, "en")}
 
 
+def task_scores(per_set: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Each task's selection score: the mean of its dev sets' scores."""
+    return {task: sum(sets.values()) / len(sets) for task, sets in per_set.items()}
+
+
 def set_determinism(seed: int, device: torch.device) -> None:
     """Seeded everywhere; deterministic kernels on CPU only (the design's promise), and without
     the NaN-filling of fresh tensors that deterministic mode adds (about 3% of a CPU step)."""
@@ -224,29 +229,29 @@ class Trainer:
         self.fingerprint = fingerprint(described_hp, seed, tasks, inputs)
 
     # ---- selection ---------------------------------------------------------------------
-    def shared_dev_scores(self) -> dict[str, float]:
+    def shared_dev_set_scores(self) -> dict[str, dict[str, float]]:
         """Dev scores, the same on every rank: rank 0 evaluates (all ranks hold the same weights)
         and broadcasts them; the others wait. Every rank then makes the same selection and stop
         decision from the same numbers, so no rank goes on alone into a collective."""
         if self.world_size == 1:
-            return self.dev_scores()
-        shared = [self.dev_scores() if self.rank == 0 else None]
+            return self.dev_set_scores()
+        shared = [self.dev_set_scores() if self.rank == 0 else None]
         torch.distributed.broadcast_object_list(shared, src=0)
         return shared[0]
 
+    def dev_set_scores(self) -> dict[str, dict[str, float]]:
+        """Per task selected on dev, the score of each of its dev sets (English; or, under
+        `selection: multilingual`, one per benchmark and language)."""
+        return {task.name: {key: evaluate_split(self.model, task.name, task.type, dev.features, dev.examples,
+                                                metric=dev.metric, lang=dev.lang, settings=task.settings,
+                                                pad_id=self.pad_id, batch_size=self.eval_batch_size, device=self.device,
+                                                bf16=self.bf16)[1]["score"]
+                            for key, dev in task.selection_sets().items()}
+                for task in self.tasks if task.selection_sets()}
+
     def dev_scores(self) -> dict[str, float]:
-        """Per task selected on dev: its score, averaged over its dev sets where it has several."""
-        scores = {}
-        for task in self.tasks:
-            sets = task.selection_sets()
-            if not sets:
-                continue
-            per_set = [evaluate_split(self.model, task.name, task.type, dev.features, dev.examples, metric=dev.metric,
-                                      lang=dev.lang, settings=task.settings, pad_id=self.pad_id,
-                                      batch_size=self.eval_batch_size, device=self.device, bf16=self.bf16)[1]["score"]
-                       for dev in sets.values()]
-            scores[task.name] = sum(per_set) / len(per_set)
-        return scores
+        """Per task selected on dev: its score, the mean over its dev sets."""
+        return task_scores(self.dev_set_scores())
 
     # ---- resumable state ---------------------------------------------------------------
     def resumable_state(self, s: dict, optimizer, scheduler, running_loss: torch.Tensor) -> dict:
@@ -459,11 +464,14 @@ class Trainer:
 
     def evaluate_and_select(self, s: dict) -> bool:
         """Dev evaluation; keeps the best weights. True when patience has run out."""
-        scores = self.shared_dev_scores()
-        if not scores:
+        per_set = self.shared_dev_set_scores()
+        if not per_set:
             return False
+        scores = task_scores(per_set)
         score = sum(scores.values()) / len(scores)
-        s["log"].append({"step": s["step"], "dev_score": score, "dev": scores})
+        line = {"step": s["step"], "dev_score": score, "dev": scores}
+        several = {task: sets for task, sets in per_set.items() if len(sets) > 1}
+        s["log"].append({**line, "dev_sets": several} if several else line)
         if score > s["best_score"]:
             s.update(best_score=score, best_step=s["step"], evals_since_best=0,
                      best_state={k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()})
