@@ -361,6 +361,16 @@ def _top_k_by_cosine(queries: np.ndarray, keys: np.ndarray, k: int, device: str 
     return sims_out, idx_out
 
 
+def top_k_by_cosine(queries: np.ndarray, keys: np.ndarray, k: int, *,
+                    device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Each query's k most cosine-similar keys, best first: (similarities, key indices), searched in
+    blocks (k is capped at the number of keys)."""
+    queries, keys = _unit_rows(queries), _unit_rows(keys)
+    if queries.dtype != keys.dtype:
+        queries, keys = queries.astype(np.float64), keys.astype(np.float64)
+    return _top_k_by_cosine(queries, keys, min(k, keys.shape[0]), device=device)
+
+
 def tatoeba_accuracy(src: np.ndarray, tgt: np.ndarray) -> float:
     """Share of src rows whose cosine nearest neighbour among tgt rows is the same row.
 

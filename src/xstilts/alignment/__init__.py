@@ -1,0 +1,9 @@
+"""Cross-lingual alignment of an encoder's sentence vectors (Q-align): how close each language's
+sentences sit to their English translations, per hidden layer.
+
+- measures: retrieval accuracy in both directions, the cosine margin of true pairs over the
+  nearest wrong ones, and linear CKA, raw and after centring each language on its own mean.
+
+Still to come (issue 10): the workflow stage over every checkpoint, clean and perturbed, and the
+report's Q-align section.
+"""
