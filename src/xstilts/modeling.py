@@ -27,6 +27,9 @@ SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # o
 PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
+ALL_LAYERS = "all"  # MultiTaskModel.encode's layer for every hidden state at once
+
+
 class MultiTaskModel(nn.Module):
     """A shared encoder and a head per task (`None` for heads a task type does not need)."""
 
@@ -38,13 +41,16 @@ class MultiTaskModel(nn.Module):
         # BERT-family encoders learnt a second token type for a pair's second segment; XLM-R has one type.
         self.uses_segments = getattr(encoder.config, "type_vocab_size", 1) > 1
 
-    def encode(self, input_ids, attention_mask, layer: int | None = None) -> torch.Tensor:
+    def encode(self, input_ids, attention_mask, layer: int | str | None = None):
+        """The last hidden state, or hidden state `layer` (0: the embeddings' output), or with
+        `layer=ALL_LAYERS` the tuple of every hidden state from one forward pass."""
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.uses_segments:
             inputs["token_type_ids"] = segment_ids(input_ids, attention_mask)
         if layer is None:
             return self.encoder(**inputs).last_hidden_state
-        return self.encoder(**inputs, output_hidden_states=True).hidden_states[layer]
+        hidden_states = self.encoder(**inputs, output_hidden_states=True).hidden_states
+        return hidden_states if layer == ALL_LAYERS else hidden_states[layer]
 
     def forward(self, head: str, batch: dict[str, torch.Tensor], task: TaskType | None = None):
         """Run `batch` through the encoder and the head `head`; `task` defaults to that head's type."""

@@ -1,6 +1,8 @@
 """Cross-lingual alignment of an encoder's sentence vectors (Q-align): how close each language's
 sentences sit to their English translations, per hidden layer.
 
+- vectors: every hidden state's mean-pooled sentence vectors from one forward pass, the retrieval
+  benchmarks' own vectors of each layer bit for bit;
 - measures: retrieval accuracy in both directions, the cosine margin of true pairs over the
   nearest wrong ones, and linear CKA, raw and after centring each language on its own mean.
 

@@ -1,0 +1,49 @@
+"""Sentence vectors at every hidden layer from one forward pass per batch: the embeddings' output
+and each layer's, mean-pooled over the real tokens exactly as the retrieval benchmarks pool their
+one layer (xstilts.tasks.retrieval), in the same batches, so that a layer's vectors here are that
+benchmark's vectors bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..inference import predict
+from ..modeling import ALL_LAYERS
+from ..tasks.retrieval import SOURCE, TARGET, Retrieval
+
+
+class EveryLayer(Retrieval):
+    """Retrieval's features and pooling, at every hidden state at once: per row (layers, hidden)."""
+
+    def forward(self, encode, head, batch):
+        mask = batch["attention_mask"].unsqueeze(-1)
+        pooled = [_mean_over_tokens(hidden.float(), mask.to(torch.float32))
+                  for hidden in encode(batch["input_ids"], batch["attention_mask"], layer=ALL_LAYERS)]
+        return None, torch.stack(pooled, dim=1)
+
+
+def _mean_over_tokens(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+def sentence_vectors(model, features: dict[str, list], *, pad_id: int, batch_size: int, device: torch.device,
+                     bf16: bool = True) -> np.ndarray:
+    """(rows, hidden states, hidden size): every row's mean-pooled vector at every hidden state."""
+    outputs = predict(model, "alignment", EveryLayer(), features, pad_id=pad_id, batch_size=batch_size,
+                      device=device, bf16=bf16)
+    return np.stack(outputs)
+
+
+def paired_sides(vectors: np.ndarray, features: dict[str, list]) -> tuple[np.ndarray, np.ndarray]:
+    """A parallel set's two sides (retrieval features: `side`, `line_id`), row i of each the same
+    line id: (source, target), each (lines, hidden states, hidden size)."""
+    sides, ids = np.asarray(features["side"]), np.asarray(features["line_id"])
+    source_ids, target_ids = ids[sides == SOURCE].tolist(), ids[sides == TARGET].tolist()
+    if sorted(source_ids) != sorted(target_ids):
+        missing = sorted(set(source_ids) ^ set(target_ids))[:5]
+        raise ValueError(f"a parallel set needs every line on both sides; unpaired line ids: {', '.join(missing)}")
+    where = {line: i for i, line in enumerate(target_ids)}
+    source = vectors[sides == SOURCE]
+    target = vectors[sides == TARGET][[where[line] for line in source_ids]]
+    return source, target

@@ -1,0 +1,56 @@
+"""Every layer's sentence vectors from one forward pass, pooled as the retrieval benchmarks pool:
+on a tiny XLM-R saved locally in the hub's layout, each layer's retrieval accuracy from the
+alignment vectors is the Tatoeba benchmark's own score of that layer, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from xstilts import synthetic
+from xstilts.alignment.measures import retrieval_accuracy
+from xstilts.alignment.vectors import paired_sides, sentence_vectors
+from xstilts.features import load_tokenizer
+from xstilts.inference import evaluate_split, predict
+from xstilts.modeling import load_for_inference
+from xstilts.tasks import task_type
+
+from helpers import tiny_pretrained
+
+SETTINGS = {"max_length": 48}
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    path = tiny_pretrained(tmp_path_factory.mktemp("xlmr"), hidden_size=32, layers=3)
+    return load_for_inference(path), load_tokenizer(path)
+
+
+def test_each_layers_retrieval_is_the_tatoeba_benchmarks_own_score(encoder):
+    model, tokenizer = encoder
+    examples = synthetic.generate("parallel", split="test", lang="de", n=40, seed=7, stream="tatoeba")
+    task = task_type("retrieval")(None)
+    features = task.featurize(examples, tokenizer, SETTINGS)
+    run = dict(pad_id=tokenizer.pad_token_id, batch_size=16, device=torch.device("cpu"), bf16=False)
+    vectors = sentence_vectors(model, features, **run)
+    assert vectors.shape == (2 * len(examples), 4, 32)  # embeddings' output and three layers
+    source, target = paired_sides(vectors, features)
+    for layer in range(4):
+        task.layer = layer
+        # The benchmark's own vectors of this layer, bit for bit (the layers differ from each other).
+        assert np.array_equal(np.stack(predict(model, "tatoeba", task, features, **run)), vectors[:, layer]), layer
+        _, result = evaluate_split(model, "tatoeba", task, features, examples, metric="accuracy", lang="de",
+                                   settings=SETTINGS, **run)
+        # Tatoeba's search: each target line's nearest source line.
+        assert retrieval_accuracy(target[:, layer], source[:, layer]) == result["score"], layer
+    assert not np.allclose(vectors[:, 1], vectors[:, 2])
+
+
+def test_a_set_with_a_line_on_one_side_only_is_refused(encoder):
+    model, tokenizer = encoder
+    examples = synthetic.generate("parallel", split="test", lang="de", n=6, seed=7, stream="tatoeba")
+    examples[2] = {**examples[2], "tgt": None}
+    features = task_type("retrieval")(None).featurize(examples, tokenizer, SETTINGS)
+    with pytest.raises(ValueError, match="unpaired line ids: " + examples[2]["id"]):
+        paired_sides(np.zeros((len(features["side"]), 1, 2)), features)
