@@ -215,14 +215,19 @@ def _reading(row) -> str:
     return " (it loses more)" if row.difference > 0 else " (it loses less)"
 
 
+def _stacked_axes(count: int):
+    """A figure of `count` panels, one above the other."""
+    figure = new_figure(7.0, 2.6 * count)
+    return figure, figure.subplots(count, 1, squeeze=False)[:, 0]
+
+
 def _plot(by_key: pd.DataFrame, table: pd.DataFrame) -> Figure:
     """Drop by language under each condition, one marker per setting compared."""
     pairs = table[table["condition"] != CLEAN][["model", "bench", "condition", "setting", "against"]].drop_duplicates()
     panels = list(pairs.groupby(["model", "bench", "condition"], sort=False))
     if not panels:
         return note_figure("no perturbation or attack of a benchmark with direct multilingual fine-tuning")
-    figure = new_figure(7.0, 2.6 * len(panels))
-    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
+    figure, axes = _stacked_axes(len(panels))
     colors = colormaps["tab10"]
     for ax, ((model, bench, condition), cells) in zip(axes, panels):
         settings = list(dict.fromkeys([*cells["against"], *cells["setting"]]))
@@ -265,8 +270,7 @@ def _plot_distance(table: pd.DataFrame, language_info: Mapping[str, dict] | None
               if _profiles(language_info, key[1])]
     if not panels:
         return note_figure("no language distances for a benchmark with direct multilingual fine-tuning")
-    figure = new_figure(7.0, 2.6 * len(panels))
-    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
+    figure, axes = _stacked_axes(len(panels))
     colors = colormaps["tab10"]
     for ax, ((model, bench, condition), cells) in zip(axes, panels):
         profiles = _profiles(language_info, bench)
