@@ -134,3 +134,16 @@ def test_the_tables_group_the_other_languages_by_their_profiles_and_list_the_lan
     assert "| ar | Arabic | Afro-Asiatic | far (≥ 0.320) | 0.320 | 1.000 |" in text
     assert "Source: URIEL via lang2vec 1.1.2" in text
     assert (tmp_path / "q_direct_distance.png").stat().st_size > 0
+
+
+def test_each_settings_robustness_gap_is_its_other_languages_drop_minus_englishs():
+    """mnli: German loses 30, English 10 (gap +20, beyond noise); direct fine-tuning: both lose 10."""
+    from xstilts.report.direct import gap_table
+    evaluations = study({"mnli": ({"en": 90, "de": 60}, {"en": 80, "de": 30}),
+                         DIRECT: ({"en": 85, "de": 80}, {"en": 75, "de": 70})})
+    by_key = per_language(evaluations)
+    table = direct_table(evaluations, by_key, ["mnli", DIRECT], FURTHER, SPREAD, {})
+    gaps = {row.setting: row for row in gap_table(evaluations, by_key, table, SPREAD, {}).itertuples(index=False)}
+    assert gaps["mnli"].gap == pytest.approx(20.0) and gaps["mnli"].low > 0
+    assert gaps[DIRECT].gap == pytest.approx(0.0) and gaps[DIRECT].low < 0 < gaps[DIRECT].high
+    assert gaps["mnli"].interval == "examples+seed spread"

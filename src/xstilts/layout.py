@@ -33,5 +33,5 @@ ROBUSTNESS_FILES: tuple[str, ...] = (
 )
 # The Q-direct section's files, written where a benchmark has a further target (direct multilingual
 # fine-tuning beside the English target).
-DIRECT_FILES: tuple[str, ...] = ("q_direct.csv", "q_direct.md", "q_direct_drops.png", "q_direct_drops.pdf",
-                                  "q_direct_distance.png", "q_direct_distance.pdf")
+DIRECT_FILES: tuple[str, ...] = ("q_direct.csv", "q_direct_gaps.csv", "q_direct.md", "q_direct_drops.png",
+                                  "q_direct_drops.pdf", "q_direct_distance.png", "q_direct_distance.pdf")

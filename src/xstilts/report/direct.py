@@ -150,13 +150,17 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
 
 # ---------------------------------------------------------------------------- writing
 def _cell(row) -> str:
+    return _with_interval(row.difference, row.low, row.high)
+
+
+def _with_interval(value: float, low: float, high: float) -> str:
     """A difference with its interval; in italics where the interval contains 0."""
-    if pd.isna(row.difference):
+    if pd.isna(value):
         return "–"
-    if pd.isna(row.low):
-        return signed(row.difference)
-    text = f"{signed(row.difference)} [{signed(row.low)}, {signed(row.high)}]"
-    return f"_{text}_" if row.low <= 0 <= row.high else text
+    if pd.isna(low):
+        return signed(value)
+    text = f"{signed(value)} [{signed(low)}, {signed(high)}]"
+    return f"_{text}_" if low <= 0 <= high else text
 
 
 def _tables(table: pd.DataFrame, level: str) -> str:
@@ -172,6 +176,50 @@ def _tables(table: pd.DataFrame, level: str) -> str:
             lines.append([f"`{setting}` − `{against}`", group] + [_cell(by_condition[c]) for c in conditions])
         parts.append(f"### {bench} ({model}), by {level}\n\n" + markdown_table(header, lines))
     return "\n".join(parts)
+
+
+def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, table: pd.DataFrame,
+              seed_spread: Mapping[str, tuple[float, float]] | None, spread_columns: Mapping[str, str]) -> pd.DataFrame:
+    """Per setting Q-direct compares and condition: its robustness gap, the drop of the other
+    languages pooled minus English's, with the interval of a difference of drops (the two groups'
+    examples resampled apart, the seeds as for every comparison of this section)."""
+    found = []
+    perturbed = table[(table["level"] == "group") & (table["condition"] != CLEAN)]
+    for (model, bench, condition), cells in perturbed.groupby(["model", "bench", "condition"], sort=False):
+        spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
+        groups = {row.group: row for row in cells.itertuples(index=False)}
+        if set(groups) != {"English", "non-English"}:
+            continue
+        for setting in dict.fromkeys([*cells["against"], *cells["setting"]]):
+            langs = _scored_languages(evaluations, model, setting, bench)
+            sides = [[lang for lang in langs if lang != ENGLISH], [ENGLISH]]
+            runs = [example_runs(evaluations, model, setting, bench, condition, set(side)) for side in sides]
+            seeds = [_seed_values(evaluations, by_key, model, setting, bench, condition, side) for side in sides]
+            result = compare_settings(*runs, *seeds, spread)
+            found.append({"model": model, "bench": bench, "setting": setting, "condition": condition,
+                          "gap": result["difference"], "low": result["low"], "high": result["high"],
+                          "interval": result["interval"]})
+    return pd.DataFrame(found, columns=["model", "bench", "setting", "condition", "gap", "low", "high", "interval"])
+
+
+def _scored_languages(evaluations: Mapping[Key, Evaluation], model: str, setting: str, bench: str) -> list[str]:
+    return list(dict.fromkeys(lang for (m, r, b, c, _), e in evaluations.items()
+                              if (m, r, b, c) == (model, setting, bench, CLEAN) for lang in e.scores))
+
+
+def _gaps_markdown(gaps: pd.DataFrame) -> str:
+    """Per (model, bench): settings x conditions, each setting's robustness gap with its interval."""
+    parts = []
+    for (model, bench), cells in gaps.groupby(["model", "bench"], sort=False):
+        conditions = list(dict.fromkeys(cells["condition"]))
+        lines = []
+        for setting, rows in cells.groupby("setting", sort=False):
+            by_condition = {r.condition: r for r in rows.itertuples(index=False)}
+            lines.append([f"`{setting}`"] + [_with_interval(*(getattr(by_condition[c], k) for k in ("gap", "low", "high")))
+                                             if c in by_condition else MISSING for c in conditions])
+        parts.append(f"### {bench} ({model})\n\n"
+                     + markdown_table(["setting"] + [f"gap under {c}" for c in conditions], lines))
+    return "\n".join(parts) if parts else "No benchmark with English and other languages under a condition.\n"
 
 
 def q_direct(table: pd.DataFrame) -> str:
@@ -303,10 +351,12 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, rows: list[
     by_key = per_language(evaluations)
     table = direct_table(evaluations, by_key, rows, further_targets, seed_spread, spread_columns, language_info)
     answer = q_direct(table)
+    gaps = gap_table(evaluations, by_key, table, seed_spread, spread_columns)
     groupings = [level for level in dict.fromkeys(table["level"]) if level not in ("group", "language")]
     by_grouping = "".join(f"## By {grouping} (languages other than English)\n\n{_tables(table, grouping)}\n"
                           for grouping in groupings)
     write_csv(out_dir / "q_direct.csv", table)
+    write_csv(out_dir / "q_direct_gaps.csv", gaps)
     write_text(out_dir / "q_direct.md", "# Q-direct: English intermediate training against direct multilingual "
                "fine-tuning\n\nEach cell: the first setting's clean score (or drop under a condition, in points) minus "
                "the second's, on the same examples, with its 95% interval (bootstrap over examples and seeds, or the "
@@ -316,6 +366,8 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, rows: list[
                f"{selection_markdown(selection)}\n"
                f"## Answer\n\n{answer}\n## By group of languages\n\n{_tables(table, 'group')}\n{by_grouping}"
                f"## By language\n\n{_tables(table, 'language')}\n![Drop by language](q_direct_drops.png)\n\n"
+               "## Robustness gaps\n\nEach setting's drop in the other languages pooled minus its drop in English, "
+               f"with its interval (the two groups' examples resampled apart).\n\n{_gaps_markdown(gaps)}\n"
                f"## The languages\n\n{_languages_markdown(table, language_info)}\n"
                "![Difference of drops against distance to English](q_direct_distance.png)\n")
     write_figure(out_dir, "q_direct_drops", _plot(by_key, table))

@@ -73,6 +73,8 @@ FILE_DESCRIPTIONS = {
     "robustness_drops.pdf": "drop by language under each perturbation, per recipe (PDF)",
     "q_direct.csv": "Q-direct: per compared pair of settings, group or language and condition, both settings' clean "
                     "score or drop and their difference with its interval",
+    "q_direct_gaps.csv": "Q-direct: per setting compared and condition, its robustness gap (the other languages' drop "
+                         "minus English's) with its interval",
     "q_direct.md": "Q-direct: English intermediate training against direct multilingual fine-tuning, with the answer",
     "q_direct_drops.png": "drop by language under each condition, per setting Q-direct compares",
     "q_direct_drops.pdf": "drop by language under each condition, per setting Q-direct compares (PDF)",
