@@ -54,3 +54,43 @@ def test_a_set_with_a_line_on_one_side_only_is_refused(encoder):
     features = task_type("retrieval")(None).featurize(examples, tokenizer, SETTINGS)
     with pytest.raises(ValueError, match="unpaired line ids: " + examples[2]["id"]):
         paired_sides(np.zeros((len(features["side"]), 1, 2)), features)
+
+
+def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_language_and_layer(tmp_path, monkeypatch):
+    """Two languages of a Tatoeba-like set and a set whose two sides are the same English text; the
+    model is loaded once; the identical set aligns perfectly; the retrieval layer's English-to-other
+    accuracy is the Tatoeba benchmark's score."""
+    from xstilts.alignment import stage
+    from xstilts.features import write_features
+
+    path = tiny_pretrained(tmp_path / "xlmr", hidden_size=32, layers=2)
+    tokenizer = load_tokenizer(path)
+    task = task_type("retrieval")(None)
+    files, examples_of = {}, {}
+    for lang in ("de", "ru"):
+        examples_of[lang] = synthetic.generate("parallel", split="test", lang=lang, n=24, seed=7, stream="tatoeba")
+        files[lang] = tmp_path / f"{lang}.parquet"
+        write_features(files[lang], task.featurize(examples_of[lang], tokenizer, SETTINGS))
+    same = [{**ex, "src": ex["tgt"]} for ex in examples_of["de"]]
+    write_features(tmp_path / "same.parquet", task.featurize(same, tokenizer, SETTINGS))
+    loads = []
+    real_load = stage.load_for_inference
+    monkeypatch.setattr(stage, "load_for_inference", lambda p: loads.append(p) or real_load(p))
+    records = stage.measure_checkpoint(path, {"tatoeba": {"de": files["de"], "ru": files["ru"]},
+                                              "same": {"en": tmp_path / "same.parquet"}},
+                                       device=torch.device("cpu"), batch_size=8, bf16=False)
+    assert len(loads) == 1
+    assert [(r["set"], r["lang"], r["layer"]) for r in records] == [
+        (name, lang, layer) for name, lang in (("tatoeba", "de"), ("tatoeba", "ru"), ("same", "en")) for layer in range(3)]
+    for record in records:
+        if record["set"] == "same":
+            assert record["retrieval_en_to_xx"] == record["retrieval_xx_to_en"] == 100.0
+            assert record["cka"] == pytest.approx(1.0)
+    model = load_for_inference(path)
+    task.layer = 2
+    features = task.featurize(examples_of["ru"], tokenizer, SETTINGS)
+    _, result = evaluate_split(model, "tatoeba", task, features, examples_of["ru"], metric="accuracy", lang="ru",
+                               settings=SETTINGS, pad_id=tokenizer.pad_token_id, batch_size=8,
+                               device=torch.device("cpu"), bf16=False)
+    last = next(r for r in records if (r["set"], r["lang"], r["layer"]) == ("tatoeba", "ru", 2))
+    assert last["retrieval_en_to_xx"] == result["score"]
