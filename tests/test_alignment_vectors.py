@@ -22,9 +22,13 @@ SETTINGS = {"max_length": 48}
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory):
-    path = tiny_pretrained(tmp_path_factory.mktemp("xlmr"), hidden_size=32, layers=3)
-    return load_for_inference(path), load_tokenizer(path)
+def saved(tmp_path_factory):
+    return tiny_pretrained(tmp_path_factory.mktemp("xlmr"), hidden_size=32, layers=3)
+
+
+@pytest.fixture(scope="module")
+def encoder(saved):
+    return load_for_inference(saved), load_tokenizer(saved)
 
 
 def test_each_layers_retrieval_is_the_tatoeba_benchmarks_own_score(encoder):
@@ -56,15 +60,15 @@ def test_a_set_with_a_line_on_one_side_only_is_refused(encoder):
         paired_sides(np.zeros((len(features["side"]), 1, 2)), features)
 
 
-def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_language_and_layer(tmp_path, monkeypatch):
+def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_language_and_layer(saved, encoder,
+                                                                                               tmp_path, monkeypatch):
     """Two languages of a Tatoeba-like set and a set whose two sides are the same English text; the
     model is loaded once; the identical set aligns perfectly; the retrieval layer's English-to-other
     accuracy is the Tatoeba benchmark's score."""
     from xstilts.alignment import stage
     from xstilts.features import write_features
 
-    path = tiny_pretrained(tmp_path / "xlmr", hidden_size=32, layers=2)
-    tokenizer = load_tokenizer(path)
+    path, (model, tokenizer) = saved, encoder
     task = task_type("retrieval")(None)
     files, examples_of = {}, {}
     for lang in ("de", "ru"):
@@ -81,16 +85,15 @@ def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_langu
                                        device=torch.device("cpu"), batch_size=8, bf16=False)
     assert len(loads) == 1
     assert [(r["set"], r["lang"], r["layer"]) for r in records] == [
-        (name, lang, layer) for name, lang in (("tatoeba", "de"), ("tatoeba", "ru"), ("same", "en")) for layer in range(3)]
+        (name, lang, layer) for name, lang in (("tatoeba", "de"), ("tatoeba", "ru"), ("same", "en")) for layer in range(4)]
     for record in records:
         if record["set"] == "same":
             assert record["retrieval_en_to_xx"] == record["retrieval_xx_to_en"] == 100.0
             assert record["cka"] == pytest.approx(1.0)
-    model = load_for_inference(path)
-    task.layer = 2
+    task.layer = 3
     features = task.featurize(examples_of["ru"], tokenizer, SETTINGS)
     _, result = evaluate_split(model, "tatoeba", task, features, examples_of["ru"], metric="accuracy", lang="ru",
                                settings=SETTINGS, pad_id=tokenizer.pad_token_id, batch_size=8,
                                device=torch.device("cpu"), bf16=False)
-    last = next(r for r in records if (r["set"], r["lang"], r["layer"]) == ("tatoeba", "ru", 2))
+    last = next(r for r in records if (r["set"], r["lang"], r["layer"]) == ("tatoeba", "ru", 3))
     assert last["retrieval_en_to_xx"] == result["score"]
