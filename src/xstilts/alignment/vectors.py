@@ -10,21 +10,15 @@ import torch
 
 from ..inference import predict
 from ..modeling import ALL_LAYERS
-from ..tasks.retrieval import SOURCE, TARGET, Retrieval
+from ..tasks.retrieval import SOURCE, TARGET, Retrieval, mean_over_tokens
 
 
 class EveryLayer(Retrieval):
     """Retrieval's features and pooling, at every hidden state at once: per row (layers, hidden)."""
 
     def forward(self, encode, head, batch):
-        mask = batch["attention_mask"].unsqueeze(-1)
-        pooled = [_mean_over_tokens(hidden.float(), mask.to(torch.float32))
-                  for hidden in encode(batch["input_ids"], batch["attention_mask"], layer=ALL_LAYERS)]
-        return None, torch.stack(pooled, dim=1)
-
-
-def _mean_over_tokens(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        hidden_states = encode(batch["input_ids"], batch["attention_mask"], layer=ALL_LAYERS)
+        return None, torch.stack([mean_over_tokens(hidden, batch["attention_mask"]) for hidden in hidden_states], dim=1)
 
 
 def sentence_vectors(model, features: dict[str, list], *, pad_id: int, batch_size: int, device: torch.device,

@@ -41,9 +41,8 @@ class Retrieval(TaskType):
         return None
 
     def forward(self, encode, head, batch):
-        hidden = encode(batch["input_ids"], batch["attention_mask"], layer=self.layer).float()
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return None, (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        return None, mean_over_tokens(encode(batch["input_ids"], batch["attention_mask"], layer=self.layer),
+                                      batch["attention_mask"])
 
     layer: int = -1  # set by evaluation from the model's retrieval_layer
 
@@ -96,6 +95,13 @@ class Retrieval(TaskType):
         threshold = metrics.best_threshold(as_candidates(dev_predictions), self.gold_pairs(dev_examples))
         result = metrics.mining_scores(as_candidates(test_predictions), self.gold_pairs(test_examples), threshold)
         return {**result, "threshold": float(threshold), "score": result["f1"]}
+
+
+def mean_over_tokens(hidden, attention_mask):
+    """A sentence vector: the hidden states (float32) averaged over the real tokens."""
+    hidden = hidden.float()
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
 
 def ranking_depth(metric: str | None) -> int | None:
