@@ -9,7 +9,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from xstilts.tasks import task_type
 from xstilts.training import RESUMED_KEY, Trainer
 
 from test_training import run, setup  # noqa: F401  (setup: the toy task fixture)
-from workflow_runs import ROOT, TINY, snakemake
+from workflow_runs import TINY, snakemake, snakemake_command
 
 STAGE = "tiny/intermediate/mnli/seed1"  # the stage the workflow test interrupts
 
@@ -185,8 +184,7 @@ def killed_and_resumed(tmp_path_factory):
     state = work / "results" / ".state" / STAGE / "state.pt"
     checkpoint = work / "results" / "models" / STAGE
     assert not state.exists(), "a finished stage removes its state"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-               "--configfile", str(config), "--cores", "2"]
+    command = snakemake_command(work, config, cores=2)
     with open(tmp_path / "killed.out", "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:

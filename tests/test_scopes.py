@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from workflow_runs import TINY, planned_jobs
-from xstilts.config import TRAINING_DEFAULTS, load_schema
+from xstilts.config import TRAINING_DEFAULTS, Plan, load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCOPES = yaml.safe_load((ROOT / "tests" / "scopes.yaml").read_text())
@@ -140,18 +140,75 @@ def expected_plan(name: str, full: Counter) -> Counter:
 
 
 # ---- the walk ---------------------------------------------------------------------------
+def changed_config(key: str, tiny: dict) -> dict:
+    place = training_place(key)
+    return training_change(place, key.rsplit(".", 1)[1], tiny) if place else key_change(key, tiny)
+
+
+def training_place(key: str) -> str | None:
+    return next((p for p in SCOPES["training_places"] if key.startswith(p + ".")), None)
+
+
+def stage_settings(config: dict) -> dict:
+    """What every training stage of `config` reruns on: its result settings, per (stage, model, name)."""
+    plan = Plan(config)
+    stages = {("pretrain", model, None) for model in plan.models if "pretrain" in config["models"][model]}
+    stages |= {("intermediate", model, recipe) for model in plan.models for recipe, entry in plan.recipes.items()
+               if entry["tasks"]}
+    stages |= {("target", model, target) for model in plan.models for target in plan.targets}
+    return {stage: plan.result_settings(*stage) for stage in sorted(stages, key=str)}
+
+
+def changed_stages(key: str, tiny: dict, before: dict) -> set:
+    after = stage_settings(changed_config(key, tiny))
+    return {stage for stage, settings in after.items() if settings != before[stage]}
+
+
+def dag_cases() -> tuple[list, dict]:
+    """The cases the walk plans with Snakemake, and for every other training setting the case that
+    stands for it. The training layers treat every setting of one scope class alike (config.py's
+    RUNTIME_ONLY, SELECTION_ONLY, MLM_ONLY), so one setting per (place, class, plan) is planned; each
+    other one must change the result settings of exactly the stages its stand-in changes, which
+    tests/test_scopes.py checks in Python (a plan costs about a second, there are 126 such settings)."""
+    planned, stand_ins, first = [], {}, {}
+    for key, plan_name in cases():
+        place = training_place(key)
+        if place is None:
+            planned.append((key, plan_name))
+            continue
+        group = (place, SCOPES["training_key_classes"][key.rsplit(".", 1)[1]], plan_name)
+        if group in first:
+            stand_ins[key] = first[group]
+        else:
+            first[group] = key
+            planned.append((key, plan_name))
+    return planned, stand_ins
+
+
+def test_each_training_setting_reaches_the_stages_of_the_setting_planned_for_its_class():
+    """The half of the walk that needs no Snakemake: a setting that is not planned below changes the
+    result settings of the same stages as its class's planned setting at the same place."""
+    tiny = yaml.safe_load(TINY.read_text())
+    before = stage_settings(tiny)
+    _, stand_ins = dag_cases()
+    assert len(stand_ins) > 80, "most training settings are checked here"
+    reached = {stand_in: changed_stages(stand_in, tiny, before) for stand_in in set(stand_ins.values())}
+    wrong = [f"{key} changes {sorted(map(str, got))}, {stand_in} changes {sorted(map(str, reached[stand_in]))}"
+             for key, stand_in in stand_ins.items() if (got := changed_stages(key, tiny, before)) != reached[stand_in]]
+    assert not wrong, "\n".join(wrong)
+
+
 @pytest.mark.slow
 def test_each_key_plans_exactly_its_declared_stages(finished_tiny_run, tmp_path):
     workdir, _ = finished_tiny_run
-    tiny = yaml.safe_load(TINY.read_text())
     full = planned_jobs(workdir, TINY, forceall=True)
     assert planned_jobs(workdir, TINY) == Counter(), "the finished run is not complete"
+    tiny = yaml.safe_load(TINY.read_text())
     wrong = []
-    for key, plan_name in cases():
-        place = next((p for p in SCOPES["training_places"] if key.startswith(p + ".")), None)
-        config = training_change(place, key.rsplit(".", 1)[1], tiny) if place else key_change(key, tiny)
+    for key, plan_name in dag_cases()[0]:
         path = tmp_path / "changed.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))  # the order of recipes is the report's
+        # the order of recipes is the report's
+        path.write_text(yaml.safe_dump(changed_config(key, tiny), sort_keys=False))
         if plan_name == "error":
             message = SCOPES["keys"][key]["error"]
             with pytest.raises(Exception, match=message):

@@ -18,11 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 
+def snakemake_command(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(configfile), "--cores", str(cores), *args]
+
+
 def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2,
               env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(configfile), "--cores", str(cores), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=3600, env={**os.environ, **(env or {})})
+    return subprocess.run(snakemake_command(workdir, configfile, *args, cores=cores), capture_output=True, text=True,
+                          timeout=3600, env={**os.environ, **(env or {})})
 
 
 def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> Counter:

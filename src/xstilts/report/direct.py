@@ -109,13 +109,29 @@ def _profiles(language_info: Mapping[str, dict] | None, bench: str) -> dict[str,
     return ((language_info or {}).get(bench) or {}).get("languages", {})
 
 
-def _seed_values(evaluations, by_key: pd.DataFrame, model, row, bench, condition, langs) -> pd.Series:
+class SeedDrops:
+    """The per-language drops of per_language(), split once by (model, recipe, benchmark, condition):
+    the tables ask for thousands of (setting, group, condition) cells, and a mask over the whole
+    frame per cell was most of the report's time."""
+
+    def __init__(self, by_key: pd.DataFrame):
+        self.empty = by_key.iloc[0:0]
+        self.parts = dict(iter(by_key.groupby(["model", "recipe", "bench", "condition"], sort=False)))
+        self.found: dict[tuple, pd.Series] = {}  # a setting is compared with several others
+
+    def seed_means(self, model, row, bench, condition, langs) -> pd.Series:
+        key = (model, row, bench, condition, tuple(langs))
+        if key not in self.found:
+            mine = self.parts.get(key[:4], self.empty)
+            self.found[key] = mine[mine["lang"].isin(list(langs))].groupby("seed")["drop"].mean()
+        return self.found[key]
+
+
+def _seed_values(evaluations, drops: SeedDrops, model, row, bench, condition, langs) -> pd.Series:
     """Per seed, the mean over `langs` of the clean score, or of the drop under `condition`."""
     if condition == CLEAN:
         return clean_seed_means(evaluations, model, row, bench, langs)
-    mine = by_key[(by_key["model"] == model) & (by_key["recipe"] == row) & (by_key["bench"] == bench)
-                  & (by_key["condition"] == condition) & by_key["lang"].isin(list(langs))]
-    return mine.groupby("seed")["drop"].mean()
+    return drops.seed_means(model, row, bench, condition, langs)
 
 
 def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, rows: Iterable[str],
@@ -125,7 +141,7 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
     condition, of both settings and their difference with its interval. Levels: `group` (English;
     the others), each grouping of the languages' profiles (`language_info`: bench -> {"source": ...,
     "languages": lang -> profile}, xstilts.languages), `language`."""
-    found = []
+    found, drops = [], SeedDrops(by_key)
     for model, bench, setting, against in comparisons(evaluations, rows, further_targets):
         both = [{c for m, r, b, c, _ in evaluations if (m, r, b) == (model, row, bench)} for row in (setting, against)]
         conditions = [CLEAN] + sorted((both[0] & both[1]) - {CLEAN})
@@ -140,7 +156,7 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
                 runs = [clean_runs(evaluations, model, row, bench, langs) if condition == CLEAN
                         else example_runs(evaluations, model, row, bench, condition, set(langs))
                         for row in (setting, against)]
-                seeds = [_seed_values(evaluations, by_key, model, row, bench, condition, langs)
+                seeds = [_seed_values(evaluations, drops, model, row, bench, condition, langs)
                          for row in (setting, against)]
                 found.append({"model": model, "bench": bench, "setting": setting, "against": against,
                               "level": level, "group": group, "condition": condition,
@@ -183,7 +199,7 @@ def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, table
     """Per setting Q-direct compares and condition: its robustness gap, the drop of the other
     languages pooled minus English's, with the interval of a difference of drops (the two groups'
     examples resampled apart, the seeds as for every comparison of this section)."""
-    found = []
+    found, drops = [], SeedDrops(by_key)
     perturbed = table[(table["level"] == "group") & (table["condition"] != CLEAN)]
     for (model, bench, condition), cells in perturbed.groupby(["model", "bench", "condition"], sort=False):
         spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
@@ -194,7 +210,7 @@ def gap_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, table
             langs = _scored_languages(evaluations, model, setting, bench)
             sides = [[lang for lang in langs if lang != ENGLISH], [ENGLISH]]
             runs = [example_runs(evaluations, model, setting, bench, condition, set(side)) for side in sides]
-            seeds = [_seed_values(evaluations, by_key, model, setting, bench, condition, side) for side in sides]
+            seeds = [_seed_values(evaluations, drops, model, setting, bench, condition, side) for side in sides]
             result = compare_settings(*runs, *seeds, spread)
             found.append({"model": model, "bench": bench, "setting": setting, "condition": condition,
                           "gap": result["difference"], "low": result["low"], "high": result["high"],
