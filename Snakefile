@@ -22,10 +22,12 @@ include: "rules/tokenize.smk"
 include: "rules/intermediate.smk"
 include: "rules/target.smk"
 include: "rules/evaluate.smk"
+include: "rules/align.smk"
 include: "rules/report.smk"
 
 
 rule all:
     input:
         report_files(),
+        alignment_files(),
     default_target: True

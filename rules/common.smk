@@ -184,6 +184,12 @@ def report_files():
     return [f"results/report/{name}" for name in names]
 
 
+def alignment_files():
+    """One measures file per checkpoint and seed when `alignment.sets` names any (rules/align.smk)."""
+    return [f"results/align/{model}/{recipe}/{target or ENCODER_TARGET}/seed{seed}/measures.csv"
+            for model in PLAN.models for recipe, target in PLAN.aligned_checkpoints() for seed in PLAN.seeds]
+
+
 def seed_spread_file():
     """report.seed_spread, relative to the workflow's folder (it ships with the configs); [] if unset."""
     path = config.get("report", {}).get("seed_spread")
@@ -369,12 +375,18 @@ def eval_bench(w):
     return w.bench
 
 
-def eval_checkpoint(w):
-    """Target checkpoint for task benchmarks; the intermediate (or plain) encoder for retrieval."""
-    eval_bench(w)
+def checkpoint_files(w):
+    """A target's checkpoint, or for ENCODER_TARGET the encoder a recipe hands on (intermediate, or
+    the pretrained model for `none`)."""
     if w.target == ENCODER_TARGET:
         return encoder_files(w.model, w.recipe, w.seed)
     return [f"{target_dir(w.model, w.recipe, w.target, w.seed)}/{n}" for n in CHECKPOINT_FILES]
+
+
+def eval_checkpoint(w):
+    """Target checkpoint for task benchmarks; the intermediate (or plain) encoder for retrieval."""
+    eval_bench(w)
+    return checkpoint_files(w)
 
 
 def eval_splits(bench):

@@ -10,7 +10,7 @@ import torch
 
 from xstilts import synthetic
 from xstilts.alignment.measures import retrieval_accuracy
-from xstilts.alignment.vectors import paired_sides, sentence_vectors
+from xstilts.alignment.vectors import first_lines, paired_sides, sentence_vectors
 from xstilts.features import load_tokenizer
 from xstilts.inference import evaluate_split, predict
 from xstilts.modeling import load_for_inference
@@ -51,6 +51,18 @@ def test_each_layers_retrieval_is_the_tatoeba_benchmarks_own_score(encoder):
     assert not np.allclose(vectors[:, 1], vectors[:, 2])
 
 
+def test_the_first_lines_of_a_set_keep_both_sides_of_each(encoder):
+    _, tokenizer = encoder
+    examples = synthetic.generate("parallel", split="test", lang="ru", n=10, seed=7, stream="tatoeba")
+    features = task_type("retrieval")(None).featurize(examples, tokenizer, SETTINGS)
+    kept = first_lines(features, 4)
+    lines = [ex["id"] for ex in examples[:4]]
+    assert sorted(kept["line_id"]) == sorted(lines * 2) and set(kept) == set(features)
+    source, target = paired_sides(np.arange(len(kept["side"]), dtype=float)[:, None, None], kept)
+    assert len(source) == len(target) == 4
+    assert first_lines(features, None) is features and first_lines(features, 50) == features
+
+
 def test_a_set_with_a_line_on_one_side_only_is_refused(encoder):
     model, tokenizer = encoder
     examples = synthetic.generate("parallel", split="test", lang="de", n=6, seed=7, stream="tatoeba")
@@ -80,12 +92,16 @@ def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_langu
     loads = []
     real_load = stage.load_for_inference
     monkeypatch.setattr(stage, "load_for_inference", lambda p: loads.append(p) or real_load(p))
-    records = stage.measure_checkpoint(path, {"tatoeba": {"de": files["de"], "ru": files["ru"]},
-                                              "same": {"en": tmp_path / "same.parquet"}},
+    records = stage.measure_checkpoint(path, {"tatoeba": {"clean": {"de": files["de"], "ru": files["ru"]}},
+                                              "same": {"clean": {"en": tmp_path / "same.parquet"}}},
                                        device=torch.device("cpu"), batch_size=8, bf16=False)
     assert len(loads) == 1
-    assert [(r["set"], r["lang"], r["layer"]) for r in records] == [
-        (name, lang, layer) for name, lang in (("tatoeba", "de"), ("tatoeba", "ru"), ("same", "en")) for layer in range(4)]
+    cut = stage.measure_checkpoint(path, {"tatoeba": {"clean": {"de": files["de"]}}}, device=torch.device("cpu"),
+                                   batch_size=8, bf16=False, max_examples=9)
+    assert {r["sentences"] for r in cut} == {9} and {r["sentences"] for r in records} == {24}
+    assert [(r["set"], r["condition"], r["lang"], r["layer"]) for r in records] == [
+        (name, "clean", lang, layer) for name, lang in (("tatoeba", "de"), ("tatoeba", "ru"), ("same", "en"))
+        for layer in range(4)]
     for record in records:
         if record["set"] == "same":
             assert record["retrieval_en_to_xx"] == record["retrieval_xx_to_en"] == 100.0

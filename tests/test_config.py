@@ -209,3 +209,37 @@ def test_multilingual_selection_without_a_multilingual_dev_split_is_refused(demo
     with pytest.raises(ConfigError, match="selection"):
         Plan(demo_config)
 
+
+def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
+    """Alignment pairs each line with its translation: BUCC's distractors and a task benchmark have
+    none, and are refused by name; a Tatoeba-like set is read like a benchmark (its test split), even
+    where the config scores no retrieval benchmark."""
+    demo_config["retrieval"] = []
+    demo_config["alignment"] = {"sets": ["tatoeba"], "max_examples": 50}
+    plan = Plan(demo_config)
+    assert plan.data_splits()[("tatoeba", "test")] == ["de", "ru", "ar", "zh"]
+    assert ("none", None) in plan.aligned_checkpoints() and ("mnli", "mnli_mt") in plan.aligned_checkpoints()
+    assert ("multi", "mnli_mt") not in plan.aligned_checkpoints()  # mnli_mt is trained after none and mnli only
+    for name, message in (("bucc2018", "metric 'bucc'"), ("xnli", "type 'classification'"),
+                          ("nosuch", "unknown task 'nosuch'")):
+        demo_config["alignment"] = {"sets": [name]}
+        with pytest.raises(ConfigError, match=f"alignment.sets.*{message}"):
+            Plan(demo_config)
+    demo_config["alignment"] = {"sets": []}
+    assert Plan(demo_config).aligned_checkpoints() == []
+
+
+def test_alignment_measures_a_perturbation_only_where_it_perturbs_the_sets(demo_config):
+    demo_config["retrieval"] = ["tatoeba"]
+    demo_config["alignment"] = {"sets": ["tatoeba"], "perturbations": ["char_noise"]}
+    with pytest.raises(ConfigError, match="alignment.perturbations: 'char_noise' does not perturb 'tatoeba': "
+                                          "add it to perturbations.char_noise.benchmarks"):
+        Plan(demo_config)
+    demo_config["alignment"]["perturbations"] = ["typos"]
+    with pytest.raises(ConfigError, match="alignment.perturbations: 'typos' is not a perturbation of this study"):
+        Plan(demo_config)
+    demo_config["perturbations"]["char_noise"]["benchmarks"].append("tatoeba")
+    demo_config["alignment"]["perturbations"] = ["char_noise"]
+    plan = Plan(demo_config)
+    assert plan.alignment_conditions() == ["clean", "char_noise"]
+    assert ("tatoeba", "test", "char_noise") in plan.perturbed_splits()

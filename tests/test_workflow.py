@@ -298,3 +298,46 @@ def test_a_target_selected_on_every_language_reads_the_benchmarks_dev_sets(finis
         assert line["dev_score"] == pytest.approx(sum(line["dev_sets"]["mnli"].values()) / 3)
     index = (study / "results" / "report" / "index.md").read_text()
     assert "Target `mnli`: the mean over the dev sets of xnli in en, de, zh (`selection: multilingual`)." in index
+
+
+def test_alignment_added_to_a_finished_study_measures_every_checkpoint_and_trains_nothing(finished_run, tmp_path):
+    """`alignment.sets: [tatoeba]`, clean and under typos (Tatoeba added to the perturbation), on a copy
+    of the finished tiny run: one align job per checkpoint (each recipe's encoder, every target's) and
+    Tatoeba's perturbed sets and scores, nothing trained; every condition, language and hidden layer
+    measured; at the retrieval layer, English-to-other retrieval on a recipe's encoder is Tatoeba's
+    score, clean and perturbed."""
+    import csv
+    import shutil
+
+    workdir, config = finished_run
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, symlinks=True)
+
+    def add_alignment(data):
+        data["perturbations"]["typos"]["benchmarks"].append("tatoeba")
+        data["alignment"] = {"sets": ["tatoeba"], "perturbations": ["typos"]}
+
+    aligned = changed_config(tmp_path, config, add_alignment)
+    assert plan_of(study, aligned) == Counter({"align": 12, "perturb/tatoeba/test/typos": 2,
+                                               "tokenize/tatoeba/test/typos": 2, "index_features/tatoeba/test/typos": 1,
+                                               "evaluate/tatoeba/typos": 3, "report": 1, "all": 1})
+    result = snakemake(study, aligned)
+    assert result.returncode == 0, result.stderr[-5000:]
+    data = yaml.safe_load(config.read_text())
+    layers = data["models"]["tiny"]["pretrain"]["num_hidden_layers"] + 1  # the embeddings' output is layer 0
+    for recipe in data["recipes"]:
+        for target in ["encoder", *data["targets"]]:
+            with open(study / f"results/align/tiny/{recipe}/{target}/seed1/measures.csv") as rows:
+                records = list(csv.DictReader(rows))
+            assert [(r["set"], r["condition"], r["lang"], int(r["layer"])) for r in records] == [
+                ("tatoeba", condition, lang, layer) for condition in ("clean", "typos") for lang in ("de", "zh")
+                for layer in range(layers)]
+            assert all(int(r["sentences"]) == data["data"]["synthetic"]["sizes"]["test"] for r in records)
+            if target != "encoder":
+                continue
+            for condition in ("clean", "typos"):
+                scores = read_json(study / f"results/eval/tiny/{recipe}/encoder/tatoeba/{condition}/seed1/scores.json")
+                at_layer = {r["lang"]: float(r["retrieval_en_to_xx"]) for r in records
+                            if r["condition"] == condition and int(r["layer"]) == data["models"]["tiny"]["retrieval_layer"]}
+                assert at_layer == {row["lang"]: row["score"] for row in scores["results"]}, (recipe, condition)
+    assert plan_of(study, aligned) == Counter(), "a finished alignment plans nothing"

@@ -19,6 +19,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "pretrain": ("train_stages.py", "training.py", "modeling.py", "inference.py", "tasks", "tokenizer_training.py",
                  "features.py", "io.py"),
     "evaluate": ("evaluation.py", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
+    "align": ("alignment", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
     "report": ("report", "stats.py", "io.py"),
     "import": ("modeling.py", "features.py", "train_stages.py", "io.py"),
     "shipped": ("shipped.py", "io.py"),

@@ -136,6 +136,7 @@ class Plan:
         self.recipes = {name: _as_entry(v, "tasks") for name, v in config["recipes"].items()}
         self.targets = {name: _as_entry(v, "benches") for name, v in config["targets"].items()}
         self.retrieval = list(config.get("retrieval", []))
+        self.alignment = {"sets": [], "perturbations": [], **config.get("alignment", {})}
         self.seeds = list(config["seeds"])
         self.models = list(config["models"])
         self._check_names()
@@ -151,6 +152,8 @@ class Plan:
                     raise ConfigError(f"attacks.{name}.transfer_from: its set is named {name}{TRANSFER_SUFFIX}, "
                                       "which a perturbation has too")
                 self.perturbations[f"{name}{TRANSFER_SUFFIX}"] = self._transfer_set(name, attack)
+        for name in self.alignment["perturbations"]:
+            self._check_alignment_perturbation(name)
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -178,6 +181,8 @@ class Plan:
             self._require_task(bench, "retrieval", split="test")
             if self.task(bench)["type"] != "retrieval":
                 raise ConfigError(f"retrieval benchmark '{bench}' has type '{self.task(bench)['type']}', not retrieval")
+        for name in self.alignment["sets"]:
+            self._check_parallel_set(name)
         for model, spec in self.config["models"].items():
             if sum(source in spec for source in MODEL_SOURCES) != 1:
                 raise ConfigError(f"model '{model}' needs exactly one of {', '.join(map(repr, MODEL_SOURCES))}")
@@ -201,6 +206,28 @@ class Plan:
             if self.task(task)["type"] == "retrieval":
                 raise ConfigError(f"data.max_examples: '{task}' is a retrieval set; cutting it would drop "
                                   "the partners and candidates its lines refer to")
+
+    def _check_parallel_set(self, name: str) -> None:
+        self._require_task(name, "alignment.sets", split=self.bench_split(name))
+        task = self.task(name)
+        # Alignment pairs line i of each side with line i of the other: BUCC's distractors and a
+        # ranking benchmark's pool have no partner.
+        if task["type"] != "retrieval" or task["metric"] != "tatoeba":
+            raise ConfigError(f"alignment.sets: '{name}' is not a one-to-one parallel set (type '{task['type']}', "
+                              f"metric '{task['metric']}'); a set in Tatoeba's layout is")
+
+    def _check_alignment_perturbation(self, name: str) -> None:
+        if name not in self.perturbations:
+            raise ConfigError(f"alignment.perturbations: '{name}' is not a perturbation of this study (it has: "
+                              f"{', '.join(self.perturbations) or 'none'})")
+        missing = [s for s in self.alignment["sets"] if s not in self.perturbations[name]["benchmarks"]]
+        if missing:
+            raise ConfigError(f"alignment.perturbations: '{name}' does not perturb {', '.join(map(repr, missing))}: "
+                              f"add it to perturbations.{name}.benchmarks")
+
+    def alignment_conditions(self) -> list[str]:
+        """`clean`, then each perturbation alignment measures."""
+        return [CLEAN, *self.alignment["perturbations"]]
 
     def _require_task(self, task: str, where: str, split: str, allowed: tuple[str, ...] = ()) -> None:
         if task not in self.catalog:
@@ -390,7 +417,7 @@ class Plan:
     def all_tasks(self) -> list[str]:
         tasks = [t for e in self.recipes.values() for t in e["tasks"]]
         tasks += list(self.targets) + [b for e in self.targets.values() for b in e["benches"]]
-        tasks += self.retrieval
+        tasks += self.retrieval + self.alignment["sets"]
         if any("pretrain" in spec for spec in self.config["models"].values()):
             tasks.append("corpus")
         return list(dict.fromkeys(tasks))
@@ -473,6 +500,8 @@ class Plan:
                 needed[(bench, self.bench_split(bench))].append(RANKING_POOL)
             if self.task(bench)["metric"] == "bucc":
                 add(bench, "dev")  # the mining threshold is tuned on dev
+        for name in self.alignment["sets"]:
+            add(name, self.bench_split(name))
         if any("pretrain" in spec for spec in self.config["models"].values()):
             add("corpus", "train")
             add("corpus", "dev")
@@ -676,6 +705,15 @@ class Plan:
         return [(recipe, target, bench) for recipe in self.recipes for bench in self.benches()
                 for target in self.targets_of(bench) or [None]
                 if target is None or self.trains_after(target, recipe)]
+
+    def aligned_checkpoints(self) -> list[tuple[str, str | None]]:
+        """(recipe, target) for every checkpoint the alignment stage measures when `alignment.sets`
+        names any: each recipe's encoder (target None: the pretrained model for `none`) and every
+        target trained after the recipe."""
+        if not self.alignment["sets"]:
+            return []
+        return [(recipe, target) for recipe in self.recipes
+                for target in [None, *(t for t in self.targets if self.trains_after(t, recipe))]]
 
     def not_crossed(self) -> list[tuple[str, str, str]]:
         """(recipe, target, benchmark) for each target of a benchmark not trained after the recipe."""

@@ -29,6 +29,17 @@ def sentence_vectors(model, features: dict[str, list], *, pad_id: int, batch_siz
     return np.stack(outputs)
 
 
+def first_lines(features: dict[str, list], count: int | None) -> dict[str, list]:
+    """The rows of a parallel set's first `count` source lines and of their partners (all rows when
+    `count` is None): a measure on fewer sentences, chosen before any forward pass."""
+    if count is None:
+        return features
+    sides, ids = features["side"], features["line_id"]
+    kept = set(list(dict.fromkeys(line for side, line in zip(sides, ids) if side == SOURCE))[:count])
+    rows = [i for i, line in enumerate(ids) if line in kept]
+    return {column: [values[i] for i in rows] for column, values in features.items()}
+
+
 def paired_sides(vectors: np.ndarray, features: dict[str, list]) -> tuple[np.ndarray, np.ndarray]:
     """A parallel set's two sides (retrieval features: `side`, `line_id`), row i of each the same
     line id: (source, target), each (lines, hidden states, hidden size)."""

@@ -1,0 +1,39 @@
+# Cross-lingual alignment (Q-align): one job per checkpoint (model, recipe, target, seed), where the
+# target `encoder` is the recipe's encoder (the pretrained model for `none`). It loads the checkpoint
+# once and measures every parallel set, language and hidden layer (xstilts.alignment).
+
+
+def align_sets(w):
+    """Parallel set -> condition (clean, or a perturbation of the other language's side) -> language
+    -> its features file."""
+    return {name: {condition: {lang: features_path(w.model, name, scored_split(name, condition), lang)
+                               for lang in FEATURE_SPLITS[(name, scored_split(name, condition))]}
+                   for condition in PLAN.alignment_conditions()}
+            for name in PLAN.alignment["sets"]}
+
+
+rule align:
+    input:
+        checkpoint=checkpoint_files,
+        features=lambda w: [features_index_path(w.model, name, scored_split(name, condition))
+                            for name in PLAN.alignment["sets"] for condition in PLAN.alignment_conditions()],
+    output:
+        "results/align/{model}/{recipe}/{target}/seed{seed}/measures.csv",
+    wildcard_constraints:
+        target="|".join(re.escape(t) for t in [*PLAN.targets, ENCODER_TARGET]),
+    params:
+        sets=align_sets,
+        max_examples=PLAN.alignment.get("max_examples"),
+        # Speed and memory, not the result (a param that takes `input` never triggers a rerun).
+        batch_size=lambda w, input: PLAN.eval_batch_size,
+        code=CODE["align"],
+    resources:
+        gpu=min(GPUS, 1),
+    log:
+        "results/logs/align/{model}/{recipe}/{target}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/align/{model}/{recipe}/{target}/seed{seed}.tsv"
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/align.py"
