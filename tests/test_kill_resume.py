@@ -128,15 +128,16 @@ def test_whole_checkpoint_loads(checkpoint):
 
 # ---- through the workflow ----------------------------------------------------------------
 def kill_resume_config(tmp_path: Path) -> Path:
-    """The tiny config cut to one recipe, target and benchmark and a shorter pre-training; the
-    intermediate training made long enough (30 steps of 8 micro-batches) to be killed in the
-    middle, with frequent saves."""
+    """The tiny config cut to one recipe, target and benchmark (no perturbation or attack) and a
+    shorter pre-training; the intermediate training made long enough (30 steps of 8 micro-batches)
+    to be killed in the middle, with frequent saves."""
     config = yaml.safe_load(TINY.read_text())
     config["data"]["synthetic"]["task_sizes"]["corpus"] = {"train": 240, "dev": 30}
     config["recipes"] = {"mnli": {"tasks": ["mnli"], "training": {"epochs": 24}}}
     config["targets"] = {"mnli": ["xnli"]}
     config["retrieval"] = []
     config.pop("perturbations")
+    config.pop("attacks")
     # Runtime-only settings (they change no result): a state every 5 steps, a loss line every 2,
     # so that a save falls inside a log interval.
     config["training"]["defaults"].update(save_every=5, log_every=2)

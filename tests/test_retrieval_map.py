@@ -356,7 +356,8 @@ def test_workflow_prepares_one_pool_and_ranks_every_language_against_it(tmp_path
     config = {"run_name": "ranking", "data": {"source": "xtreme_dir", "xtreme_dir": str(root)},
               "features": {"max_length": {"retrieval": 64}},
               "models": {"tiny": {"hub": str(tiny_pretrained(tmp_path / "tiny")), "retrieval_layer": 1}},
-              "recipes": {"none": []}, "targets": {}, "retrieval": ["mewslix", "lareqa"], "seeds": [1]}
+              "recipes": {"none": []}, "targets": {}, "retrieval": ["mewslix", "lareqa"], "seeds": [1],
+              "resources": {"warm_processes": True}}  # short jobs: forked warm (results unchanged)
     results = run_config(tmp_path, config, "ranking")
     assert len(read_jsonl(results / "data/mewslix/test/pool.jsonl")) == len(ENTITIES)
     assert len(read_jsonl(results / "data/lareqa/test/pool.jsonl")) == 2 * len(CATALOG["lareqa"]["languages"])

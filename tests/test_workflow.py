@@ -3,7 +3,6 @@
 import json
 import re
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -140,32 +139,6 @@ def test_intermediate_change_plans_that_recipe_and_downstream_only(finished_run)
     transfer_set = {"perturb/xnli/test/flip-transfer": 3, "tokenize/xnli/test/flip-transfer": 3,
                     "index_features/xnli/test/flip-transfer": 1, "evaluate/xnli/flip-transfer": 3}
     assert plan == {"intermediate": 1, "target": 3, **per_bench, **transfer_set, "report": 1, "all": 1}
-
-
-def test_local_model_in_hub_layout_runs_through_import_train_and_evaluate(tmp_path):
-    """A model given by `hub:` (here a local folder in the hub's save_pretrained layout, no
-    network) goes through import_model, intermediate and target training and evaluation."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from helpers import tiny_pretrained
-
-    model_dir = tiny_pretrained(tmp_path / "local-xlmr")
-    config = yaml.safe_load(TINY.read_text())
-    config["models"] = {"local-xlmr": {"hub": str(model_dir), "retrieval_layer": 1}}
-    config["recipes"] = {"none": [], "mnli": ["mnli"]}
-    config["targets"] = {"mnli": ["xnli"]}
-    config["retrieval"] = ["tatoeba"]
-    config.pop("perturbations")
-    config.pop("attacks")
-    path = tmp_path / "local.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = snakemake(tmp_path, path)
-    assert result.returncode == 0, result.stderr[-5000:]
-    imported = tmp_path / "results" / "models" / "local-xlmr" / "pretrained"
-    assert (imported / "model.safetensors").exists() and (imported / "tokenizer.json").exists()
-    for recipe in ("none", "mnli"):
-        scores = read_json(tmp_path / "results" / "eval" / "local-xlmr" / recipe / "mnli" / "xnli" / "clean" / "seed1" / "scores.json")
-        assert [result["lang"] for result in scores["results"]] == ["en", "de", "zh"]
-    assert "local-xlmr" in (tmp_path / "results" / "report" / "main_table.csv").read_text()
 
 
 def test_robustness_study_dry_run_plans_its_job_counts(tmp_path):
