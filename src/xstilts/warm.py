@@ -2,7 +2,9 @@
 
 A short torch job (the demo's evaluations, the tests' tiny trainings) spends about 3 s of CPU
 importing torch, transformers and the library before its first line of work: a third of the
-demo's job time. With `resources.warm_processes: true` a job's script asks a server on this
+demo's job time. The data jobs (prepare, tokenize, perturb) import neither, but their own start
+(the library, pyarrow) is still most of a job that takes a fraction of a second, and a study has
+hundreds of them. With `resources.warm_processes: true` a job's script asks a server on this
 machine to fork a child with those imports done; the child runs the job's script as the job
 would (the same file, working directory, environment, sys.path and standard streams), and the
 job process waits for it and exits with its exit code. Results are the same bits as a fresh
@@ -39,7 +41,8 @@ CHILD = "XSTILTS_WARM_CHILD"  # set to the child's pid inside a warm child
 IDLE_S = 60.0
 START_TIMEOUT_S = 60.0
 PRELOAD = ("torch", "transformers", "transformers.models.xlm_roberta.modeling_xlm_roberta", "snakemake.script",
-           "xstilts.train_stages", "xstilts.evaluation", "xstilts.report", "xstilts.stats", "xstilts.runtime")
+           "xstilts.train_stages", "xstilts.evaluation", "xstilts.report", "xstilts.stats", "xstilts.runtime",
+           "xstilts.data", "xstilts.features", "xstilts.robustness.perturbed_sets")
 # What a process reads at import time that could change a result: a server serves only jobs that agree.
 KEY_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "PYTHONPATH", "PYTHONHASHSEED",
            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LD_PRELOAD", "LD_LIBRARY_PATH")
