@@ -171,8 +171,8 @@ def dag_cases() -> tuple[list, dict]:
     """The cases the walk plans with Snakemake, and for every other training setting the case that
     stands for it. The training layers treat every setting of one scope class alike (config.py's
     RUNTIME_ONLY, SELECTION_ONLY, MLM_ONLY), so one setting per (place, class, plan) is planned; each
-    other one must change the result settings of exactly the stages its stand-in changes, which
-    tests/test_scopes.py checks in Python (a plan costs about a second, there are 126 such settings)."""
+    other one must change the result settings of exactly the stages its stand-in changes, which the
+    quick test below checks in Python (a plan costs about a second; there are 126 training settings)."""
     planned, stand_ins, first = [], {}, {}
     for key, plan_name in cases():
         place = training_place(key)
