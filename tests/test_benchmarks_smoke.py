@@ -26,6 +26,8 @@ SMALLEST = {
     "demo_learnability.py": ["--no-probe"],
     "attack_throughput.py": ["--examples", "8", "--batch-size", "4", "--seq-len", "32", "--steps", "1", "--reps", "1",
                              "--max-changes", "1", "--threads", "1", "--corpus-lines", "100"],
+    "align_throughput.py": ["--sentences", "12", "--languages", "2", "--batch-size", "8", "--reps", "1", "--threads", "1",
+                            "--corpus-lines", "100"],
 }
 FIGURES = {
     "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
@@ -37,6 +39,7 @@ FIGURES = {
     "warm_jobs.py": ("ratio_cold_over_warm", "seconds"),
     "demo_learnability.py": ("english", "transfer"),
     "attack_throughput.py": ("attacks",),
+    "align_throughput.py": ("median_forward_seconds", "median_measures_seconds", "measures_over_forward"),
 }
 
 
@@ -68,5 +71,7 @@ def test_benchmark_prints_its_figures(outputs, script):
         assert figures["jobs"] > 0
     if script == "attack_throughput.py":  # each attack's batched and one-at-a-time runs agree
         assert set(figures["attacks"]) == {"pgd", "hotflip"} and figures["attacks"]["hotflip"]["agree"] == 1.0
+    if script == "align_throughput.py":  # both parts timed, over every hidden state of the demo-size model
+        assert figures["layers"] == 4 and figures["median_forward_seconds"] > 0 and figures["median_measures_seconds"] > 0
     if script == "demo_learnability.py":  # the no-model ceilings are real numbers, not placeholders
         assert 0 < figures["english"]["xnli"]["shallow_lr_percent"]["test"] <= 100
