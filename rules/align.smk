@@ -3,15 +3,6 @@
 # once and measures every parallel set, language and hidden layer (xstilts.alignment).
 
 
-def align_sets(w):
-    """Parallel set -> condition (clean, or a perturbation of the other language's side) -> language
-    -> its features file."""
-    return {name: {condition: {lang: features_path(w.model, name, scored_split(name, condition), lang)
-                               for lang in FEATURE_SPLITS[(name, scored_split(name, condition))]}
-                   for condition in PLAN.alignment_conditions()}
-            for name in PLAN.alignment["sets"]}
-
-
 rule align:
     input:
         checkpoint=checkpoint_files,

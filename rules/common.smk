@@ -184,6 +184,15 @@ def report_files():
     return [f"results/report/{name}" for name in names]
 
 
+def align_sets(w):
+    """Parallel set -> condition (clean, or a perturbation of the other language's side) -> language
+    -> its features file."""
+    return {name: {condition: {lang: features_path(w.model, name, scored_split(name, condition), lang)
+                               for lang in FEATURE_SPLITS[(name, scored_split(name, condition))]}
+                   for condition in PLAN.alignment_conditions()}
+            for name in PLAN.alignment["sets"]}
+
+
 def alignment_files():
     """One measures file per checkpoint and seed when `alignment.sets` names any (rules/align.smk)."""
     return [f"results/align/{model}/{recipe}/{target or ENCODER_TARGET}/seed{seed}/measures.csv"
