@@ -29,5 +29,5 @@ include: "rules/report.smk"
 rule all:
     input:
         report_files(),
-        alignment_files(),
+        alignment_report_files(),
     default_target: True

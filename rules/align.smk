@@ -9,7 +9,9 @@ rule align:
         features=lambda w: [features_index_path(w.model, name, scored_split(name, condition))
                             for name in PLAN.alignment["sets"] for condition in PLAN.alignment_conditions()],
     output:
-        "results/align/{model}/{recipe}/{target}/seed{seed}/measures.csv",
+        measures="results/align/{model}/{recipe}/{target}/seed{seed}/measures.csv",
+        # Per sentence, whether retrieval found its translation: what the report's bootstrap resamples.
+        hits="results/align/{model}/{recipe}/{target}/seed{seed}/retrieval_hits.npz",
     wildcard_constraints:
         target="|".join(re.escape(t) for t in [*PLAN.targets, ENCODER_TARGET]),
     params:

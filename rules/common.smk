@@ -8,7 +8,8 @@ from pathlib import Path
 from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
 from xstilts.config import CLEAN, RANKING_POOL, ConfigError, Plan
-from xstilts.layout import CHECKPOINT_FILES, DIRECT_FILES, PRETRAINED_FILES, REPORT_FILES, ROBUSTNESS_FILES
+from xstilts.layout import (ALIGNMENT_FILES, CHECKPOINT_FILES, DIRECT_FILES, ENCODER_TARGET, PRETRAINED_FILES,
+                            REPORT_FILES, ROBUSTNESS_FILES)
 
 try:
     PLAN = Plan(config)
@@ -82,7 +83,6 @@ def target_dir(model, recipe, target, seed):
 # language. The target is the training task whose checkpoint the benchmark is scored on, or
 # ENCODER_TARGET for retrieval benchmarks, scored on the encoder a recipe hands on. The condition is
 # `clean`, a perturbation's name (its inputs perturbed) or an attack's (the clean inputs attacked).
-ENCODER_TARGET = "encoder"
 EVAL_CONDITIONS = [CLEAN, *PLAN.perturbations, *PLAN.attacks]
 EVAL_PATTERN = "results/eval/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}"
 
@@ -193,10 +193,16 @@ def align_sets(w):
             for name in PLAN.alignment["sets"]}
 
 
-def alignment_files():
-    """One measures file per checkpoint and seed when `alignment.sets` names any (rules/align.smk)."""
-    return [f"results/align/{model}/{recipe}/{target or ENCODER_TARGET}/seed{seed}/measures.csv"
+def alignment_files(name="measures.csv"):
+    """One file `name` (measures.csv, retrieval_hits.npz) per checkpoint and seed when `alignment.sets`
+    names any (rules/align.smk)."""
+    return [f"results/align/{model}/{recipe}/{target or ENCODER_TARGET}/seed{seed}/{name}"
             for model in PLAN.models for recipe, target in PLAN.aligned_checkpoints() for seed in PLAN.seeds]
+
+
+def alignment_report_files():
+    """The Q-align section's files, its own job beside the report's (rule report_alignment)."""
+    return [f"results/report/{name}" for name in ALIGNMENT_FILES] if PLAN.alignment["sets"] else []
 
 
 def seed_spread_file():

@@ -31,6 +31,8 @@ rule report:
         language_info=PLAN.language_profiles(),
         # Targets chosen on several languages' dev sets (selection: multilingual), said in the report.
         selection=PLAN.selection_notes(),
+        # The Q-align section is written by rule report_alignment; the index links it.
+        alignment=bool(PLAN.alignment["sets"]),
         title=f"xstilts report: {config.get('run_name', 'run')}",
         code=CODE["report"],
     log:
@@ -39,3 +41,21 @@ rule report:
         "../envs/xstilts.yaml"
     script:
         "../scripts/report.py"
+
+
+# Q-align: its own job, so that it runs beside the report's (which names its file in the index).
+rule report_alignment:
+    input:
+        measures=alignment_files(),
+        hits=alignment_files("retrieval_hits.npz"),
+        seed_spread=seed_spread_file(),
+    output:
+        [report(f, category="figures") if f.endswith((".png", ".pdf")) else f for f in alignment_report_files()],
+    params:
+        code=CODE["report_alignment"],
+    log:
+        "results/logs/report_alignment.log",
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/report_alignment.py"

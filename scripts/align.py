@@ -5,11 +5,12 @@ run_in_warm_child(snakemake, __real_file__)
 
 from pathlib import Path
 
-from xstilts.alignment.stage import measure_checkpoint, write_measures
+from xstilts.alignment.stage import measure_checkpoint, write_hits, write_measures
 from xstilts.runtime import stage
 
 with stage(snakemake) as device:
     p = snakemake.params
-    records = measure_checkpoint(Path(snakemake.input.checkpoint[0]).parent, p.sets, device=device,
-                                 batch_size=p.batch_size, max_examples=p.max_examples)
-    write_measures(snakemake.output[0], records)
+    records, hits = measure_checkpoint(Path(snakemake.input.checkpoint[0]).parent, p.sets, device=device,
+                                       batch_size=p.batch_size, max_examples=p.max_examples)
+    write_hits(snakemake.output.hits, hits)
+    write_measures(snakemake.output.measures, records)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from xstilts import metrics
-from xstilts.alignment.measures import centred, cosine_margin, layer_measures, linear_cka, retrieval_accuracy
+from xstilts.alignment.measures import (centred, cosine_margin, layer_measures, linear_cka, retrieval_accuracy,
+                                       retrieval_hits)
 
 
 def hsic_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -42,6 +43,7 @@ def test_retrieval_counts_the_rows_whose_nearest_partner_is_their_translation():
     assert retrieval_accuracy(english, other) == 50.0 and retrieval_accuracy(other, english) == 50.0
     assert retrieval_accuracy(english, english + 0.1) == 100.0
     assert retrieval_accuracy(english, other) == metrics.tatoeba_accuracy(english, other)  # Tatoeba's own search
+    assert retrieval_hits(english, other).tolist() == [False, False, True, True]  # which sentences, per sentence
 
 
 def test_cosine_margin_is_true_pairs_minus_the_nearest_wrong_ones():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from xstilts import synthetic
-from xstilts.alignment.measures import retrieval_accuracy
+from xstilts.alignment.measures import HIT_MEASURES, retrieval_accuracy
 from xstilts.alignment.vectors import first_lines, paired_sides, sentence_vectors
 from xstilts.features import load_tokenizer
 from xstilts.inference import evaluate_split, predict
@@ -92,17 +92,20 @@ def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_langu
     loads = []
     real_load = stage.load_for_inference
     monkeypatch.setattr(stage, "load_for_inference", lambda p: loads.append(p) or real_load(p))
-    records = stage.measure_checkpoint(path, {"tatoeba": {"clean": {"de": files["de"], "ru": files["ru"]}},
+    records, hits = stage.measure_checkpoint(path, {"tatoeba": {"clean": {"de": files["de"], "ru": files["ru"]}},
                                               "same": {"clean": {"en": tmp_path / "same.parquet"}}},
                                        device=torch.device("cpu"), batch_size=8, bf16=False)
     assert len(loads) == 1
-    cut = stage.measure_checkpoint(path, {"tatoeba": {"clean": {"de": files["de"]}}}, device=torch.device("cpu"),
-                                   batch_size=8, bf16=False, max_examples=9)
+    cut, _ = stage.measure_checkpoint(path, {"tatoeba": {"clean": {"de": files["de"]}}}, device=torch.device("cpu"),
+                                      batch_size=8, bf16=False, max_examples=9)
     assert {r["sentences"] for r in cut} == {9} and {r["sentences"] for r in records} == {24}
     assert [(r["set"], r["condition"], r["lang"], r["layer"]) for r in records] == [
         (name, "clean", lang, layer) for name, lang in (("tatoeba", "de"), ("tatoeba", "ru"), ("same", "en"))
         for layer in range(4)]
-    for record in records:
+    for record in records:  # the per-sentence hits are the percentages' own
+        for measure in HIT_MEASURES:
+            found = hits[stage.hit_key(record["set"], "clean", record["lang"], measure)]
+            assert found.shape == (4, 24) and 100.0 * found[record["layer"]].mean() == pytest.approx(record[measure])
         if record["set"] == "same":
             assert record["retrieval_en_to_xx"] == record["retrieval_xx_to_en"] == 100.0
             assert record["cka"] == pytest.approx(1.0)
@@ -113,3 +116,13 @@ def test_an_alignment_job_loads_the_checkpoint_once_and_measures_every_set_langu
                                device=torch.device("cpu"), bf16=False)
     last = next(r for r in records if (r["set"], r["lang"], r["layer"]) == ("tatoeba", "ru", 3))
     assert last["retrieval_en_to_xx"] == result["score"]
+
+
+def test_hits_are_written_whole_and_read_back(tmp_path):
+    from xstilts.alignment import stage
+
+    hits = {stage.hit_key("tatoeba", "clean", "de", "retrieval_en_to_xx"): np.array([[True, False], [True, True]])}
+    stage.write_hits(tmp_path / "hits.npz", hits)
+    back = stage.read_hits(tmp_path / "hits.npz")
+    assert list(back) == list(hits) and np.array_equal(back[next(iter(hits))], next(iter(hits.values())))
+    assert [p.name for p in tmp_path.iterdir()] == ["hits.npz"]  # no temporary left beside it

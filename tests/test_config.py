@@ -215,6 +215,8 @@ def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
     none, and are refused by name; a Tatoeba-like set is read like a benchmark (its test split), even
     where the config scores no retrieval benchmark."""
     demo_config["retrieval"] = []
+    for perturbation in demo_config["perturbations"].values():  # the demo perturbs Tatoeba for its alignment
+        perturbation["benchmarks"] = [b for b in perturbation["benchmarks"] if b != "tatoeba"]
     demo_config["alignment"] = {"sets": ["tatoeba"], "max_examples": 50}
     plan = Plan(demo_config)
     assert plan.data_splits()[("tatoeba", "test")] == ["de", "ru", "ar", "zh"]
@@ -231,6 +233,7 @@ def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
 
 def test_alignment_measures_a_perturbation_only_where_it_perturbs_the_sets(demo_config):
     demo_config["retrieval"] = ["tatoeba"]
+    demo_config["perturbations"]["char_noise"]["benchmarks"].remove("tatoeba")
     demo_config["alignment"] = {"sets": ["tatoeba"], "perturbations": ["char_noise"]}
     with pytest.raises(ConfigError, match="alignment.perturbations: 'char_noise' does not perturb 'tatoeba': "
                                           "add it to perturbations.char_noise.benchmarks"):

@@ -118,3 +118,15 @@ def test_off_under_slurm_and_by_switch(monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID")
     monkeypatch.setenv(warm.SWITCH, "0")
     assert not warm.wanted(config)
+
+
+def test_the_servers_model_load_leaves_the_generator_as_it_found_it():
+    """The server loads a throwaway model before it serves (xstilts.warm.load_a_model_once); its
+    children inherit the server's generator, so building that model must draw nothing from it."""
+    import torch
+
+    from xstilts.warm import load_a_model_once
+
+    before = torch.get_rng_state()
+    load_a_model_once()
+    assert torch.equal(torch.get_rng_state(), before)

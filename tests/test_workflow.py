@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_runs import ROOT, TINY, snakemake
+from workflow_runs import ROOT, TINY, consumers_of, snakemake
 from workflow_runs import planned_jobs as plan_of
 from xstilts.io import read_json
 
@@ -293,7 +293,8 @@ def test_alignment_added_to_a_finished_study_measures_every_checkpoint_and_train
     aligned = changed_config(tmp_path, config, add_alignment)
     assert plan_of(study, aligned) == Counter({"align": 12, "perturb/tatoeba/test/typos": 2,
                                                "tokenize/tatoeba/test/typos": 2, "index_features/tatoeba/test/typos": 1,
-                                               "evaluate/tatoeba/typos": 3, "report": 1, "all": 1})
+                                               "evaluate/tatoeba/typos": 3, "report": 1, "report_alignment": 1,
+                                               "all": 1})
     result = snakemake(study, aligned)
     assert result.returncode == 0, result.stderr[-5000:]
     data = yaml.safe_load(config.read_text())
@@ -314,3 +315,23 @@ def test_alignment_added_to_a_finished_study_measures_every_checkpoint_and_train
                             if r["condition"] == condition and int(r["layer"]) == data["models"]["tiny"]["retrieval_layer"]}
                 assert at_layer == {row["lang"]: row["score"] for row in scores["results"]}, (recipe, condition)
     assert plan_of(study, aligned) == Counter(), "a finished alignment plans nothing"
+    assert "[alignment.md](alignment.md)" in (study / "results/report/index.md").read_text()
+    answer = (study / "results/report/alignment.md").read_text()
+    assert "**`mnli`**, its encoder against the pretrained model" in answer and "instability under typos" in answer
+
+
+def test_temporary_target_checkpoints_are_measured_before_they_go(tmp_path):
+    """keep_target_checkpoints: false makes target checkpoints temp(): with alignment set, every target
+    job's checkpoint is read by an align job as well as by its evaluations, so Snakemake deletes it
+    only after it was measured."""
+    data = yaml.safe_load(TINY.read_text())
+    data["keep_target_checkpoints"] = False
+    data["alignment"] = {"sets": ["tatoeba"]}
+    config = tmp_path / "temp.yaml"
+    config.write_text(yaml.safe_dump(data))
+    targets = consumers_of(tmp_path, config, "target")
+    assert len(targets) == len(data["recipes"]) * len(data["targets"])
+    for wildcards, temporary, consumers in targets:
+        folder = "results/models/tiny/target/{recipe}/{target}/seed{seed}".format(**wildcards)
+        assert f"{folder}/model.safetensors" in temporary, wildcards
+        assert {"align", "evaluate"} <= consumers, wildcards

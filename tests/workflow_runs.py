@@ -43,6 +43,21 @@ def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> 
         return Counter(job_label(job) for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
 
 
+def consumers_of(workdir: Path, configfile: Path, rule: str) -> list[tuple[dict, set[str], set[str]]]:
+    """Per job of `rule` in a dry run of everything: its wildcards, its temp() outputs, and the rules
+    of the jobs that read its outputs (Snakemake deletes a temp() output once those have run)."""
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        workflow = api.workflow(resource_settings=ResourceSettings(cores=2),
+                                config_settings=ConfigSettings(configfiles=[Path(configfile).resolve()]),
+                                storage_settings=StorageSettings(), snakefile=ROOT / "Snakefile",
+                                workdir=Path(workdir).resolve())
+        workflow.dag(DAGSettings(forceall=True)).execute_workflow(executor="dryrun")
+        dag = workflow._workflow.dag
+        return [(dict(job.wildcards), {str(out) for out in job.temp_output},
+                 {consumer.rule.name for consumer in dag.depending[job]})
+                for job in dag.jobs if job.rule.name == rule]
+
+
 def job_label(job) -> str:
     """What a plan counts a job as: its rule, and for the one-rule stages also the (task, split)
     (`prepare/panx/test`, `index_features/panx/test`, `tokenize/panx/test/typos`, `perturb/panx/test/typos`) or

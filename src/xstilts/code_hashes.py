@@ -21,6 +21,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "evaluate": ("evaluation.py", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
     "align": ("alignment", "inference.py", "modeling.py", "tasks", "metrics.py", "features.py", "io.py"),
     "report": ("report", "stats.py", "io.py"),
+    "report_alignment": ("report", "alignment/stage.py", "robustness/drops.py", "stats.py", "io.py"),
     "import": ("modeling.py", "features.py", "train_stages.py", "io.py"),
     "shipped": ("shipped.py", "io.py"),
     "generator": ("synthetic.py",),

@@ -158,9 +158,25 @@ def _receive(conn: socket.socket, size: int) -> bytes:
 
 
 # ---- the server ---------------------------------------------------------------------------
+def load_a_model_once() -> None:
+    """Pay transformers' first-load costs here, once, not in every child: its first
+    from_pretrained compiles the checkpoint-conversion patterns (about half a second per torch job
+    on the slower instance). A throwaway model, built under a forked generator: what the children
+    inherit is the state the imports left, as without this load."""
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    shape = dict(vocab_size=8, hidden_size=4, num_hidden_layers=1, num_attention_heads=1, intermediate_size=4,
+                 max_position_embeddings=8)
+    with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="xstilts-warm-up-") as folder:
+        XLMRobertaModel(XLMRobertaConfig(**shape)).save_pretrained(folder)
+        XLMRobertaModel.from_pretrained(folder)
+
+
 def serve(path: Path, idle_s: float = IDLE_S) -> None:
     for name in PRELOAD:
         __import__(name)
+    load_a_model_once()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(64)

@@ -5,9 +5,10 @@ sentences sit to their English translations, per hidden layer.
   benchmarks' own vectors of each layer bit for bit;
 - measures: retrieval accuracy in both directions, the cosine margin of true pairs over the
   nearest wrong ones, and linear CKA, raw and after centring each language on its own mean;
-- stage: one alignment job's computation, a checkpoint loaded once for every parallel set,
-  language and layer.
+- stage: one alignment job's computation (rules/align.smk), a checkpoint loaded once for every
+  parallel set, condition and language, writing the measures and the per-sentence retrieval hits
+  the report's Q-align section (xstilts.report.alignment) resamples.
 
-Still to come (issue 10): the workflow rule over every checkpoint and seed, perturbed inputs,
-the config keys, and the report's Q-align section.
+Still to come (issue 10): translated test sets (XNLI, PAWS-X, XQuAD) as parallel sets, the English
+side perturbed (or both), and the correlation of alignment with the zero-shot scores.
 """

@@ -39,6 +39,14 @@ def retrieval_accuracy(queries: np.ndarray, candidates: np.ndarray) -> float:
     return metrics.tatoeba_accuracy(queries, candidates)
 
 
+def retrieval_hits(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Per query row: is its cosine-nearest candidate row the same row? (retrieval_accuracy is the
+    percentage of these; the report's paired bootstrap resamples them.)"""
+    _paired(np.asarray(queries), np.asarray(candidates), "retrieval_hits")
+    _, nearest = metrics.top_k_by_cosine(queries, candidates, 1)
+    return nearest[:, 0] == np.arange(len(nearest))
+
+
 def cosine_margin(a: np.ndarray, b: np.ndarray, k: int = MARGIN_K, device: str = "cpu") -> float:
     """Mean cosine of the true pairs minus the mean cosine of each sentence with its k nearest
     wrong partners in the other language (both directions averaged); k is capped at n - 1."""
@@ -68,6 +76,19 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
         raise ValueError(f"linear_cka: needs the same two or more rows on both sides, got {x.shape} and {y.shape}")
     cross = np.linalg.norm(y.T @ x) ** 2
     return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+
+
+# The measures kept per sentence as well: retrieval, raw and centred, both directions.
+HIT_MEASURES = ("retrieval_en_to_xx", "retrieval_xx_to_en", "centred_retrieval_en_to_xx", "centred_retrieval_xx_to_en")
+
+
+def layer_hits(english: np.ndarray, other: np.ndarray) -> dict[str, np.ndarray]:
+    """Per sentence, for each of HIT_MEASURES: was its translation retrieved?"""
+    found = {}
+    for prefix, (en, xx) in (("", (english, other)), ("centred_", (centred(english), centred(other)))):
+        found[f"{prefix}retrieval_en_to_xx"] = retrieval_hits(en, xx)
+        found[f"{prefix}retrieval_xx_to_en"] = retrieval_hits(xx, en)
+    return found
 
 
 def layer_measures(english: np.ndarray, other: np.ndarray, *, k: int = MARGIN_K, device: str = "cpu") -> dict:

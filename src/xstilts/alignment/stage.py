@@ -10,36 +10,59 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from ..features import read_features
 from ..io import atomic_path
 from ..modeling import load_for_inference
-from .measures import MARGIN_K, layer_measures
+from .measures import HIT_MEASURES, MARGIN_K, layer_hits, layer_measures
 from .vectors import first_lines, paired_sides, sentence_vectors
 
 
 def measure_checkpoint(checkpoint, sets: Mapping[str, Mapping[str, Mapping[str, str]]], *, device: torch.device,
                        batch_size: int, k: int = MARGIN_K, bf16: bool = True,
-                       max_examples: int | None = None) -> list[dict]:
+                       max_examples: int | None = None) -> tuple[list[dict], dict[str, np.ndarray]]:
     """`sets`: set name -> condition (`clean`, or a perturbation of the other language's side) ->
-    language -> its features file. One record per (set, condition, language, hidden state: 0 is
-    the embeddings' output) with every measure of xstilts.alignment.measures, on the first
+    language -> its features file. Returns one record per (set, condition, language, hidden state:
+    0 is the embeddings' output) with every measure of xstilts.alignment.measures, on the first
     `max_examples` sentence pairs of each language (all when None; the same pairs in every
-    condition, so that a measure's change under perturbation is paired)."""
+    condition, so that a measure's change under perturbation is paired), and the per-sentence
+    retrieval hits behind them: hit_key(set, condition, language, measure) -> (hidden states,
+    sentences) booleans."""
     model = load_for_inference(checkpoint).to(device)
     run = dict(pad_id=model.encoder.config.pad_token_id, batch_size=batch_size, device=device, bf16=bf16)
-    records = []
+    records, hits = [], {}
     for name, conditions in sets.items():
         for condition, languages in conditions.items():
             for lang, path in languages.items():
                 features = first_lines(read_features(path), max_examples)
                 other, english = paired_sides(sentence_vectors(model, features, **run), features)
+                per_layer = []
                 for layer in range(english.shape[1]):
                     records.append({"set": name, "condition": condition, "lang": lang, "layer": layer,
                                     "sentences": len(english),
                                     **layer_measures(english[:, layer], other[:, layer], k=k, device=str(device))})
-    return records
+                    per_layer.append(layer_hits(english[:, layer], other[:, layer]))
+                for measure in HIT_MEASURES:
+                    hits[hit_key(name, condition, lang, measure)] = np.stack([h[measure] for h in per_layer])
+    return records, hits
+
+
+def hit_key(name: str, condition: str, lang: str, measure: str) -> str:
+    return "|".join((name, condition, lang, measure))
+
+
+def write_hits(path, hits: dict[str, np.ndarray]) -> None:
+    """The per-sentence hits, one array per key, written whole or not at all."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as out:
+            np.savez_compressed(out, **hits)
+
+
+def read_hits(path) -> dict[str, np.ndarray]:
+    with np.load(path) as stored:
+        return {key: stored[key] for key in stored.files}
 
 
 def write_measures(path, records: list[dict]) -> None:

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from .. import stats
 from ..config import CLEAN
-from ..layout import DIRECT_FILES, REPORT_FILES, ROBUSTNESS_FILES
+from ..layout import ALIGNMENT_FILES, DIRECT_FILES, REPORT_FILES, ROBUSTNESS_FILES
 from . import direct as direct_section
 from . import robustness as robustness_section
 from .rows import SEPARATOR, FurtherTargets, row_benches, row_label, row_order
@@ -81,6 +81,14 @@ FILE_DESCRIPTIONS = {
     "q_direct_distance.png": "per language, the difference of drops Q-direct compares against its distance to English",
     "q_direct_distance.pdf": "per language, the difference of drops Q-direct compares against its distance to English "
                              "(PDF)",
+    "alignment.md": "Q-align: cross-lingual alignment per layer, clean and perturbed, against none's, with the answer",
+    "q_align.csv": "Q-align: per compared checkpoint, set, condition and layer, the centred retrieval (clean) or its "
+                   "drop (perturbed) of both checkpoints and their difference with its interval",
+    "alignment_layers.csv": "every alignment measure per checkpoint, set, condition and layer, over languages and seeds",
+    "alignment_layers.png": "alignment measures against layer, per recipe's encoder and target checkpoints",
+    "alignment_layers.pdf": "alignment measures against layer, per recipe's encoder and target checkpoints (PDF)",
+    "alignment_heatmap.png": "recipe x layer: change of clean alignment and of its drop against none",
+    "alignment_heatmap.pdf": "recipe x layer: change of clean alignment and of its drop against none (PDF)",
 }
 
 
@@ -487,14 +495,19 @@ def _per_language_latex(per_language, all_recipes) -> str:
 
 
 def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None,
-                    q_direct: str | None = None, selection: Mapping[str, str] | None = None) -> str:
+                    q_direct: str | None = None, selection: Mapping[str, str] | None = None,
+                    alignment: bool = False) -> str:
     names = [name for name in REPORT_FILES if name != "index.md"] + (list(ROBUSTNESS_FILES) if q_adv else [])
     names += list(DIRECT_FILES) if q_direct else []
+    names += list(ALIGNMENT_FILES) if alignment else []
     links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in names)
     robustness = f"## Robustness (Q-adv)\n\n{q_adv}\nTables and figure: [robustness.md](robustness.md).\n\n" if q_adv else ""
     if q_direct:
         robustness += (f"## Direct multilingual fine-tuning (Q-direct)\n\n{q_direct}\n"
                        "Tables and figure: [q_direct.md](q_direct.md).\n\n")
+    if alignment:  # written by its own job (rule report_alignment), beside this one
+        robustness += ("## Cross-lingual alignment (Q-align)\n\nAlignment of every checkpoint per layer, clean and "
+                       "perturbed, against `none`'s, and the answer: [alignment.md](alignment.md).\n\n")
     return (
         f"# {title}\n\n"
         "Zero-shot cross-lingual transfer after English intermediate-task training. "
@@ -645,6 +658,7 @@ def write_report(
     further_targets: FurtherTargets = (),
     language_info: Mapping[str, dict] | None = None,
     selection: Mapping[str, str] | None = None,
+    alignment: bool = False,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -662,6 +676,8 @@ def write_report(
     `language_info` (bench -> {"source", "languages": lang -> profile}, Plan.language_profiles) groups
     the Q-direct tables by script, family and distance to English. `selection` (target -> the dev sets it
     is chosen on, for targets with `selection: multilingual`) is said beside the main table and in Q-direct.
+    `alignment`: the study measures alignment, whose section (ALIGNMENT_FILES) another job writes; the
+    index links it.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -706,6 +722,6 @@ def write_report(
                                                 seed_spread=seed_spread, spread_columns=spread_columns,
                                                 language_info=language_info, selection=selection)
     write_text(out_dir / "index.md",
-               _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection))
+               _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection, alignment))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())
             + (DIRECT_FILES if q_direct else ())]

@@ -1,0 +1,306 @@
+"""The Q-align section: does English intermediate-task training make cross-lingual alignment more or
+less stable under perturbation, and at which layers?
+
+Read from the align stage (rules/align.smk): per checkpoint (model, recipe, target or `encoder`,
+seed) the measures of every parallel set, condition, language and hidden state, and per sentence
+whether retrieval found its translation. The section's measure is centred retrieval (each language
+on its own mean, Libovický et al. 2020), both directions: per sentence the mean of its two hits.
+Its instability under a perturbation is, as for a task score in the robustness section, the clean
+value minus the perturbed one, pooled over the languages other than English.
+
+Each recipe's checkpoint is compared with `none`'s of the same stage, layer by layer: its encoder
+(after the intermediate stage) with the pretrained model, and its target checkpoint with `none`'s
+of that target. Both differences, of clean alignment and of instability, come with a 95% interval
+from xstilts.robustness.drops: a paired bootstrap over sentences (the same sentences in every
+checkpoint and condition) and the seeds where both sides have two or more; where a side has one
+seed, the measured seed spread of the Tatoeba score (`report.seed_spread`), the retrieval measure
+the spread was measured on, at the retrieval layer only. That a layer's seed noise is the retrieval
+layer's is an assumption, said beside the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from ..alignment.stage import hit_key, read_hits
+from ..config import CLEAN
+from ..layout import ALIGNMENT_FILES, ENCODER_TARGET
+from .render import markdown_table, new_figure, note_figure, signed, write_csv, write_figure, write_text
+from .robustness import BASELINE, ENGLISH, compare_settings
+
+# The per-sentence measure the section compares, and the measures the layer curves show.
+HITS = ("centred_retrieval_en_to_xx", "centred_retrieval_xx_to_en")
+CURVES = {"centred retrieval (%)": ("centred_retrieval_en_to_xx", "centred_retrieval_xx_to_en"),
+          "centred margin": ("centred_margin",), "linear CKA": ("cka",)}
+SPREAD_COLUMN = "tatoeba"
+COLUMNS = ["model", "set", "stage", "recipe", "against", "condition", "layer", "setting_value", "against_value",
+           "difference", "low", "high", "interval"]
+
+
+def checkpoint_of(path: str | Path) -> tuple[str, str, str, int]:
+    """(model, recipe, target, seed) of results/align/{model}/{recipe}/{target}/seed{seed}/<file>."""
+    parts = Path(path).parts
+    return parts[-5], parts[-4], parts[-3], int(parts[-2].removeprefix("seed"))
+
+
+def load_measures(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Every measures file, one row per (checkpoint, set, condition, language, layer)."""
+    frames = []
+    for path in paths:
+        model, recipe, target, seed = checkpoint_of(path)
+        frame = pd.read_csv(path)
+        frames.append(frame.assign(model=model, recipe=recipe, target=target, seed=seed))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_hits(paths: Iterable[str | Path]) -> dict[tuple[str, str, str, int], dict[str, np.ndarray]]:
+    return {checkpoint_of(path): read_hits(path) for path in paths}
+
+
+def sentence_scores(hits: Mapping[str, np.ndarray], name: str, condition: str, langs: Iterable[str],
+                    layer: int) -> np.ndarray:
+    """Per sentence of `langs` (pooled, in order), the mean of its HITS at `layer`: 0, 0.5 or 1."""
+    return np.concatenate([np.mean([hits[hit_key(name, condition, lang, m)][layer] for m in HITS], axis=0)
+                           for lang in langs])
+
+
+def comparisons(measures: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    """(model, stage, recipe, target) for each checkpoint compared with `none`'s of its stage and
+    target; stage is `encoder` or the target's name."""
+    keys = measures[["model", "recipe", "target"]].drop_duplicates().itertuples(index=False)
+    present = {tuple(key) for key in keys}
+    return [(model, target, recipe, target) for model, recipe, target in sorted(present)
+            if recipe != BASELINE and (model, BASELINE, target) in present]
+
+
+def compare_layers(measures: pd.DataFrame, hits: Mapping, spread: tuple[float, float] | None) -> pd.DataFrame:
+    """Per comparison, set, condition and layer: the recipe's value minus `none`'s, clean alignment
+    (condition `clean`) or its drop under a perturbation, with the interval."""
+    rows = []
+    conditions = [c for c in measures["condition"].drop_duplicates() if c != CLEAN]
+    for model, stage, recipe, target in comparisons(measures):
+        for name in measures["set"].drop_duplicates():
+            langs = [lang for lang in measures.loc[measures["set"] == name, "lang"].drop_duplicates() if lang != ENGLISH]
+            layers = sorted(measures.loc[(measures["set"] == name) & (measures["model"] == model), "layer"].unique())
+            for layer in layers:
+                for condition in [CLEAN, *conditions]:
+                    sides = [_runs(hits, (model, r, target), name, condition, langs, layer) for r in (recipe, BASELINE)]
+                    (a_runs, a_seeds), (b_runs, b_seeds) = sides
+                    found = compare_settings(a_runs, b_runs, a_seeds, b_seeds, spread)
+                    rows.append({"model": model, "set": name, "stage": stage, "recipe": recipe, "against": BASELINE,
+                                 "condition": condition, "layer": int(layer), **found})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _runs(hits: Mapping, checkpoint: tuple[str, str, str], name: str, condition: str, langs: list[str],
+          layer: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], pd.Series]:
+    """Per seed of `checkpoint`: (clean, perturbed) sentence scores, or (clean, zeros) for the clean
+    comparison (its "drop" is the clean value), and the per-seed value in points."""
+    runs, values = [], {}
+    for (model, recipe, target, seed), found in sorted(hits.items()):
+        if (model, recipe, target) != checkpoint:
+            continue
+        clean = sentence_scores(found, name, CLEAN, langs, layer)
+        other = np.zeros_like(clean) if condition == CLEAN else sentence_scores(found, name, condition, langs, layer)
+        runs.append((clean, other))
+        values[seed] = 100.0 * float(np.mean(clean - other))
+    if not runs:
+        raise ValueError(f"alignment: measures but no retrieval hits for checkpoint {'/'.join(checkpoint)}")
+    return runs, pd.Series(values, dtype=float)
+
+
+def layer_curves(measures: pd.DataFrame) -> pd.DataFrame:
+    """Mean over the languages other than English and the seeds: per (model, set, recipe, target,
+    condition, layer), each of CURVES (retrieval as the mean of its two directions)."""
+    others = measures[measures["lang"] != ENGLISH]
+    keys = ["model", "set", "recipe", "target", "condition", "layer"]
+    means = others.groupby(keys, sort=False).mean(numeric_only=True).reset_index()
+    for label, columns in CURVES.items():
+        means[label] = means[list(columns)].mean(axis=1)
+    return means[keys + list(CURVES)]
+
+
+# ---------------------------------------------------------------------------- text
+def answer(compared: pd.DataFrame, spread_note: str) -> str:
+    """Per recipe, its encoder against the pretrained model layer by layer (for clean alignment and
+    each perturbation's drop: the layers where it is higher or lower, more or less stable, or not
+    told from noise); then its target checkpoints against `none`'s, counted over (target, layer)."""
+    if compared.empty:
+        return "No recipe besides `none` was measured: nothing to compare.\n"
+    lines = []
+    for (model, name, recipe), part in compared.groupby(["model", "set", "recipe"], sort=False):
+        encoder = part[part["stage"] == ENCODER_TARGET]
+        if not encoder.empty:
+            lines.append(f"- **`{recipe}`**, its encoder against the pretrained model ({model}, {name}):")
+            for condition, rows in encoder.groupby("condition", sort=False):
+                what = "clean alignment" if condition == CLEAN else f"instability under {condition}"
+                lines.append(f"  - {what}: {_layer_sentence(rows, condition)}")
+        targets = part[part["stage"] != ENCODER_TARGET]
+        if not targets.empty:
+            stages = ", ".join(f"`{t}`" for t in targets["stage"].drop_duplicates())
+            lines.append(f"- **`{recipe}`**, after target training ({stages}), against `none`'s of each target, "
+                         "over targets and layers:")
+            for condition, rows in targets.groupby("condition", sort=False):
+                what = "clean alignment" if condition == CLEAN else f"instability under {condition}"
+                lines.append(f"  - {what}: {_cell_counts(rows, condition)}")
+    return "\n".join(lines) + f"\n\n{spread_note}\n"
+
+
+def _cell_counts(rows: pd.DataFrame, condition: str) -> str:
+    """How many (target, layer) cells are above `none`'s, below it, or within noise."""
+    above = rows[rows["low"] > 0]
+    below = rows[rows["high"] < 0]
+    labels = ("higher", "lower") if condition == CLEAN else ("less stable", "more stable")
+    parts = []
+    for label, cells in zip(labels, (above, below)):
+        if not cells.empty:
+            named = ", ".join(f"{r.stage} layer {r.layer} ({signed(r.difference)})" for r in cells.itertuples())
+            parts.append(f"{label} in {len(cells)} ({named})")
+    rest = len(rows) - len(above) - len(below)
+    parts.append(f"not told from noise in {rest}" if rest else "none within noise")
+    return f"of {len(rows)} cells, " + "; ".join(parts) + "."
+
+
+def _layer_sentence(rows: pd.DataFrame, condition: str) -> str:
+    higher, lower, within = [], [], []
+    for row in rows.itertuples():
+        cell = f"{row.layer} ({signed(row.difference)} [{signed(row.low)}, {signed(row.high)}])"
+        if pd.isna(row.low):
+            within.append(f"{row.layer} ({signed(row.difference)}, no interval)")
+        elif row.low > 0:
+            higher.append(cell)
+        elif row.high < 0:
+            lower.append(cell)
+        else:
+            within.append(cell)
+    if condition == CLEAN:
+        labels = ("higher than `none`'s at layers", "lower at layers", "not told from noise at layers")
+    else:  # a positive difference of drops: the recipe loses more, its alignment is less stable
+        labels = ("less stable (it drops more) at layers", "more stable (it drops less) at layers",
+                  "not told from noise at layers")
+    parts = [f"{label} {', '.join(cells)}" for label, cells in zip(labels, (higher, lower, within)) if cells]
+    return "; ".join(parts) + "."
+
+
+def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: str) -> str:
+    table_rows = []
+    for row in compared.itertuples():
+        interval = "–" if pd.isna(row.low) else f"[{signed(row.low)}, {signed(row.high)}]"
+        table_rows.append([row.model, row.set, row.stage, row.recipe, row.condition, str(row.layer),
+                           f"{row.setting_value:.1f}", f"{row.against_value:.1f}", signed(row.difference), interval])
+    header = ["model", "set", "stage", "recipe", "condition", "layer", "recipe's", "none's", "difference", "95% interval"]
+    return (
+        "# Cross-lingual alignment (Q-align)\n\n"
+        "Does English intermediate-task training make cross-lingual alignment more or less stable under "
+        "perturbation? Measure: centred retrieval accuracy, both directions, over the languages other than "
+        "English; under a perturbation (of the other language's side), its drop from clean. A recipe's checkpoint "
+        "is compared with `none`'s of the same stage: the encoder after the intermediate stage with the pretrained "
+        "model, a target checkpoint with `none`'s of that target.\n\n"
+        f"## Answer\n\n{answer(compared, spread_note)}\n"
+        "## Per layer\n\nClean rows: the centred retrieval accuracy. Perturbed rows: its drop from clean "
+        "(points).\n\n"
+        f"{markdown_table(header, table_rows) if table_rows else 'No comparison.'}\n"
+        "Every measure per checkpoint, set, condition, language and layer (retrieval both ways, raw and centred; "
+        "margin, raw and centred; linear CKA): the `measures.csv` of each checkpoint under `results/align/`; "
+        "their means over languages and seeds: [alignment_layers.csv](alignment_layers.csv).\n\n"
+        "![Alignment by layer](alignment_layers.png)\n\n"
+        "![Change against none by layer](alignment_heatmap.png)\n"
+    )
+
+
+# ---------------------------------------------------------------------------- figures
+def _stage_label(recipe: str, target: str) -> str:
+    return recipe if target == ENCODER_TARGET else f"{recipe} / {target}"
+
+
+def plot_layers(curves: pd.DataFrame) -> Figure:
+    """Rows: the measures of CURVES; columns: clean, then each perturbation; one line per encoder
+    (solid) and per target checkpoint averaged over seeds (thin, dashed)."""
+    if curves.empty:
+        return note_figure("no alignment measured")
+    conditions = list(curves["condition"].drop_duplicates())
+    recipes = list(curves["recipe"].drop_duplicates())
+    colours = colormaps["tab10"]
+    figure = new_figure(3.2 * len(conditions), 2.4 * len(CURVES))
+    axes = figure.subplots(len(CURVES), len(conditions), squeeze=False, sharex=True)
+    for j, condition in enumerate(conditions):
+        for i, label in enumerate(CURVES):
+            ax = axes[i][j]
+            part = curves[curves["condition"] == condition]
+            for (recipe, target), line in part.groupby(["recipe", "target"], sort=False):
+                encoder = target == ENCODER_TARGET
+                ax.plot(line["layer"], line[label], color=colours(recipes.index(recipe) % 10),
+                        linestyle="-" if encoder else "--", linewidth=1.8 if encoder else 0.8,
+                        label=_stage_label(recipe, target) if encoder else None)
+            if i == 0:
+                ax.set_title(condition)
+            if j == 0:
+                ax.set_ylabel(label)
+            if i == len(CURVES) - 1:
+                ax.set_xlabel("hidden layer (0: embeddings)")
+    axes[0][0].legend(fontsize="small", loc="lower left", title="encoders (dashed: targets)")
+    return figure
+
+
+def plot_heatmap(compared: pd.DataFrame) -> Figure:
+    """Recipe (and stage) x layer: the difference against `none`, clean alignment and each
+    perturbation's drop side by side."""
+    if compared.empty:
+        return note_figure("no recipe besides none: nothing to compare")
+    conditions = list(compared["condition"].drop_duplicates())
+    compared = compared.assign(row=[_stage_label(r, s) for r, s in zip(compared["recipe"], compared["stage"])])
+    rows = list(compared["row"].drop_duplicates())
+    layers = sorted(compared["layer"].unique())
+    figure = new_figure(2.2 + 0.45 * len(layers) * len(conditions), 2.0 + 0.3 * len(rows))
+    axes = figure.subplots(1, len(conditions), squeeze=False, sharey=True)[0]
+    limit = float(np.nanmax(np.abs(compared["difference"]))) or 1.0
+    for ax, condition in zip(axes, conditions):
+        grid = compared[compared["condition"] == condition].pivot_table(index="row", columns="layer",
+                                                                       values="difference", sort=False)
+        grid = grid.reindex(index=rows, columns=layers)
+        # Blue is better on both: higher clean alignment, a smaller drop.
+        image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu" if condition == CLEAN else "RdBu_r",
+                          vmin=-limit, vmax=limit, aspect="auto")
+        ax.set_title(condition, fontsize="small")
+        ax.set_xticks(range(len(layers)), [str(layer) for layer in layers])
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xlabel("layer")
+        label = "change (blue: higher)" if condition == CLEAN else "drop change (blue: smaller)"
+        figure.colorbar(image, ax=ax, location="bottom", shrink=0.9, label=label)
+    return figure
+
+
+# ---------------------------------------------------------------------------- the section
+def write_section(out_dir: str | Path, measures_files: Iterable[str | Path], hits_files: Iterable[str | Path],
+                  seed_spread: Mapping[str, tuple[float, float]] | None) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    measures = load_measures(measures_files)
+    hits = load_hits(hits_files)
+    spread, spread_note = _spread(seed_spread)
+    compared = compare_layers(measures, hits, spread) if not measures.empty else pd.DataFrame(columns=COLUMNS)
+    curves = layer_curves(measures) if not measures.empty else pd.DataFrame()
+    write_csv(out_dir / "q_align.csv", compared)
+    write_csv(out_dir / "alignment_layers.csv", curves)
+    write_figure(out_dir, "alignment_layers", plot_layers(curves))
+    write_figure(out_dir, "alignment_heatmap", plot_heatmap(compared))
+    write_text(out_dir / "alignment.md", section_markdown(compared, curves, spread_note))
+    return [out_dir / name for name in ALIGNMENT_FILES]
+
+
+def _spread(seed_spread: Mapping[str, tuple[float, float]] | None) -> tuple[tuple[float, float] | None, str]:
+    if not seed_spread or SPREAD_COLUMN not in seed_spread:
+        return None, ("Single-seed comparisons have no interval: `report.seed_spread` has no Tatoeba column to take "
+                      "the seed noise of retrieval from.")
+    std, df = seed_spread[SPREAD_COLUMN]
+    return (std, df), (
+        f"Where a side has one seed, the interval adds the seed spread of the Tatoeba score ({std:.2f} points, "
+        f"{int(df)} degrees of freedom, `report.seed_spread`): measured at the retrieval layer and uncentred, and "
+        "taken here for every layer, which is an assumption, not a measurement.")
+

@@ -1,0 +1,123 @@
+"""The Q-align section (xstilts.report.alignment) on constructed measures: which checkpoint is
+compared with which, the paired comparison of drops per layer, and what the answer says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xstilts.alignment.measures import HIT_MEASURES
+from xstilts.alignment.stage import hit_key, write_hits, write_measures
+from xstilts.layout import ALIGNMENT_FILES
+from xstilts.report import alignment
+
+LANGS = ("en", "de", "ru")
+SENTENCES = 200
+
+
+def checkpoint_hits(clean_rate: float, perturbed_rate: float, *, layers: int = 2, seed: int = 0) -> dict:
+    """Hits of one checkpoint on set `tatoeba`: clean and `typos`, the same share for every measure
+    and layer, drawn per sentence (perturbed hits a subset of the clean ones: the sentences pair)."""
+    rng = np.random.default_rng(seed)
+    hits = {}
+    for lang in LANGS:
+        clean = rng.random(SENTENCES) < clean_rate
+        kept = clean & (rng.random(SENTENCES) < perturbed_rate / clean_rate)
+        for measure in HIT_MEASURES:
+            hits[hit_key("tatoeba", "clean", lang, measure)] = np.stack([clean] * layers)
+            hits[hit_key("tatoeba", "typos", lang, measure)] = np.stack([kept] * layers)
+    return hits
+
+
+def records_of(hits: dict, layers: int = 2) -> list[dict]:
+    rows = []
+    for condition in ("clean", "typos"):
+        for lang in LANGS:
+            for layer in range(layers):
+                found = {m: 100.0 * hits[hit_key("tatoeba", condition, lang, m)][layer].mean() for m in HIT_MEASURES}
+                rows.append({"set": "tatoeba", "condition": condition, "lang": lang, "layer": layer,
+                             "sentences": SENTENCES, "cka": 0.5, **found, "margin": 0.1, "centred_margin": 0.2})
+    return rows
+
+
+def study(tmp_path, rates: dict[str, tuple[float, float]], seeds=(1,)):
+    """Write measures and hits files for recipes -> (clean rate, perturbed rate); return the paths."""
+    measures, hits = [], []
+    for recipe, (clean, perturbed) in rates.items():
+        for seed in seeds:
+            found = checkpoint_hits(clean, perturbed, seed=seed * 100 + len(recipe))
+            folder = tmp_path / "results/align/m" / recipe / "encoder" / f"seed{seed}"
+            write_measures(folder / "measures.csv", records_of(found))
+            write_hits(folder / "retrieval_hits.npz", found)
+            measures.append(folder / "measures.csv")
+            hits.append(folder / "retrieval_hits.npz")
+    return measures, hits
+
+
+def test_a_recipe_is_compared_with_nones_checkpoint_of_its_stage():
+    measures = pd.DataFrame({"model": ["m"] * 5, "recipe": ["none", "mnli", "mnli", "none", "multi"],
+                             "target": ["encoder", "encoder", "xnli", "xnli", "pawsx"]})
+    assert alignment.comparisons(measures) == [("m", "encoder", "mnli", "encoder"), ("m", "xnli", "mnli", "xnli")]
+
+
+def test_sentence_scores_average_the_two_directions_over_the_other_languages():
+    hits = {hit_key("s", "clean", lang, m): np.array([[1, 0, 1]], dtype=bool) for lang in ("de",) for m in HIT_MEASURES}
+    hits[hit_key("s", "clean", "de", "centred_retrieval_xx_to_en")] = np.array([[0, 0, 1]], dtype=bool)
+    assert alignment.sentence_scores(hits, "s", "clean", ["de"], 0).tolist() == [0.5, 0.0, 1.0]
+
+
+def test_a_recipe_whose_alignment_drops_less_is_more_stable_beyond_noise(tmp_path):
+    measures_files, hits_files = study(tmp_path, {"none": (0.9, 0.4), "mnli": (0.9, 0.85)}, seeds=(1, 2))
+    measures = alignment.load_measures(measures_files)
+    compared = alignment.compare_layers(measures, alignment.load_hits(hits_files), None)
+    typos = compared[compared["condition"] == "typos"]
+    assert list(typos["layer"]) == [0, 1]
+    assert (typos["difference"] < -30).all() and (typos["high"] < 0).all()  # mnli drops ~5 points, none ~50
+    assert set(typos["interval"]) == {"examples+seeds"}
+    clean = compared[compared["condition"] == "clean"]
+    assert ((clean["low"] <= 0) & (clean["high"] >= 0)).all()  # the same clean rate: not told apart
+    text = alignment.answer(compared, "")
+    assert "instability under typos: more stable (it drops less) at layers 0" in text
+    assert "clean alignment: not told from noise at layers 0" in text
+
+
+def test_one_seed_without_a_measured_spread_has_no_interval_and_says_so(tmp_path):
+    measures_files, hits_files = study(tmp_path, {"none": (0.9, 0.4), "mnli": (0.9, 0.85)})
+    written = alignment.write_section(tmp_path / "report", measures_files, hits_files, None)
+    assert [p.name for p in written] == list(ALIGNMENT_FILES) and all(p.exists() for p in written)
+    table = pd.read_csv(tmp_path / "report" / "q_align.csv")
+    assert table["low"].isna().all() and set(table["interval"]) == {"none: one seed and no report.seed_spread"}
+    text = (tmp_path / "report" / "alignment.md").read_text()
+    assert "no interval" in text and "has no Tatoeba column" in text
+
+
+def test_one_seed_takes_the_tatoeba_spread_and_names_the_assumption(tmp_path):
+    measures_files, hits_files = study(tmp_path, {"none": (0.9, 0.4), "mnli": (0.9, 0.85)})
+    alignment.write_section(tmp_path / "report", measures_files, hits_files, {"tatoeba": (1.0, 8.0)})
+    table = pd.read_csv(tmp_path / "report" / "q_align.csv")
+    typos = table[table["condition"] == "typos"]
+    assert (typos["high"] < 0).all() and set(typos["interval"]) == {"examples+seed spread"}
+    assert "which is an assumption" in (tmp_path / "report" / "alignment.md").read_text()
+    curves = pd.read_csv(tmp_path / "report" / "alignment_layers.csv")
+    none_clean = curves[(curves["recipe"] == "none") & (curves["condition"] == "clean")]
+    assert none_clean["centred retrieval (%)"].between(80, 100).all()  # the other languages' mean, in points
+
+
+def test_a_checkpoint_missing_its_hits_is_named(tmp_path):
+    measures_files, hits_files = study(tmp_path, {"none": (0.9, 0.4), "mnli": (0.9, 0.85)})
+    with pytest.raises(ValueError, match="no retrieval hits for checkpoint m/mnli/encoder"):
+        alignment.compare_layers(alignment.load_measures(measures_files), alignment.load_hits(hits_files[:1]), None)
+
+
+def test_target_checkpoints_are_counted_over_targets_and_layers():
+    rows = [("encoder", "typos", 0, -5.0, -8.0, -2.0), ("xnli", "typos", 0, 4.0, 1.0, 7.0),
+            ("xnli", "typos", 1, 0.5, -2.0, 3.0), ("pawsx", "typos", 0, -3.0, -5.0, -1.0)]
+    compared = pd.DataFrame([{"model": "m", "set": "tatoeba", "stage": stage, "recipe": "mnli", "against": "none",
+                              "condition": condition, "layer": layer, "setting_value": 0.0, "against_value": 0.0,
+                              "difference": d, "low": low, "high": high, "interval": "examples+seeds"}
+                             for stage, condition, layer, d, low, high in rows])
+    text = alignment.answer(compared, "")
+    assert "instability under typos: more stable (it drops less) at layers 0 (-5.0 [-8.0, -2.0])." in text
+    assert ("after target training (`xnli`, `pawsx`)" in text and "of 3 cells, less stable in 1 (xnli layer 0 (+4.0)); "
+            "more stable in 1 (pawsx layer 0 (-3.0)); not told from noise in 1." in text)
