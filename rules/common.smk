@@ -200,6 +200,18 @@ def alignment_files(name="measures.csv"):
             for model in PLAN.models for recipe, target in PLAN.aligned_checkpoints() for seed in PLAN.seeds]
 
 
+def alignment_scores():
+    """The clean scores of the benchmarks each aligned target checkpoint feeds: the Q-align section
+    correlates them with the checkpoint's alignment (retrieval benchmarks left out: on the encoder
+    they are the alignment)."""
+    if not PLAN.alignment["sets"]:
+        return []
+    aligned = set(PLAN.aligned_checkpoints())
+    return [f"{eval_dir(model, recipe, target, bench, seed, CLEAN)}/scores.json"
+            for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
+            if target and (recipe, target) in aligned for seed in PLAN.seeds]
+
+
 def alignment_report_files():
     """The Q-align section's files, its own job beside the report's (rule report_alignment)."""
     return [f"results/report/{name}" for name in ALIGNMENT_FILES] if PLAN.alignment["sets"] else []

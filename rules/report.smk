@@ -48,6 +48,7 @@ rule report_alignment:
     input:
         measures=alignment_files(),
         hits=alignment_files("retrieval_hits.npz"),
+        scores=alignment_scores(),
         seed_spread=seed_spread_file(),
     output:
         [report(f, category="figures") if f.endswith((".png", ".pdf")) else f for f in alignment_report_files()],

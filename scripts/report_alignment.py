@@ -12,4 +12,5 @@ from xstilts.runtime import stage
 
 with stage(snakemake):
     spread = stats.read_seed_spread(snakemake.input.seed_spread[0]) if snakemake.input.seed_spread else None
-    alignment.write_section(Path(snakemake.output[0]).parent, snakemake.input.measures, snakemake.input.hits, spread)
+    alignment.write_section(Path(snakemake.output[0]).parent, snakemake.input.measures, snakemake.input.hits, spread,
+                            snakemake.input.scores)

@@ -121,3 +121,28 @@ def test_target_checkpoints_are_counted_over_targets_and_layers():
     assert "instability under typos: more stable (it drops less) at layers 0 (-5.0 [-8.0, -2.0])." in text
     assert ("after target training (`xnli`, `pawsx`)" in text and "of 3 cells, less stable in 1 (xnli layer 0 (+4.0)); "
             "more stable in 1 (pawsx layer 0 (-3.0)); not told from noise in 1." in text)
+
+
+def test_alignment_is_correlated_with_the_zero_shot_scores_of_the_same_checkpoints():
+    """Per language and target checkpoint: higher clean alignment, higher score (rho 1); the drop
+    under a perturbation runs the other way (rho -1); the encoder's rows and English are left out."""
+    rows, scores = [], []
+    for recipe, offset in (("none", 0.0), ("mnli", 5.0)):
+        for i, lang in enumerate(("en", "de", "ru", "ar", "zh")):
+            clean = 40.0 + 10 * i + offset
+            for target in ("encoder", "mnli"):
+                for condition, value in (("clean", clean), ("typos", clean - 20 + 2 * i)):
+                    rows.append({"model": "m", "recipe": recipe, "target": target, "seed": 1, "set": "tatoeba",
+                                 "lang": lang, "layer": 0, "condition": condition,
+                                 **{m: value for m in alignment.HITS}})
+            scores.append({"model": "m", "recipe": recipe, "target": "mnli", "bench": "xnli", "seed": 1,
+                           "lang": lang, "score": 50.0 + 10 * i + offset})
+    scores.append({**scores[-1], "target": "encoder", "bench": "tatoeba", "score": 0.0})
+    found = alignment.correlations(pd.DataFrame(rows), pd.DataFrame(scores))
+    assert set(found["bench"]) == {"xnli"} and set(found["points"]) == {8}  # 2 recipes x 4 languages
+    by_kind = {(r.alignment, r.condition): r for r in found.itertuples()}
+    assert by_kind[("clean", "clean")].spearman == pytest.approx(1.0)
+    assert by_kind[("drop", "typos")].spearman < -0.9  # languages tie across the two recipes
+    assert by_kind[("perturbed", "typos")].spearman == pytest.approx(1.0)
+    low, high = by_kind[("clean", "clean")].low, by_kind[("clean", "clean")].high
+    assert 0 < low < 1 and high == pytest.approx(1.0)

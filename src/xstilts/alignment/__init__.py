@@ -9,6 +9,6 @@ sentences sit to their English translations, per hidden layer.
   parallel set, condition and language, writing the measures and the per-sentence retrieval hits
   the report's Q-align section (xstilts.report.alignment) resamples.
 
-Still to come (issue 10): translated test sets (XNLI, PAWS-X, XQuAD) as parallel sets, the English
-side perturbed (or both), and the correlation of alignment with the zero-shot scores.
+Still to come (issue 10): translated test sets (XNLI, PAWS-X, XQuAD) as parallel sets, and the
+English side perturbed (or both).
 """

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from scipy import stats as scipy_stats
 from matplotlib.figure import Figure
 
 from ..alignment.stage import hit_key, read_hits
 from ..config import CLEAN
+from ..io import read_json
 from ..layout import ALIGNMENT_FILES, ENCODER_TARGET
 from .render import markdown_table, new_figure, note_figure, signed, write_csv, write_figure, write_text
 from .robustness import BASELINE, ENGLISH, compare_settings
@@ -126,6 +128,81 @@ def layer_curves(measures: pd.DataFrame) -> pd.DataFrame:
     return means[keys + list(CURVES)]
 
 
+# ---------------------------------------------------------------------------- zero-shot scores
+CORRELATION_COLUMNS = ["model", "set", "bench", "layer", "alignment", "condition", "points", "spearman", "low", "high"]
+
+
+def load_scores(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Clean zero-shot scores per (model, recipe, target, bench, seed, lang), from the evaluate
+    stage's results/eval/{model}/{recipe}/{target}/{bench}/clean/seed{seed}/scores.json."""
+    rows = []
+    for path in paths:
+        parts = Path(path).parts
+        model, recipe, target, bench, seed = parts[-7], parts[-6], parts[-5], parts[-4], int(parts[-2][4:])
+        for result in read_json(path)["results"]:
+            rows.append({"model": model, "recipe": recipe, "target": target, "bench": bench, "seed": seed,
+                         "lang": result["lang"], "score": result["score"]})
+    return pd.DataFrame(rows, columns=["model", "recipe", "target", "bench", "seed", "lang", "score"])
+
+
+def correlations(measures: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Across languages other than English, pooled over the target checkpoints (recipes, seeds) that
+    feed a benchmark: Spearman's rho between a checkpoint's alignment in a language (centred
+    retrieval, both directions: clean, perturbed, or its drop) and its zero-shot score there, per
+    layer, with a 95% interval (Fisher's z, the standard error sqrt(1.06 / (n - 3)) of Fieller et
+    al. 1957). The points share languages and recipes, so the interval is optimistic."""
+    if measures.empty or scores.empty:
+        return pd.DataFrame(columns=CORRELATION_COLUMNS)
+    aligned = measures[(measures["lang"] != ENGLISH) & (measures["target"] != ENCODER_TARGET)].copy()
+    aligned["value"] = aligned[list(HITS)].mean(axis=1)
+    keys = ["model", "recipe", "target", "seed", "set", "lang", "layer"]
+    wide = aligned.pivot_table(index=keys, columns="condition", values="value").reset_index()
+    joined = wide.merge(scores[scores["lang"] != ENGLISH], on=["model", "recipe", "target", "seed", "lang"])
+    conditions = [c for c in measures["condition"].drop_duplicates() if c != CLEAN]
+    rows = []
+    for (model, name, bench, layer), part in joined.groupby(["model", "set", "bench", "layer"], sort=False):
+        columns = [("clean", CLEAN, part[CLEAN])]
+        for condition in conditions:
+            columns += [("perturbed", condition, part[condition]), ("drop", condition, part[CLEAN] - part[condition])]
+        for kind, condition, values in columns:
+            rows.append({"model": model, "set": name, "bench": bench, "layer": int(layer), "alignment": kind,
+                         "condition": condition, **_spearman(values.to_numpy(), part["score"].to_numpy())})
+    found = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    order = {bench: rank for rank, bench in enumerate(found["bench"].drop_duplicates())}
+    return found.sort_values(["model", "set", "bench", "layer"], key=lambda c: c.map(order) if c.name == "bench" else c,
+                             kind="stable").reset_index(drop=True)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> dict:
+    n = len(x)
+    if n < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"points": n, "spearman": np.nan, "low": np.nan, "high": np.nan}
+    rho = float(scipy_stats.spearmanr(x, y).statistic)
+    z, half = np.arctanh(np.clip(rho, -0.999999, 0.999999)), 1.96 * np.sqrt(1.06 / (n - 3))
+    return {"points": n, "spearman": rho, "low": float(np.tanh(z - half)), "high": float(np.tanh(z + half))}
+
+
+def correlation_markdown(found: pd.DataFrame) -> str:
+    """Per benchmark and layer: rho with the clean alignment and with its drop under each perturbation."""
+    if found.empty:
+        return "No target checkpoint's alignment and zero-shot scores to correlate.\n"
+    drops = [c for c in found.loc[found["alignment"] == "drop", "condition"].drop_duplicates()]
+    header = ["model", "bench", "layer", "points", "clean alignment", *[f"drop under {c}" for c in drops]]
+    rows = []
+    for (model, name, bench, layer), part in found.groupby(["model", "set", "bench", "layer"], sort=False):
+        cells = {(r.alignment, r.condition): _rho_cell(r) for r in part.itertuples()}
+        rows.append([model, bench, str(layer), str(int(part["points"].iloc[0])), cells[("clean", CLEAN)],
+                     *[cells[("drop", c)] for c in drops]])
+    return markdown_table(header, rows)
+
+
+def _rho_cell(row) -> str:
+    if pd.isna(row.spearman):
+        return "–"
+    mark = "" if row.low <= 0 <= row.high else " *"
+    return f"{row.spearman:+.2f} [{row.low:+.2f}, {row.high:+.2f}]{mark}"
+
+
 # ---------------------------------------------------------------------------- text
 def answer(compared: pd.DataFrame, spread_note: str) -> str:
     """Per recipe, its encoder against the pretrained model layer by layer (for clean alignment and
@@ -188,7 +265,8 @@ def _layer_sentence(rows: pd.DataFrame, condition: str) -> str:
     return "; ".join(parts) + "."
 
 
-def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: str) -> str:
+def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: str,
+                     correlated: pd.DataFrame) -> str:
     table_rows = []
     for row in compared.itertuples():
         interval = "–" if pd.isna(row.low) else f"[{signed(row.low)}, {signed(row.high)}]"
@@ -209,6 +287,13 @@ def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: 
         "Every measure per checkpoint, set, condition, language and layer (retrieval both ways, raw and centred; "
         "margin, raw and centred; linear CKA): the `measures.csv` of each checkpoint under `results/align/`; "
         "their means over languages and seeds: [alignment_layers.csv](alignment_layers.csv).\n\n"
+        "## Alignment and zero-shot scores\n\n"
+        "Spearman's rho across the languages other than English, pooled over the target checkpoints (recipes "
+        "and seeds) that feed each benchmark, between a checkpoint's centred retrieval in a language (clean, or "
+        "its drop under a perturbation) and its clean zero-shot score there; 95% interval from Fisher's z, "
+        "optimistic since the points share languages and recipes; * where it excludes 0. Perturbed values: "
+        "[q_align_correlation.csv](q_align_correlation.csv).\n\n"
+        f"{correlation_markdown(correlated)}\n"
         "![Alignment by layer](alignment_layers.png)\n\n"
         "![Change against none by layer](alignment_heatmap.png)\n"
     )
@@ -278,7 +363,10 @@ def plot_heatmap(compared: pd.DataFrame) -> Figure:
 
 # ---------------------------------------------------------------------------- the section
 def write_section(out_dir: str | Path, measures_files: Iterable[str | Path], hits_files: Iterable[str | Path],
-                  seed_spread: Mapping[str, tuple[float, float]] | None) -> list[Path]:
+                  seed_spread: Mapping[str, tuple[float, float]] | None,
+                  scores_files: Iterable[str | Path] = ()) -> list[Path]:
+    """The Q-align section's ALIGNMENT_FILES under `out_dir`, from the align jobs' measures and hits,
+    the seed spread, and the clean scores of the benchmarks the target checkpoints feed."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     measures = load_measures(measures_files)
@@ -286,11 +374,13 @@ def write_section(out_dir: str | Path, measures_files: Iterable[str | Path], hit
     spread, spread_note = _spread(seed_spread)
     compared = compare_layers(measures, hits, spread) if not measures.empty else pd.DataFrame(columns=COLUMNS)
     curves = layer_curves(measures) if not measures.empty else pd.DataFrame()
+    correlated = correlations(measures, load_scores(scores_files))
     write_csv(out_dir / "q_align.csv", compared)
+    write_csv(out_dir / "q_align_correlation.csv", correlated)
     write_csv(out_dir / "alignment_layers.csv", curves)
     write_figure(out_dir, "alignment_layers", plot_layers(curves))
     write_figure(out_dir, "alignment_heatmap", plot_heatmap(compared))
-    write_text(out_dir / "alignment.md", section_markdown(compared, curves, spread_note))
+    write_text(out_dir / "alignment.md", section_markdown(compared, curves, spread_note, correlated))
     return [out_dir / name for name in ALIGNMENT_FILES]
 
 

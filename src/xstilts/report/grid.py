@@ -84,6 +84,8 @@ FILE_DESCRIPTIONS = {
     "alignment.md": "Q-align: cross-lingual alignment per layer, clean and perturbed, against none's, with the answer",
     "q_align.csv": "Q-align: per compared checkpoint, set, condition and layer, the centred retrieval (clean) or its "
                    "drop (perturbed) of both checkpoints and their difference with its interval",
+    "q_align_correlation.csv": "Q-align: per benchmark and layer, Spearman's rho across languages between the target "
+                               "checkpoints' alignment (clean, perturbed, its drop) and their zero-shot scores",
     "alignment_layers.csv": "every alignment measure per checkpoint, set, condition and layer, over languages and seeds",
     "alignment_layers.png": "alignment measures against layer, per recipe's encoder and target checkpoints",
     "alignment_layers.pdf": "alignment measures against layer, per recipe's encoder and target checkpoints (PDF)",
