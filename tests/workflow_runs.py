@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from snakemake.api import SnakemakeApi
@@ -29,30 +30,31 @@ def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2,
                           timeout=3600, env={**os.environ, **(env or {})})
 
 
-def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> Counter:
-    """Job label (see job_label) -> number of jobs a dry run of `configfile` in `workdir` plans (`all` included when
-    anything is planned); with `forceall`, every job of the workflow."""
+@contextmanager
+def dry_run_dag(workdir: Path, configfile: Path, *, forceall: bool = False):
+    """The DAG of a dry run of `configfile` in `workdir`, in this process (the run marks every job it
+    would run as finished)."""
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
         workflow = api.workflow(resource_settings=ResourceSettings(cores=2),
                                 config_settings=ConfigSettings(configfiles=[Path(configfile).resolve()]),
                                 storage_settings=StorageSettings(), snakefile=ROOT / "Snakefile",
                                 workdir=Path(workdir).resolve())
-        dag = workflow.dag(DAGSettings(forceall=forceall))
-        dag.execute_workflow(executor="dryrun")
+        workflow.dag(DAGSettings(forceall=forceall)).execute_workflow(executor="dryrun")
+        yield workflow._workflow.dag
+
+
+def planned_jobs(workdir: Path, configfile: Path, *, forceall: bool = False) -> Counter:
+    """Job label (see job_label) -> number of jobs a dry run of `configfile` in `workdir` plans (`all` included when
+    anything is planned); with `forceall`, every job of the workflow."""
+    with dry_run_dag(workdir, configfile, forceall=forceall) as dag:
         # The dry run marks every job it would run as finished: ask for those too.
-        return Counter(job_label(job) for job in workflow._workflow.dag.needrun_jobs(exclude_finished=False))
+        return Counter(job_label(job) for job in dag.needrun_jobs(exclude_finished=False))
 
 
 def consumers_of(workdir: Path, configfile: Path, rule: str) -> list[tuple[dict, set[str], set[str]]]:
     """Per job of `rule` in a dry run of everything: its wildcards, its temp() outputs, and the rules
     of the jobs that read its outputs (Snakemake deletes a temp() output once those have run)."""
-    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow = api.workflow(resource_settings=ResourceSettings(cores=2),
-                                config_settings=ConfigSettings(configfiles=[Path(configfile).resolve()]),
-                                storage_settings=StorageSettings(), snakefile=ROOT / "Snakefile",
-                                workdir=Path(workdir).resolve())
-        workflow.dag(DAGSettings(forceall=True)).execute_workflow(executor="dryrun")
-        dag = workflow._workflow.dag
+    with dry_run_dag(workdir, configfile, forceall=True) as dag:
         return [(dict(job.wildcards), {str(out) for out in job.temp_output},
                  {consumer.rule.name for consumer in dag.depending[job]})
                 for job in dag.jobs if job.rule.name == rule]

@@ -91,11 +91,19 @@ def layer_hits(english: np.ndarray, other: np.ndarray) -> dict[str, np.ndarray]:
     return found
 
 
-def layer_measures(english: np.ndarray, other: np.ndarray, *, k: int = MARGIN_K, device: str = "cpu") -> dict:
-    """Every measure of one layer and language, English paired row by row with the other language."""
+def layer_measures(english: np.ndarray, other: np.ndarray, *, k: int = MARGIN_K, device: str = "cpu",
+                   hits: dict[str, np.ndarray] | None = None) -> dict:
+    """Every measure of one layer and language, English paired row by row with the other language.
+    The retrieval percentages are counted from `hits` (layer_hits of the same vectors, searched once
+    for both), as metrics.accuracy counts Tatoeba's: the same numbers as retrieval_accuracy."""
+    hits = layer_hits(english, other) if hits is None else hits
     found = {"cka": linear_cka(english, other)}
     for prefix, (en, xx) in (("", (english, other)), ("centred_", (centred(english), centred(other)))):
-        found[f"{prefix}retrieval_en_to_xx"] = retrieval_accuracy(en, xx)
-        found[f"{prefix}retrieval_xx_to_en"] = retrieval_accuracy(xx, en)
+        for direction in ("en_to_xx", "xx_to_en"):
+            found[f"{prefix}retrieval_{direction}"] = _percentage(hits[f"{prefix}retrieval_{direction}"])
         found[f"{prefix}margin"] = cosine_margin(en, xx, k, device)
     return found
+
+
+def _percentage(hits: np.ndarray) -> float:
+    return metrics.accuracy(hits.tolist(), [True] * len(hits))

@@ -40,10 +40,12 @@ def measure_checkpoint(checkpoint, sets: Mapping[str, Mapping[str, Mapping[str, 
                 other, english = paired_sides(sentence_vectors(model, features, **run), features)
                 per_layer = []
                 for layer in range(english.shape[1]):
+                    hits_here = layer_hits(english[:, layer], other[:, layer])
                     records.append({"set": name, "condition": condition, "lang": lang, "layer": layer,
                                     "sentences": len(english),
-                                    **layer_measures(english[:, layer], other[:, layer], k=k, device=str(device))})
-                    per_layer.append(layer_hits(english[:, layer], other[:, layer]))
+                                    **layer_measures(english[:, layer], other[:, layer], k=k, device=str(device),
+                                                     hits=hits_here)})
+                    per_layer.append(hits_here)
                 for measure in HIT_MEASURES:
                     hits[hit_key(name, condition, lang, measure)] = np.stack([h[measure] for h in per_layer])
     return records, hits
