@@ -316,6 +316,14 @@ def dictionary_files(condition, lang):
     return [f"{folder}/{lang}-{t}.txt" for t in targets if Path(folder, f"{lang}-{t}.txt").is_file()]
 
 
+def perturbed_dictionary_files(condition, bench, lang):
+    """The dictionaries a perturbed set reads: from its language, and from English where the
+    perturbation edits the English side of a parallel set (perturbations.<p>.options.side)."""
+    side = PLAN.perturbations[condition]["options"].get("side", "other")
+    sources = {"other": [lang], "english": ["en"], "both": [lang, "en"]}[side]
+    return list(dict.fromkeys(path for source in sources for path in dictionary_files(condition, source)))
+
+
 def generated_dictionary_pairs():
     """Every ordered pair of the generator's languages, where some condition switches words by them."""
     if not any(dictionary_folder(name) == GENERATED_DICTIONARIES for name in EVAL_CONDITIONS[1:]):

@@ -82,3 +82,19 @@ def test_robustness_gap_is_a_language_s_drop_beyond_english():
     assert robustness_gaps({"en": 2.0, "de": 5.0, "zh": 1.5}) == {"de": 3.0, "zh": -0.5}
     with pytest.raises(ValueError, match="measured against 'en'"):
         robustness_gaps({"de": 5.0})
+
+
+def test_the_interval_is_a_fresh_generators_whatever_was_compared_before():
+    """The draws are cached across comparisons of the same sizes: each comparison must still get
+    what a generator seeded afresh draws (here recomputed by hand), after other sizes and seeds."""
+    recipe, baseline = [run(300, 40, 25)], [run(300, 40, 10)]
+    compare_drops([run(120, 10, 5)], [run(120, 10, 1)], seed_spread=(1.0, 4), seed=7)
+    compare_drops(recipe, baseline, seed_spread=(1.0, 4), seed=1)
+    result = compare_drops(recipe, baseline, seed_spread=(1.0, 4), seed=0, n_boot=500)
+    rng = np.random.default_rng(0)
+    means = [(clean - perturbed)[rng.integers(0, 300, size=(500, 300))].mean(axis=1) for clean, perturbed in
+             [recipe[0], baseline[0]]]
+    boot = 100.0 * (means[0] - means[1])
+    half = 2.7764451051977987 * np.sqrt(np.var(boot, ddof=1) + 1.0 * 2)  # t(4) at 95%
+    assert result.difference == pytest.approx(5.0)
+    assert (result.low, result.high) == pytest.approx((5.0 - half, 5.0 + half), rel=1e-12)

@@ -62,6 +62,21 @@ def test_a_wrong_perturbation_is_refused_by_name(perturbation, message):
         plan_with({"typos": perturbation})
 
 
+def test_an_english_side_is_perturbed_only_on_parallel_sets_and_reaches_their_spec_alone():
+    plan = plan_with({"english_typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["tatoeba"],
+                                        "options": {"side": "english"}},
+                      "typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["tatoeba"]}})
+    assert plan.perturbation_spec("english_typos", "tatoeba")["side"] == "english"
+    assert "side" not in plan.perturbation_spec("typos", "tatoeba")  # the default: the sets made before sides
+    with pytest.raises(ConfigError, match=r"typos.options.side: only a parallel set .* xnli is not one"):
+        plan_with({"typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["xnli", "tatoeba"],
+                             "options": {"side": "both"}}})
+    with pytest.raises(ConfigError, match=r"perturbations/typos/options/side"):
+        plan_with({"typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["tatoeba"], "options": {"side": "left"}}})
+    with pytest.raises(ConfigError, match=r"mixed.options: side do not apply to mixed_pair"):
+        plan_with({"mixed": {"kind": "mixed_pair", "options": {"side": "english"}}})
+
+
 def test_clean_is_not_a_perturbation_name():
     with pytest.raises(ConfigError, match="perturbations"):
         plan_with({"clean": {"kind": "char_noise", "rate": 0.1}})
@@ -205,6 +220,31 @@ def test_codeswitch_names_a_missing_dictionary_and_switches_into_the_others(tmp_
     assert {edit["lang"] for edit in edits(rows)} == {"de"}
     # Below the rate: names, numbers, negation and the words that decide the label are never switched.
     assert 0.05 < summary["edited_share"] < 0.5
+
+
+@pytest.mark.parametrize("side, edited", [("other", {"src"}), ("english", {"tgt"}), ("both", {"src", "tgt"})])
+@pytest.mark.parametrize("noise", ["char_noise", "word_noise", "codeswitch"])
+def test_a_parallel_set_is_perturbed_on_the_side_named_with_that_sides_language(tmp_path, side, edited, noise):
+    """Tatoeba's pairs (src: German, tgt: English): the side's texts are edited and the other's left
+    as they were; English's words are switched with the dictionaries from English."""
+    clean = clean_set(tmp_path, "tatoeba", "parallel", "de")
+    dictionaries = tmp_path / "dictionaries"
+    write_dictionaries(dictionaries, 7)
+    (dictionaries / "de-zh.txt").unlink()
+    rows, summary = perturbed(tmp_path, clean, side, "retrieval", "de", kind=noise, rate=0.5, seed=0,
+                              languages=["zh", "ru"], dictionaries=dictionaries, side=side)
+    originals = read_jsonl(clean)
+    for field in ("src", "tgt"):
+        changed = sum(row[field] != original[field] for row, original in zip(rows, originals))
+        assert (changed > 5) == (field in edited), (field, changed)
+    assert {field for row in rows for field in row["changes"]} == edited
+    if noise == "codeswitch":  # German's side without its German-Chinese dictionary
+        assert summary["missing_dictionaries"] == (["de-zh"] if "src" in edited else [])
+        assert summary["dictionaries"] == {"other": ["ru"], "english": ["en-ru", "en-zh"],
+                                           "both": ["de-ru", "en-ru", "en-zh"]}[side]
+        into = {field: {edit["lang"] for row in rows for edit in row["changes"].get(field, [])} for field in edited}
+        assert into.get("src", {"ru"}) == {"ru"} and into.get("tgt", {"ru", "zh"}) == {"ru", "zh"}
+    assert summary.get("side", "other") == side
 
 
 @pytest.mark.parametrize("order", ["partner_first", "partner_second", "both"])
@@ -386,3 +426,21 @@ def test_a_local_challenge_set_added_to_a_finished_run_is_scored_by_every_recipe
         scores = read_json(study / f"results/eval/tiny/{recipe}/mnli/xnli/upper/seed1/scores.json")["results"]
         assert [(r["lang"], r["condition"]) for r in scores] == [("de", "upper")]
     assert "| xnli | upper |" in (study / "results/report/robustness.md").read_text()
+
+
+def test_a_perturbed_english_side_reads_the_dictionaries_from_english(tmp_path):
+    """The perturb job of a parallel set switched on both sides reads the dictionaries from its
+    language and from English; on the other side alone, from its language only."""
+    from workflow_runs import dry_run_dag
+
+    config = copy.deepcopy(TINY)
+    config["perturbations"] = {name: {"kind": "codeswitch", "rate": 0.3, "benchmarks": ["tatoeba"],
+                                      "options": {"languages": ["de", "zh"], **extra}}
+                               for name, extra in (("both_sides", {"side": "both"}), ("other_side", {}))}
+    config.pop("attacks")
+    path = tmp_path / "sides.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with dry_run_dag(tmp_path, path, forceall=True) as dag:
+        read = {job.wildcards["condition"]: sorted(Path(f).name for f in job.input if "dictionaries" in str(f))
+                for job in dag.jobs if job.rule.name == "perturb" and job.wildcards["lang"] == "de"}
+    assert read == {"both_sides": ["de-zh.txt", "en-de.txt", "en-zh.txt"], "other_side": ["de-zh.txt"]}

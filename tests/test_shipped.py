@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from xstilts import shipped
-from xstilts.code_hashes import STAGE_CODE, code_hash
+from xstilts.code_hashes import GENERATOR, code_hash
 
 from workflow_runs import ROOT, planned_jobs
 
@@ -61,7 +61,7 @@ def test_another_generator_seed_is_refused_by_name(copy_of_the_model):
 
 def test_another_generator_code_is_refused_by_name(copy_of_the_model):
     provenance = json.loads((copy_of_the_model / shipped.PROVENANCE).read_text())
-    assert provenance["generator"]["code"] == code_hash(*STAGE_CODE["generator"])
+    assert provenance["generator"]["code"] == code_hash(*GENERATOR)
     provenance["generator"]["code"] = "0" * 16  # as if synthetic.py had changed since the model was made
     (copy_of_the_model / shipped.PROVENANCE).write_text(json.dumps(provenance))
     with pytest.raises(shipped.ShippedModelError, match="another generator .*synthetic.py changed"):

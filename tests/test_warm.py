@@ -42,12 +42,14 @@ sys.exit(int(os.environ.get("EXIT", "0")))
 '''
 
 
-@pytest.fixture
-def job(tmp_path, monkeypatch):
-    """The job script, and an environment whose servers live under tmp_path."""
-    script = tmp_path / "job.py"
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """The job script, and an environment whose servers live in a folder of this module's: the first
+    job starts the server (torch's import, seconds), the module's other jobs find it."""
+    folder = tmp_path_factory.mktemp("warm")
+    script = folder / "job.py"
     script.write_text(JOB)
-    env = {**os.environ, "TMPDIR": str(tmp_path), "MARKER": "m1"}
+    env = {**os.environ, "TMPDIR": str(folder), "MARKER": "m1"}
     return script, env
 
 

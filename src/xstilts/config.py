@@ -37,8 +37,10 @@ PERTURBABLE_TYPES = ("classification", "multiple_choice", "tagging", "span_qa", 
 PERTURBATION_TYPES = {"char_noise": PERTURBABLE_TYPES, "word_noise": PERTURBABLE_TYPES,
                       "codeswitch": PERTURBABLE_TYPES, "mixed_pair": ("classification",), "local": PERTURBABLE_TYPES}
 # The options each kind takes.
-PERTURBATION_OPTIONS = {"codeswitch": ("languages", "dictionaries"), "mixed_pair": ("order", "partners"),
-                        "local": ("path", "languages")}
+PERTURBATION_OPTIONS = {"char_noise": ("side",), "word_noise": ("side",), "codeswitch": ("languages", "dictionaries", "side"),
+                        "mixed_pair": ("order", "partners"), "local": ("path", "languages")}
+# Which texts of a parallel pair (a retrieval benchmark) a noise kind edits: xstilts.robustness.examples.
+PARALLEL_SIDES = ("other", "english", "both")
 RATELESS_KINDS = ("mixed_pair", "local")
 # White-box attacks (xstilts.robustness): the task types each kind applies to (those with a trained
 # head, whose own loss it ascends) and its settings, with their defaults (None: required).
@@ -281,6 +283,8 @@ class Plan:
             self._check_dictionaries(f"{where}.options.dictionaries", benches, options.get("dictionaries"))
         if kind == "mixed_pair":
             options.setdefault("order", "both")
+        if options.get("side", "other") != "other":
+            self._check_side(f"{where}.options.side", options["side"], benches)
         if kind == "local" and "path" not in options:
             raise ConfigError(f"{where}.options.path: a local challenge set needs its files (a template with "
                               "{bench}, {split} and {lang})")
@@ -288,6 +292,14 @@ class Plan:
             if not set(options["languages"]) & set(self.languages(bench, self.bench_split(bench))):
                 raise ConfigError(f"{where}.options.languages: none of them is a test language of '{bench}'")
         return options
+
+    def _check_side(self, where: str, side: str, benches: list[str]) -> None:
+        if side not in PARALLEL_SIDES:
+            raise ConfigError(f"{where}: '{side}' is not a side of a parallel pair (one of: {', '.join(PARALLEL_SIDES)})")
+        unpaired = [b for b in benches if self.task(b)["type"] != "retrieval"]
+        if unpaired:
+            raise ConfigError(f"{where}: only a parallel set (a retrieval benchmark) has an English side to perturb; "
+                              f"{', '.join(unpaired)} {'is' if len(unpaired) == 1 else 'are'} not one")
 
     def _check_dictionaries(self, where: str, benches: list[str], folder: str | None) -> None:
         """Dictionary switching reads the generator's dictionaries on generated data; others need a folder."""
@@ -336,6 +348,8 @@ class Plan:
         the list of benchmarks, which adds or removes sets without changing the others)."""
         p = self.perturbations[name]
         spec = {"kind": p["kind"], "rate": p["rate"], "seed": p["seed"], "task_type": self.task(bench)["type"]}
+        if p["options"].get("side", "other") != "other":  # the default leaves the sets made before sides as they are
+            spec["side"] = p["options"]["side"]
         if p["kind"] == "codeswitch":
             spec["languages"] = list(p["options"]["languages"])
         if p["kind"] == "mixed_pair":

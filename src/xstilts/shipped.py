@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from .code_hashes import STAGE_CODE, code_hash, stage_code_hashes
+from .code_hashes import GENERATOR, code_hash, stage_code_hashes
 from .io import read_json, write_json
 
 PROVENANCE = "provenance.json"
@@ -65,7 +65,7 @@ def check(folder: Path, *, generator_seed: int | None) -> dict:
         raise ShippedModelError(f"{folder} was pre-trained on the corpora of generator seed {made['seed']}, "
                                 f"but this config's data.synthetic.seed is {generator_seed}: rebuild it for this "
                                 "seed or pre-train in the workflow (models.<name>.pretrain)")
-    current = code_hash(*STAGE_CODE["generator"])
+    current = code_hash(*GENERATOR)
     if current != made["code"]:
         raise ShippedModelError(f"{folder} was pre-trained on the corpora of another generator (code {made['code']}, "
                                 f"now {current}): src/xstilts/synthetic.py changed since, so its languages may "
@@ -125,7 +125,7 @@ def pack(pretrained: Path, config_path: Path, out: Path) -> dict:
         provenance = {
             "model": model,
             "made_by": "python -m xstilts.shipped rebuild --config " + _relative(Path(config_path)),
-            "generator": {"seed": config["data"]["synthetic"]["seed"], "code": code_hash(*STAGE_CODE["generator"])},
+            "generator": {"seed": config["data"]["synthetic"]["seed"], "code": code_hash(*GENERATOR)},
             "pretrain_code": stage_code_hashes()["pretrain"],
             "config": {"data": config["data"], "features": config.get("features", {}), "models": config["models"],
                        "training": config.get("training", {})},

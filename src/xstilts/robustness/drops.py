@@ -19,6 +19,7 @@ alone add no noise.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -55,9 +56,9 @@ def compare_drops(recipe: list[Run], baseline: list[Run], *, seed_spread: tuple[
     recipe_drop = 100.0 * float(np.mean([d.mean() for d in recipe_diffs]))
     baseline_drop = 100.0 * float(np.mean([d.mean() for d in baseline_diffs]))
     difference = recipe_drop - baseline_drop
-    rng = np.random.default_rng(seed)
     if len(recipe) >= 2 and len(baseline) >= 2:
-        boot = 100.0 * (_two_level(recipe_diffs, n_boot, rng) - _two_level(baseline_diffs, n_boot, rng))
+        draws = iter(_draws(seed, (*_two_level_requests(recipe_diffs, n_boot), *_two_level_requests(baseline_diffs, n_boot))))
+        boot = 100.0 * (_two_level(recipe_diffs, draws) - _two_level(baseline_diffs, draws))
         tail = (1 - confidence) / 2
         low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
         return DropComparison(difference, low, high, recipe_drop, baseline_drop)
@@ -65,7 +66,8 @@ def compare_drops(recipe: list[Run], baseline: list[Run], *, seed_spread: tuple[
         raise ValueError("one seed on a side: the interval needs the seed spread measured with more seeds "
                          "(report.seed_spread); an interval over examples alone would read seed noise as an effect")
     std, df = seed_spread
-    boot = 100.0 * (_examples_only(recipe_diffs, n_boot, rng) - _examples_only(baseline_diffs, n_boot, rng))
+    draws = iter(_draws(seed, tuple((d.size, n_boot, d.size) for d in [*recipe_diffs, *baseline_diffs])))
+    boot = 100.0 * (_examples_only(recipe_diffs, draws) - _examples_only(baseline_diffs, draws))
     seed_var = std**2 * (1 / len(recipe) + 1 / len(baseline))
     half = _t(df, confidence) * math.sqrt(float(np.var(boot, ddof=1)) + seed_var)
     return DropComparison(difference, difference - half, difference + half, recipe_drop, baseline_drop)
@@ -84,19 +86,37 @@ def _diffs(run: Run) -> np.ndarray:
     return clean - perturbed
 
 
-def _resampled_mean(diffs: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """n_boot means of `diffs` over example indices drawn with replacement (paired: one index, both sides)."""
-    return diffs[rng.integers(0, diffs.size, size=(n_boot, diffs.size))].mean(axis=1)
+@functools.lru_cache(maxsize=2)
+def _draws(seed: int, requests: tuple[tuple[int, int, int], ...]) -> tuple[np.ndarray, ...]:
+    """The index arrays a generator seeded with `seed` draws for `requests`, in order, each
+    (high, rows, columns): integers in [0, high). Cached because a report compares hundreds of pairs
+    of the same sizes with the same seed, and the draws, not the means, are most of a comparison's
+    time; read-only, since every comparison of those sizes shares them."""
+    rng = np.random.default_rng(seed)
+    drawn = tuple(rng.integers(0, high, size=(rows, columns)) for high, rows, columns in requests)
+    for array in drawn:
+        array.setflags(write=False)
+    return drawn
 
 
-def _examples_only(runs: list[np.ndarray], n_boot: int, rng) -> np.ndarray:
-    return np.mean([_resampled_mean(diffs, n_boot, rng) for diffs in runs], axis=0)
+def _two_level_requests(runs: list[np.ndarray], n_boot: int) -> list[tuple[int, int, int]]:
+    """What _two_level draws for `runs`: each seed's example indices, then the seeds drawn."""
+    return [*((diffs.size, n_boot, diffs.size) for diffs in runs), (len(runs), n_boot, len(runs))]
 
 
-def _two_level(runs: list[np.ndarray], n_boot: int, rng) -> np.ndarray:
-    per_seed = np.stack([_resampled_mean(diffs, n_boot, rng) for diffs in runs])  # seeds x n_boot
-    drawn = rng.integers(0, len(runs), size=(n_boot, len(runs)))
-    return per_seed[drawn, np.arange(n_boot)[:, None]].mean(axis=1)
+def _resampled_mean(diffs: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """One mean of `diffs` per row of example indices drawn with replacement (paired: one index, both sides)."""
+    return diffs[indices].mean(axis=1)
+
+
+def _examples_only(runs: list[np.ndarray], draws) -> np.ndarray:
+    return np.mean([_resampled_mean(diffs, next(draws)) for diffs in runs], axis=0)
+
+
+def _two_level(runs: list[np.ndarray], draws) -> np.ndarray:
+    per_seed = np.stack([_resampled_mean(diffs, next(draws)) for diffs in runs])  # seeds x n_boot
+    drawn = next(draws)
+    return per_seed[drawn, np.arange(per_seed.shape[1])[:, None]].mean(axis=1)
 
 
 def key_metrics(clean_score: float, perturbed_score: float, clean_predictions, perturbed_predictions) -> dict:

@@ -4,8 +4,10 @@ Labels of sentence-level tasks are kept as they are: noise never edits digits, n
 example lists under `protected` (the generator marks names, numbers, negation and the words of a
 pair that decide its label; real data may mark its own). Tagging keeps one tag per
 token and never drops, repeats or moves a token of an entity, so IOB2 stays valid. Span QA never
-edits an answer and moves every `answer_start` to where its answer now is. Retrieval perturbs the
-non-English side (`src`) only. The result carries `changes`: per field, the edits made.
+edits an answer and moves every `answer_start` to where its answer now is. A parallel pair
+(retrieval) is perturbed on the side a perturbation names: the other language's (`src`, the
+default), English's (`tgt`) or both, each side with its own language's letters and dictionaries.
+The result carries `changes`: per field, the edits made.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import random
 from .codeswitch import codeswitch
 from .noise import char_noise, word_noise
 
-TEXT_FIELDS = {"classification": ("text_a", "text_b"), "retrieval": ("src",)}
-
-
+TEXT_FIELDS = {"classification": ("text_a", "text_b")}
+# The fields of a parallel pair each side names.
+PARALLEL_SIDES = {"other": ("src",), "english": ("tgt",), "both": ("src", "tgt")}
 KINDS = ("char_noise", "word_noise", "codeswitch")
 
 
-def texts_of(example: dict, task_type: str) -> list[str]:
-    """The texts of an example that a perturbation may edit (a QA answer's words among them)."""
+def texts_of(example: dict, task_type: str, side: str = "other") -> list[str]:
+    """The texts of an example that a perturbation may edit (a QA answer's words among them);
+    `side`: of a parallel pair, which (PARALLEL_SIDES)."""
+    if task_type == "retrieval":
+        return [example[f] for f in PARALLEL_SIDES[side] if example.get(f) is not None]
     if task_type in TEXT_FIELDS:
         return [example[f] for f in TEXT_FIELDS[task_type] if example.get(f) is not None]
     if task_type == "multiple_choice":
@@ -36,23 +41,30 @@ def texts_of(example: dict, task_type: str) -> list[str]:
 
 def perturb_example(example: dict, task_type: str, kind: str, rate: float, rng: random.Random,
                     alphabet: dict[str, list[str]] | None = None,
-                    dictionaries: dict[str, dict[str, list[str]]] | None = None) -> dict:
+                    dictionaries: dict[str, dict[str, list[str]]] | None = None, *, side: str = "other",
+                    english: tuple[dict | None, dict | None] = (None, None)) -> dict:
     """`alphabet` (the language's letters by script) for char_noise; `dictionaries` (target
-    language -> entries, from the example's language) for codeswitch."""
+    language -> entries, from the example's language) for codeswitch. A parallel pair's `side`
+    (PARALLEL_SIDES); its English side takes `english`: (alphabet, dictionaries from English)."""
     if kind not in KINDS:
         raise ValueError(f"unknown noise kind {kind!r}; expected one of: {', '.join(KINDS)}")
 
-    def noisy(text, protected=()):
+    def noisy(text, protected=(), resources=(alphabet, dictionaries)):
+        letters, switching = resources
         if kind == "char_noise":
-            return char_noise(text, rate, rng, alphabet=alphabet or {}, protected=protected)
+            return char_noise(text, rate, rng, alphabet=letters or {}, protected=protected)
         if kind == "word_noise":
             return word_noise(text, rate, rng, protected=protected)
-        switched, changes, _ = codeswitch(text, rate, rng, dictionaries=dictionaries or {}, protected=protected)
+        switched, changes, _ = codeswitch(text, rate, rng, dictionaries=switching or {}, protected=protected)
         return switched, changes
 
     out, changes = dict(example), {}
     kept = example.get("protected") or {}
-    if task_type in TEXT_FIELDS:
+    if task_type == "retrieval":
+        for field in PARALLEL_SIDES[side]:
+            resources = english if field == "tgt" else (alphabet, dictionaries)
+            out[field], changes[field] = noisy(example[field], _spans(kept.get(field)), resources)
+    elif task_type in TEXT_FIELDS:
         for field in TEXT_FIELDS[task_type]:
             if example.get(field) is not None:
                 out[field], changes[field] = noisy(example[field], _spans(kept.get(field)))
