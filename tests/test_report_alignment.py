@@ -146,3 +146,35 @@ def test_alignment_is_correlated_with_the_zero_shot_scores_of_the_same_checkpoin
     assert by_kind[("perturbed", "typos")].spearman == pytest.approx(1.0)
     low, high = by_kind[("clean", "clean")].low, by_kind[("clean", "clean")].high
     assert 0 < low < 1 and high == pytest.approx(1.0)
+
+
+def cka_measures(values: dict[tuple[str, int], tuple[float, float]]) -> pd.DataFrame:
+    """Measures of set `tatoeba` at one layer: (recipe, seed) -> (clean CKA, CKA under `typos`), the
+    same in both other languages, and English's own rows (which CKA never reads) far off."""
+    rows = []
+    for (recipe, seed), (clean, perturbed) in values.items():
+        for lang in LANGS:
+            for condition, cka in (("clean", clean), ("typos", perturbed)):
+                rows.append({"model": "m", "recipe": recipe, "target": "encoder", "seed": seed, "set": "tatoeba",
+                             "condition": condition, "lang": lang, "layer": 0, "cka": 9.0 if lang == "en" else cka})
+    return pd.DataFrame(rows)
+
+
+def test_cka_changes_take_their_interval_from_the_seeds_and_have_none_with_one():
+    from xstilts.stats import welch_half_width
+
+    mnli = {1: (0.70, 0.60), 2: (0.74, 0.62), 3: (0.72, 0.66)}
+    none = {1: (0.60, 0.50), 2: (0.60, 0.52), 3: (0.61, 0.50)}
+    values = {**{("mnli", s): v for s, v in mnli.items()}, **{("none", s): v for s, v in none.items()}}
+    changes = alignment.cka_changes(cka_measures(values)).set_index("condition")
+    clean, drop = changes.loc["clean"], changes.loc["typos"]
+    assert clean["difference"] == pytest.approx(0.72 - 0.6033333, abs=1e-6)
+    half = welch_half_width(np.std([0.70, 0.74, 0.72], ddof=1), 3, np.std([0.60, 0.60, 0.61], ddof=1), 3)
+    assert (clean["low"], clean["high"]) == pytest.approx((clean["difference"] - half, clean["difference"] + half))
+    assert clean["low"] > 0 and clean["seeds"] == "3/3"
+    # drops: mnli 0.10, 0.12, 0.06 against none's 0.10, 0.08, 0.11
+    assert drop["difference"] == pytest.approx(0.0933333 - 0.0966667, abs=1e-6) and drop["low"] < 0 < drop["high"]
+    one = alignment.cka_changes(cka_measures({("mnli", 1): (0.7, 0.6), ("none", 1): (0.6, 0.5)}))
+    assert one["difference"].tolist() == pytest.approx([0.1, 0.0]) and one["low"].isna().all()
+    table = alignment.cka_markdown(one)
+    assert "| – | 1/1 |" in table and "+0.100" in table

@@ -63,6 +63,10 @@ def test_a_wrong_perturbation_is_refused_by_name(perturbation, message):
 
 
 def test_an_english_side_is_perturbed_only_on_parallel_sets_and_reaches_their_spec_alone():
+    from xstilts import config
+    from xstilts.robustness import examples
+
+    assert config.PARALLEL_SIDES == tuple(examples.PARALLEL_SIDES)  # the sides the config accepts are the ones made
     plan = plan_with({"english_typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["tatoeba"],
                                         "options": {"side": "english"}},
                       "typos": {"kind": "char_noise", "rate": 0.1, "benchmarks": ["tatoeba"]}})

@@ -34,6 +34,7 @@ from ..config import CLEAN
 from ..io import read_json
 from ..layout import ALIGNMENT_FILES, ENCODER_TARGET
 from .render import markdown_table, new_figure, note_figure, signed, write_csv, write_figure, write_text
+from ..stats import welch_half_width
 from .robustness import BASELINE, ENGLISH, compare_settings
 
 # The per-sentence measure the section compares, and the measures the layer curves show.
@@ -43,6 +44,7 @@ CURVES = {"centred retrieval (%)": ("centred_retrieval_en_to_xx", "centred_retri
 SPREAD_COLUMN = "tatoeba"
 COLUMNS = ["model", "set", "stage", "recipe", "against", "condition", "layer", "setting_value", "against_value",
            "difference", "low", "high", "interval"]
+CKA_COLUMNS = [*COLUMNS[:-1], "seeds"]
 
 
 def checkpoint_of(path: str | Path) -> tuple[str, str, str, int]:
@@ -98,6 +100,37 @@ def compare_layers(measures: pd.DataFrame, hits: Mapping, spread: tuple[float, f
                     rows.append({"model": model, "set": name, "stage": stage, "recipe": recipe, "against": BASELINE,
                                  "condition": condition, "layer": int(layer), **found})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def cka_changes(measures: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison (as compare_layers), set, condition and layer: the recipe's linear CKA minus
+    `none`'s, clean, or the difference of their drops from clean under a perturbation; each seed's
+    value the mean over the languages other than English. CKA has no per-sentence form, so its
+    interval is over seeds alone (Welch, 95%) where both sides have two or more, and none otherwise."""
+    others = measures[measures["lang"] != ENGLISH]
+    per_seed = others.groupby(["model", "set", "recipe", "target", "condition", "layer", "seed"])["cka"].mean()
+    conditions = [c for c in measures["condition"].drop_duplicates() if c != CLEAN]
+    rows = []
+    for model, stage, recipe, target in comparisons(measures):
+        for name in measures["set"].drop_duplicates():
+            layers = sorted(others.loc[(others["set"] == name) & (others["model"] == model), "layer"].unique())
+            for layer in layers:
+                for condition in [CLEAN, *conditions]:
+                    a, b = (_seed_values(per_seed, (model, name, r, target), condition, layer) for r in (recipe, BASELINE))
+                    difference = float(a.mean() - b.mean())
+                    half = (welch_half_width(float(a.std(ddof=1)), len(a), float(b.std(ddof=1)), len(b))
+                            if len(a) >= 2 and len(b) >= 2 else np.nan)
+                    rows.append({"model": model, "set": name, "stage": stage, "recipe": recipe, "against": BASELINE,
+                                 "condition": condition, "layer": int(layer), "setting_value": float(a.mean()),
+                                 "against_value": float(b.mean()), "difference": difference,
+                                 "low": difference - half, "high": difference + half, "seeds": f"{len(a)}/{len(b)}"})
+    return pd.DataFrame(rows, columns=CKA_COLUMNS)
+
+
+def _seed_values(per_seed: pd.Series, checkpoint: tuple, condition: str, layer: int) -> pd.Series:
+    """A checkpoint's CKA per seed (clean), or its drop from clean under `condition`."""
+    clean = per_seed.loc[(*checkpoint, CLEAN, layer)]
+    return clean if condition == CLEAN else clean - per_seed.loc[(*checkpoint, condition, layer)]
 
 
 def _runs(hits: Mapping, checkpoint: tuple[str, str, str], name: str, condition: str, langs: list[str],
@@ -265,8 +298,25 @@ def _layer_sentence(rows: pd.DataFrame, condition: str) -> str:
     return "; ".join(parts) + "."
 
 
+def cka_markdown(changes: pd.DataFrame) -> str:
+    """The CKA changes as a table: value, `none`'s, difference and its interval over seeds."""
+    if changes.empty:
+        return "No comparison.\n"
+    header = ["model", "set", "stage", "recipe", "condition", "layer", "recipe's", "none's", "difference",
+              "95% interval (seeds)", "seeds"]
+    rows = [[r.model, r.set, r.stage, r.recipe, r.condition, str(r.layer), f"{r.setting_value:.3f}",
+             f"{r.against_value:.3f}", f"{r.difference:+.3f}",
+             "–" if pd.isna(r.low) else _italic_if_zero_in(f"[{r.low:+.3f}, {r.high:+.3f}]", r.low, r.high),
+             r.seeds] for r in changes.itertuples()]
+    return markdown_table(header, rows)
+
+
+def _italic_if_zero_in(text: str, low: float, high: float) -> str:
+    return f"_{text}_" if low <= 0 <= high else text
+
+
 def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: str,
-                     correlated: pd.DataFrame) -> str:
+                     correlated: pd.DataFrame, cka: pd.DataFrame | None = None) -> str:
     table_rows = []
     for row in compared.itertuples():
         interval = "–" if pd.isna(row.low) else f"[{signed(row.low)}, {signed(row.high)}]"
@@ -287,6 +337,12 @@ def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: 
         "Every measure per checkpoint, set, condition, language and layer (retrieval both ways, raw and centred; "
         "margin, raw and centred; linear CKA): the `measures.csv` of each checkpoint under `results/align/`; "
         "their means over languages and seeds: [alignment_layers.csv](alignment_layers.csv).\n\n"
+        "## Linear CKA\n\n"
+        "Linear CKA (Kornblith et al. 2019) between English's and each other language's sentence matrix, the mean "
+        "over the languages other than English; clean rows its value, perturbed rows its drop from clean. CKA has "
+        "no per-sentence form, so its interval is over seeds alone (Welch, 95%) and a side with one seed gives "
+        "none: with one seed a CKA difference is a reading, not a finding. In italics: an interval that holds 0. Also in [q_align_cka.csv](q_align_cka.csv).\n\n"
+        f"{cka_markdown(cka if cka is not None else pd.DataFrame(columns=CKA_COLUMNS))}\n"
         "## Alignment and zero-shot scores\n\n"
         "Spearman's rho across the languages other than English, pooled over the target checkpoints (recipes "
         "and seeds) that feed each benchmark, between a checkpoint's centred retrieval in a language (clean, or "
@@ -373,14 +429,16 @@ def write_section(out_dir: str | Path, measures_files: Iterable[str | Path], hit
     hits = load_hits(hits_files)
     spread, spread_note = _spread(seed_spread)
     compared = compare_layers(measures, hits, spread) if not measures.empty else pd.DataFrame(columns=COLUMNS)
+    cka = cka_changes(measures) if not measures.empty else pd.DataFrame(columns=CKA_COLUMNS)
     curves = layer_curves(measures) if not measures.empty else pd.DataFrame()
     correlated = correlations(measures, load_scores(scores_files))
     write_csv(out_dir / "q_align.csv", compared)
     write_csv(out_dir / "q_align_correlation.csv", correlated)
+    write_csv(out_dir / "q_align_cka.csv", cka)
     write_csv(out_dir / "alignment_layers.csv", curves)
     write_figure(out_dir, "alignment_layers", plot_layers(curves))
     write_figure(out_dir, "alignment_heatmap", plot_heatmap(compared))
-    write_text(out_dir / "alignment.md", section_markdown(compared, curves, spread_note, correlated))
+    write_text(out_dir / "alignment.md", section_markdown(compared, curves, spread_note, correlated, cka))
     return [out_dir / name for name in ALIGNMENT_FILES]
 
 
