@@ -305,10 +305,14 @@ def cka_markdown(changes: pd.DataFrame) -> str:
     header = ["model", "set", "stage", "recipe", "condition", "layer", "recipe's", "none's", "difference",
               "95% interval (seeds)", "seeds"]
     rows = [[r.model, r.set, r.stage, r.recipe, r.condition, str(r.layer), f"{r.setting_value:.3f}",
-             f"{r.against_value:.3f}", f"{r.difference:+.3f}",
-             "–" if pd.isna(r.low) else _italic_if_zero_in(f"[{r.low:+.3f}, {r.high:+.3f}]", r.low, r.high),
+             f"{r.against_value:.3f}", _signed3(r.difference),
+             "–" if pd.isna(r.low) else _italic_if_zero_in(f"[{_signed3(r.low)}, {_signed3(r.high)}]", r.low, r.high),
              r.seeds] for r in changes.itertuples()]
     return markdown_table(header, rows)
+
+
+def _signed3(value: float) -> str:
+    return f"{round(value, 3) + 0.0:+.3f}"  # + 0.0: a value that rounds to zero reads +0.000, not -0.000
 
 
 def _italic_if_zero_in(text: str, low: float, high: float) -> str:
