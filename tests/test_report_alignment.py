@@ -178,3 +178,12 @@ def test_cka_changes_take_their_interval_from_the_seeds_and_have_none_with_one()
     assert one["difference"].tolist() == pytest.approx([0.1, 0.0]) and one["low"].isna().all()
     table = alignment.cka_markdown(one)
     assert "| – | 1/1 |" in table and "+0.100" in table
+
+
+def test_every_file_a_report_job_writes_has_its_line_in_the_index():
+    """The index links each file with a description: a file added to a section without one fails the
+    report job at its last step (it did, for q_align_cka.csv)."""
+    from xstilts.layout import DIRECT_FILES, REPORT_FILES, ROBUSTNESS_FILES
+    from xstilts.report.grid import FILE_DESCRIPTIONS
+
+    assert set(REPORT_FILES + ROBUSTNESS_FILES + DIRECT_FILES + ALIGNMENT_FILES) - {"index.md"} <= set(FILE_DESCRIPTIONS)

@@ -86,6 +86,8 @@ FILE_DESCRIPTIONS = {
                    "drop (perturbed) of both checkpoints and their difference with its interval",
     "q_align_correlation.csv": "Q-align: per benchmark and layer, Spearman's rho across languages between the target "
                                "checkpoints' alignment (clean, perturbed, its drop) and their zero-shot scores",
+    "q_align_cka.csv": "Q-align: per compared checkpoint, set, condition and layer, linear CKA (clean) or its drop "
+                       "(perturbed) of both checkpoints and their difference, with an interval over seeds",
     "alignment_layers.csv": "every alignment measure per checkpoint, set, condition and layer, over languages and seeds",
     "alignment_layers.png": "alignment measures against layer, per recipe's encoder and target checkpoints",
     "alignment_layers.pdf": "alignment measures against layer, per recipe's encoder and target checkpoints (PDF)",
