@@ -116,7 +116,8 @@ def cka_changes(measures: pd.DataFrame) -> pd.DataFrame:
             layers = sorted(others.loc[(others["set"] == name) & (others["model"] == model), "layer"].unique())
             for layer in layers:
                 for condition in [CLEAN, *conditions]:
-                    a, b = (_seed_values(per_seed, (model, name, r, target), condition, layer) for r in (recipe, BASELINE))
+                    a, b = (_seed_values(per_seed, (model, name, r, target), condition, layer)
+                            for r in (recipe, BASELINE))
                     difference = float(a.mean() - b.mean())
                     half = (welch_half_width(float(a.std(ddof=1)), len(a), float(b.std(ddof=1)), len(b))
                             if len(a) >= 2 and len(b) >= 2 else np.nan)
@@ -345,7 +346,8 @@ def section_markdown(compared: pd.DataFrame, curves: pd.DataFrame, spread_note: 
         "Linear CKA (Kornblith et al. 2019) between English's and each other language's sentence matrix, the mean "
         "over the languages other than English; clean rows its value, perturbed rows its drop from clean. CKA has "
         "no per-sentence form, so its interval is over seeds alone (Welch, 95%) and a side with one seed gives "
-        "none: with one seed a CKA difference is a reading, not a finding. In italics: an interval that holds 0. Also in [q_align_cka.csv](q_align_cka.csv).\n\n"
+        "none: with one seed a CKA difference is a reading, not a finding. In italics: an interval that holds 0. "
+        "Also in [q_align_cka.csv](q_align_cka.csv).\n\n"
         f"{cka_markdown(cka if cka is not None else pd.DataFrame(columns=CKA_COLUMNS))}\n"
         "## Alignment and zero-shot scores\n\n"
         "Spearman's rho across the languages other than English, pooled over the target checkpoints (recipes "

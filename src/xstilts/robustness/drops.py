@@ -57,7 +57,8 @@ def compare_drops(recipe: list[Run], baseline: list[Run], *, seed_spread: tuple[
     baseline_drop = 100.0 * float(np.mean([d.mean() for d in baseline_diffs]))
     difference = recipe_drop - baseline_drop
     if len(recipe) >= 2 and len(baseline) >= 2:
-        draws = iter(_draws(seed, (*_two_level_requests(recipe_diffs, n_boot), *_two_level_requests(baseline_diffs, n_boot))))
+        requests = (*_two_level_requests(recipe_diffs, n_boot), *_two_level_requests(baseline_diffs, n_boot))
+        draws = iter(_draws(seed, requests))
         boot = 100.0 * (_two_level(recipe_diffs, draws) - _two_level(baseline_diffs, draws))
         tail = (1 - confidence) / 2
         low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
