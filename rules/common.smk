@@ -316,9 +316,10 @@ def dictionary_files(condition, lang):
     return [f"{folder}/{lang}-{t}.txt" for t in targets if Path(folder, f"{lang}-{t}.txt").is_file()]
 
 
-def perturbed_dictionary_files(condition, bench, lang):
+def perturbed_dictionary_files(condition, lang):
     """The dictionaries a perturbed set reads: from its language, and from English where the
-    perturbation edits the English side of a parallel set (perturbations.<p>.options.side)."""
+    perturbation edits the English side of a parallel set (perturbations.<p>.options.side, which the
+    plan allows on parallel sets only; the sides' fields: xstilts.robustness.examples.PARALLEL_SIDES)."""
     side = PLAN.perturbations[condition]["options"].get("side", "other")
     sources = {"other": [lang], "english": ["en"], "both": [lang, "en"]}[side]
     return list(dict.fromkeys(path for source in sources for path in dictionary_files(condition, source)))

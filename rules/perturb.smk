@@ -9,7 +9,7 @@ rule perturb:
         condition=one_of(sorted(PLAN.perturbations)),
     input:
         examples=lambda w: data_path(w.task, w.split, w.lang),
-        dictionaries=lambda w: perturbed_dictionary_files(w.condition, w.task, w.lang),
+        dictionaries=lambda w: perturbed_dictionary_files(w.condition, w.lang),
         # mixed_pair: the partner language's set of the same split (English by default), whose
         # translations it takes.
         partner=lambda w: [data_path(w.task, w.split, perturbed_spec(w.task, w.split, w.condition, w.lang)["partner"])]
