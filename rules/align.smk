@@ -6,8 +6,7 @@
 rule align:
     input:
         checkpoint=checkpoint_files,
-        features=lambda w: [features_index_path(w.model, name, scored_split(name, condition))
-                            for name in PLAN.alignment["sets"] for condition in PLAN.alignment_conditions()],
+        sets=align_inputs,
     output:
         measures="results/align/{model}/{recipe}/{target}/seed{seed}/measures.csv",
         # Per sentence, whether retrieval found its translation: what the report's bootstrap resamples.

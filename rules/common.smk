@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
-from xstilts.config import CLEAN, RANKING_POOL, ConfigError, Plan
+from xstilts.config import CLEAN, RANKING_POOL, SENTENCE_FIELDS, ConfigError, Plan
 from xstilts.layout import (ALIGNMENT_FILES, CHECKPOINT_FILES, DIRECT_FILES, ENCODER_TARGET, PRETRAINED_FILES,
                             REPORT_FILES, ROBUSTNESS_FILES)
 
@@ -185,12 +185,49 @@ def report_files():
 
 
 def align_sets(w):
-    """Parallel set -> condition (clean, or a perturbation of the other language's side) -> language
-    -> its features file."""
-    return {name: {condition: {lang: features_path(w.model, name, scored_split(name, condition), lang)
-                               for lang in FEATURE_SPLITS[(name, scored_split(name, condition))]}
+    """Parallel set -> condition (clean, or a perturbation) -> language -> its features file, or for a
+    translated set what it is made from (translated_set_files)."""
+    translated = PLAN.translated_sets()
+    return {name: {condition: {lang: translated_set_files(w.model, name, condition, lang) if name in translated
+                               else features_path(w.model, name, scored_split(name, condition), lang)
+                               for lang in parallel_languages(name, condition)}
                    for condition in PLAN.alignment_conditions()}
             for name in PLAN.alignment["sets"]}
+
+
+def parallel_languages(name, condition):
+    """The languages a parallel set pairs with English under a condition."""
+    if name in PLAN.translated_sets():
+        return [lang for lang in DATA_SPLITS[(name, PLAN.bench_split(name))] if lang != "en"]
+    return FEATURE_SPLITS[(name, scored_split(name, condition))]
+
+
+def translated_set_files(model, name, condition, lang):
+    """A translated set's pairs of `lang` under a condition (xstilts.alignment.translated): the
+    benchmark's examples of each side, perturbed on the side or sides the perturbation edits
+    (perturbations.<p>.options.side), the clean ones the pairs are chosen on, and how the sentences
+    are tokenized (the model's tokenizer, as a retrieval benchmark)."""
+    side = PLAN.perturbations[condition]["options"].get("side", "other") if condition != CLEAN else None
+    split = PLAN.bench_split(name)
+    return {"fields": list(SENTENCE_FIELDS[PLAN.task(name)["type"]]),
+            "other": data_path(name, scored_split(name, condition) if side in ("other", "both") else split, lang),
+            "english": data_path(name, scored_split(name, condition) if side in ("english", "both") else split, "en"),
+            "other_clean": data_path(name, split, lang), "english_clean": data_path(name, split, "en"),
+            "tokenizer": pretrained_dir(model), "settings": PLAN.parallel_feature_settings()}
+
+
+def align_inputs(w):
+    """The files the parallel sets are read from: each retrieval set's feature index per condition,
+    and every examples file of a translated set with the model's tokenizer."""
+    translated = PLAN.translated_sets()
+    found = [features_index_path(w.model, name, scored_split(name, condition))
+             for name in PLAN.alignment["sets"] if name not in translated for condition in PLAN.alignment_conditions()]
+    for name in translated:
+        found.append(f"{pretrained_dir(w.model)}/tokenizer.json")
+        found += [path for condition in PLAN.alignment_conditions() for lang in parallel_languages(name, condition)
+                  for key, path in translated_set_files(w.model, name, condition, lang).items()
+                  if key in ("other", "english", "other_clean", "english_clean")]
+    return list(dict.fromkeys(found))
 
 
 def alignment_files(name="measures.csv"):

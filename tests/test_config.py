@@ -211,9 +211,10 @@ def test_multilingual_selection_without_a_multilingual_dev_split_is_refused(demo
 
 
 def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
-    """Alignment pairs each line with its translation: BUCC's distractors and a task benchmark have
-    none, and are refused by name; a Tatoeba-like set is read like a benchmark (its test split), even
-    where the config scores no retrieval benchmark."""
+    """Alignment pairs each line with its translation: BUCC's distractors and a tagging benchmark's
+    sentences (UD's treebanks are not translations) have none, and are refused by name; a Tatoeba-like
+    set is read like a benchmark (its test split), even where the config scores no retrieval benchmark;
+    a translated test set is read in English too, the side every language is paired with."""
     demo_config["retrieval"] = []
     for perturbation in demo_config["perturbations"].values():  # the demo perturbs Tatoeba for its alignment
         perturbation["benchmarks"] = [b for b in perturbation["benchmarks"] if b != "tatoeba"]
@@ -222,7 +223,14 @@ def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
     assert plan.data_splits()[("tatoeba", "test")] == ["de", "ru", "ar", "zh"]
     assert ("none", None) in plan.aligned_checkpoints() and ("mnli", "mnli_mt") in plan.aligned_checkpoints()
     assert ("multi", "mnli_mt") not in plan.aligned_checkpoints()  # mnli_mt is trained after none and mnli only
-    for name, message in (("bucc2018", "metric 'bucc'"), ("xnli", "type 'classification'"),
+    demo_config["alignment"] = {"sets": ["xnli", "xquad"]}
+    plan = Plan(demo_config)
+    assert plan.translated_sets() == ["xnli", "xquad"] and plan.data_splits()[("xquad", "test")][0] == "en"
+    demo_config["data"]["languages"] = {"xnli": ["de", "zh"]}
+    with pytest.raises(ConfigError, match="alignment.sets: 'xnli' pairs each language's test set with English's"):
+        Plan(demo_config)
+    del demo_config["data"]["languages"]
+    for name, message in (("bucc2018", "metric 'bucc'"), ("udpos", "type 'tagging'"),
                           ("nosuch", "unknown task 'nosuch'")):
         demo_config["alignment"] = {"sets": [name]}
         with pytest.raises(ConfigError, match=f"alignment.sets.*{message}"):
@@ -246,3 +254,25 @@ def test_alignment_measures_a_perturbation_only_where_it_perturbs_the_sets(demo_
     plan = Plan(demo_config)
     assert plan.alignment_conditions() == ["clean", "char_noise"]
     assert ("tatoeba", "test", "char_noise") in plan.perturbed_splits()
+
+
+def test_a_translated_alignment_set_takes_in_place_edits_on_either_side(demo_config):
+    """A translated set pairs a perturbed sentence with the clean one chosen at its place: a mixed
+    pair moves texts between languages and is refused; the side a noise kind edits may be set for
+    it as for Tatoeba, and only chooses which of the benchmark's perturbed sets alignment reads, so
+    the benchmark's own perturbed sets keep their spec."""
+    demo_config["alignment"] = {"sets": ["xnli"], "perturbations": ["mixed_pair"]}
+    with pytest.raises(ConfigError, match=r"alignment.perturbations: 'mixed_pair' \(mixed_pair\) does not edit each "
+                                          "sentence in place, so the translated sets xnli cannot"):
+        Plan(demo_config)
+    demo_config["alignment"] = {"sets": ["xnli", "xquad"], "perturbations": ["char_noise"]}
+    demo_config["perturbations"]["char_noise"]["benchmarks"] = ["xnli", "xquad", "tatoeba"]
+    before = Plan(demo_config).perturbation_spec("char_noise", "xnli")
+    demo_config["perturbations"]["char_noise"]["options"] = {"side": "both"}
+    plan = Plan(demo_config)
+    assert plan.perturbations["char_noise"]["options"]["side"] == "both"
+    assert plan.perturbation_spec("char_noise", "xnli") == before
+    assert plan.perturbation_spec("char_noise", "tatoeba")["side"] == "both"
+    demo_config["alignment"]["sets"] = ["tatoeba"]
+    with pytest.raises(ConfigError, match="options.side: only a parallel set .* xnli, xquad are not one"):
+        Plan(demo_config)

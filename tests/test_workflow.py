@@ -274,11 +274,12 @@ def test_a_target_selected_on_every_language_reads_the_benchmarks_dev_sets(finis
 
 
 def test_alignment_added_to_a_finished_study_measures_every_checkpoint_and_trains_nothing(finished_run, tmp_path):
-    """`alignment.sets: [tatoeba]`, clean and under typos (Tatoeba added to the perturbation), on a copy
-    of the finished tiny run: one align job per checkpoint (each recipe's encoder, every target's) and
-    Tatoeba's perturbed sets and scores, nothing trained; every condition, language and hidden layer
-    measured; at the retrieval layer, English-to-other retrieval on a recipe's encoder is Tatoeba's
-    score, clean and perturbed."""
+    """`alignment.sets: [tatoeba, xnli]`, clean and under typos (Tatoeba added to the perturbation), on a
+    copy of the finished tiny run: one align job per checkpoint (each recipe's encoder, every target's)
+    and Tatoeba's perturbed sets and scores, nothing trained (XNLI's translated sentences come from
+    its examples, clean and perturbed, which the run has); every set, condition, language and hidden
+    layer measured; at the retrieval layer, English-to-other retrieval on a recipe's encoder is
+    Tatoeba's score, clean and perturbed."""
     import csv
     import shutil
 
@@ -288,7 +289,7 @@ def test_alignment_added_to_a_finished_study_measures_every_checkpoint_and_train
 
     def add_alignment(data):
         data["perturbations"]["typos"]["benchmarks"].append("tatoeba")
-        data["alignment"] = {"sets": ["tatoeba"], "perturbations": ["typos"]}
+        data["alignment"] = {"sets": ["tatoeba", "xnli"], "perturbations": ["typos"]}
 
     aligned = changed_config(tmp_path, config, add_alignment)
     assert plan_of(study, aligned) == Counter({"align": 12, "perturb/tatoeba/test/typos": 2,
@@ -304,15 +305,22 @@ def test_alignment_added_to_a_finished_study_measures_every_checkpoint_and_train
             with open(study / f"results/align/tiny/{recipe}/{target}/seed1/measures.csv") as rows:
                 records = list(csv.DictReader(rows))
             assert [(r["set"], r["condition"], r["lang"], int(r["layer"])) for r in records] == [
-                ("tatoeba", condition, lang, layer) for condition in ("clean", "typos") for lang in ("de", "zh")
-                for layer in range(layers)]
-            assert all(int(r["sentences"]) == data["data"]["synthetic"]["sizes"]["test"] for r in records)
+                (name, condition, lang, layer) for name in ("tatoeba", "xnli") for condition in ("clean", "typos")
+                for lang in ("de", "zh") for layer in range(layers)]
+            sentences = {(r["set"], r["lang"]): int(r["sentences"]) for r in records}
+            examples = data["data"]["synthetic"]["sizes"]["test"]
+            assert {sentences["tatoeba", lang] for lang in ("de", "zh")} == {examples}
+            # Both texts of most of XNLI's examples: those whose premise or hypothesis repeats are left out.
+            assert all(examples < sentences["xnli", lang] <= 2 * examples for lang in ("de", "zh")), sentences
+            typos = {(r["condition"], r["lang"], r["layer"]): r["margin"] for r in records if r["set"] == "xnli"}
+            assert all(typos["clean", lang, layer] != typos["typos", lang, layer] for lang in ("de", "zh")
+                       for layer in map(str, range(layers)))  # the typos are in the sentences measured
             if target != "encoder":
                 continue
             for condition in ("clean", "typos"):
                 scores = read_json(study / f"results/eval/tiny/{recipe}/encoder/tatoeba/{condition}/seed1/scores.json")
                 at_layer = {r["lang"]: float(r["retrieval_en_to_xx"]) for r in records
-                            if r["condition"] == condition and int(r["layer"]) == data["models"]["tiny"]["retrieval_layer"]}
+                            if r["set"] == "tatoeba" and r["condition"] == condition and int(r["layer"]) == data["models"]["tiny"]["retrieval_layer"]}
                 assert at_layer == {row["lang"]: row["score"] for row in scores["results"]}, (recipe, condition)
     assert plan_of(study, aligned) == Counter(), "a finished alignment plans nothing"
     assert "[alignment.md](alignment.md)" in (study / "results/report/index.md").read_text()

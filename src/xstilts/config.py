@@ -41,6 +41,11 @@ PERTURBATION_OPTIONS = {"char_noise": ("side",), "word_noise": ("side",), "codes
                         "mixed_pair": ("order", "partners"), "local": ("path", "languages")}
 # Which texts of a parallel pair (a retrieval benchmark) a noise kind edits: xstilts.robustness.examples.
 PARALLEL_SIDES = ("other", "english", "both")
+# The sentence fields of each task type whose translated test sets are parallel sets for alignment
+# (xstilts.alignment.translated): a classification pair's two texts, a QA question (not its paragraph).
+SENTENCE_FIELDS = {"classification": ("text_a", "text_b"), "span_qa": ("question",)}
+# The kinds that edit each text in place, and so can edit either side of a parallel pair.
+SIDED_KINDS = tuple(kind for kind, options in PERTURBATION_OPTIONS.items() if "side" in options)
 RATELESS_KINDS = ("mixed_pair", "local")
 # White-box attacks (xstilts.robustness): the task types each kind applies to (those with a trained
 # head, whose own loss it ascends) and its settings, with their defaults (None: required).
@@ -210,13 +215,25 @@ class Plan:
                                   "the partners and candidates its lines refer to")
 
     def _check_parallel_set(self, name: str) -> None:
-        self._require_task(name, "alignment.sets", split=self.bench_split(name))
+        split = self.bench_split(name)
+        self._require_task(name, "alignment.sets", split=split)
         task = self.task(name)
+        if task["type"] in SENTENCE_FIELDS:  # a translated test set, paired with English by example id
+            if "en" not in self.languages(name, split) or len(self.languages(name, split)) < 2:
+                raise ConfigError(f"alignment.sets: '{name}' pairs each language's {split} set with English's, and "
+                                  f"this study reads it in {', '.join(self.languages(name, split))}")
+            return
         # Alignment pairs line i of each side with line i of the other: BUCC's distractors and a
         # ranking benchmark's pool have no partner.
         if task["type"] != "retrieval" or task["metric"] != "tatoeba":
-            raise ConfigError(f"alignment.sets: '{name}' is not a one-to-one parallel set (type '{task['type']}', "
-                              f"metric '{task['metric']}'); a set in Tatoeba's layout is")
+            raise ConfigError(f"alignment.sets: '{name}' is not a parallel set (type '{task['type']}', metric "
+                              f"'{task['metric']}'); a set in Tatoeba's layout is, and so is a translated test set "
+                              f"of type {' or '.join(SENTENCE_FIELDS)}")
+
+    def translated_sets(self) -> list[str]:
+        """The alignment sets made from translated test sets (xstilts.alignment.translated); asked
+        before the sets are checked, so an unknown name is none."""
+        return [name for name in self.alignment["sets"] if self.catalog.get(name, {}).get("type") in SENTENCE_FIELDS]
 
     def _check_alignment_perturbation(self, name: str) -> None:
         if name not in self.perturbations:
@@ -226,6 +243,11 @@ class Plan:
         if missing:
             raise ConfigError(f"alignment.perturbations: '{name}' does not perturb {', '.join(map(repr, missing))}: "
                               f"add it to perturbations.{name}.benchmarks")
+        kind = self.perturbations[name]["kind"]
+        if self.translated_sets() and kind not in SIDED_KINDS:
+            raise ConfigError(f"alignment.perturbations: '{name}' ({kind}) does not edit each sentence in place, so "
+                              f"the translated sets {', '.join(self.translated_sets())} cannot pair its sentences "
+                              f"with the clean ones (kinds that do: {', '.join(SIDED_KINDS)})")
 
     def alignment_conditions(self) -> list[str]:
         """`clean`, then each perturbation alignment measures."""
@@ -296,10 +318,11 @@ class Plan:
     def _check_side(self, where: str, side: str, benches: list[str]) -> None:
         if side not in PARALLEL_SIDES:
             raise ConfigError(f"{where}: '{side}' is not a side of a parallel pair (one of: {', '.join(PARALLEL_SIDES)})")
-        unpaired = [b for b in benches if self.task(b)["type"] != "retrieval"]
+        unpaired = [b for b in benches if self.task(b)["type"] != "retrieval" and b not in self.translated_sets()]
         if unpaired:
-            raise ConfigError(f"{where}: only a parallel set (a retrieval benchmark) has an English side to perturb; "
-                              f"{', '.join(unpaired)} {'is' if len(unpaired) == 1 else 'are'} not one")
+            raise ConfigError(f"{where}: only a parallel set (a retrieval benchmark, or a translated test set among "
+                              f"alignment.sets) has an English side to perturb; {', '.join(unpaired)} "
+                              f"{'is' if len(unpaired) == 1 else 'are'} not one")
 
     def _check_dictionaries(self, where: str, benches: list[str], folder: str | None) -> None:
         """Dictionary switching reads the generator's dictionaries on generated data; others need a folder."""
@@ -348,7 +371,9 @@ class Plan:
         the list of benchmarks, which adds or removes sets without changing the others)."""
         p = self.perturbations[name]
         spec = {"kind": p["kind"], "rate": p["rate"], "seed": p["seed"], "task_type": self.task(bench)["type"]}
-        if p["options"].get("side", "other") != "other":  # the default leaves the sets made before sides as they are
+        # The default leaves the sets made before sides as they are; a translated set's side is which
+        # of its perturbed sets alignment reads, not a change to them.
+        if p["options"].get("side", "other") != "other" and spec["task_type"] == "retrieval":
             spec["side"] = p["options"]["side"]
         if p["kind"] == "codeswitch":
             spec["languages"] = list(p["options"]["languages"])
@@ -667,6 +692,10 @@ class Plan:
             if self.task(task).get("null_answers"):
                 settings["null_answers"] = True
         return settings
+
+    def parallel_feature_settings(self) -> dict:
+        """How a translated set's sentences are tokenized for alignment: as a retrieval benchmark's."""
+        return {"max_length": self.features["max_length"]["retrieval"]}
 
     def task_settings(self, task: str) -> dict:
         """What scoring a task's predictions depends on as well: span QA's answer length limit, which

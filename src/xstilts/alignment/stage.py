@@ -3,40 +3,46 @@ through one forward pass per batch for all hidden states, and the measures per l
 
 A parallel set is in the retrieval schema (`{id, src, tgt}`, src the other language, tgt its
 English translation; Tatoeba's layout), tokenized as the retrieval benchmarks are, so that the
-English-to-other retrieval accuracy of the retrieval layer is that benchmark's score."""
+English-to-other retrieval accuracy of the retrieval layer is that benchmark's score. It is read
+from the features of a retrieval benchmark, or made here from a translated test set
+(xstilts.alignment.translated) with the model's tokenizer."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 import torch
 
+from .. import tokenizer_file
 from ..features import read_features
 from ..io import atomic_path
 from ..modeling import load_for_inference
+from ..tasks.retrieval import Retrieval
 from .measures import HIT_MEASURES, MARGIN_K, layer_hits, layer_measures
+from .translated import translated_pairs
 from .vectors import first_lines, paired_sides, sentence_vectors
 
 
-def measure_checkpoint(checkpoint, sets: Mapping[str, Mapping[str, Mapping[str, str]]], *, device: torch.device,
+def measure_checkpoint(checkpoint, sets: Mapping[str, Mapping[str, Mapping[str, str | dict]]], *, device: torch.device,
                        batch_size: int, k: int = MARGIN_K, bf16: bool = True,
                        max_examples: int | None = None) -> tuple[list[dict], dict[str, np.ndarray]]:
-    """`sets`: set name -> condition (`clean`, or a perturbation of the other language's side) ->
-    language -> its features file. Returns one record per (set, condition, language, hidden state:
-    0 is the embeddings' output) with every measure of xstilts.alignment.measures, on the first
-    `max_examples` sentence pairs of each language (all when None; the same pairs in every
-    condition, so that a measure's change under perturbation is paired), and the per-sentence
-    retrieval hits behind them: hit_key(set, condition, language, measure) -> (hidden states,
-    sentences) booleans."""
+    """`sets`: set name -> condition (`clean`, or a perturbation) -> language -> its features file,
+    or the files of a translated set (parallel_features). Returns one record per (set, condition,
+    language, hidden state: 0 is the embeddings' output) with every measure of
+    xstilts.alignment.measures, on the first `max_examples` sentence pairs of each language (all
+    when None; the same pairs in every condition, so that a measure's change under perturbation is
+    paired), and the per-sentence retrieval hits behind them: hit_key(set, condition, language,
+    measure) -> (hidden states, sentences) booleans."""
     model = load_for_inference(checkpoint).to(device)
     run = dict(pad_id=model.encoder.config.pad_token_id, batch_size=batch_size, device=device, bf16=bf16)
     records, hits = [], {}
     for name, conditions in sets.items():
         for condition, languages in conditions.items():
-            for lang, path in languages.items():
-                features = first_lines(read_features(path), max_examples)
+            for lang, source in languages.items():
+                features = first_lines(parallel_features(source), max_examples)
                 other, english = paired_sides(sentence_vectors(model, features, **run), features)
                 per_layer = []
                 for layer in range(english.shape[1]):
@@ -49,6 +55,21 @@ def measure_checkpoint(checkpoint, sets: Mapping[str, Mapping[str, Mapping[str, 
                 for measure in HIT_MEASURES:
                     hits[hit_key(name, condition, lang, measure)] = np.stack([h[measure] for h in per_layer])
     return records, hits
+
+
+def parallel_features(source) -> dict[str, list]:
+    """A parallel set's retrieval features: a features file (a path), or a translated set's
+    (xstilts.alignment.translated.translated_pairs' `source`, with the `tokenizer` folder and the
+    retrieval `settings` of the tokenize stage) tokenized here as that stage tokenizes."""
+    if not isinstance(source, Mapping):
+        return read_features(source)
+    return Retrieval().featurize(translated_pairs(source), _tokenizer(source["tokenizer"]), source["settings"])
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(folder: str):
+    """One model's tokenizer, loaded once for all its sets (XLM-R's takes a second)."""
+    return tokenizer_file.load(folder)
 
 
 def hit_key(name: str, condition: str, lang: str, measure: str) -> str:
