@@ -187,3 +187,37 @@ def test_every_file_a_report_job_writes_has_its_line_in_the_index():
     from xstilts.report.grid import FILE_DESCRIPTIONS
 
     assert set(REPORT_FILES + ROBUSTNESS_FILES + DIRECT_FILES + ALIGNMENT_FILES) - {"index.md"} <= set(FILE_DESCRIPTIONS)
+
+
+def test_a_multi_seed_runs_cells_give_each_layer_its_own_spread_which_a_single_seed_run_takes(tmp_path):
+    """q_align_seeds.csv holds, per checkpoint and (set, condition, layer), the section's measure over
+    seeds; `python -m xstilts.stats` pools it into spread columns; a single-seed comparison then takes
+    its own column's spread, and the Tatoeba score's only where none was measured, saying which."""
+    from xstilts import stats
+
+    measures_files, hits_files = study(tmp_path / "five", {"none": (0.9, 0.4), "mnli": (0.9, 0.85)}, seeds=(1, 2, 3))
+    alignment.write_section(tmp_path / "five/report", measures_files, hits_files, None)
+    cells = pd.read_csv(tmp_path / "five/report/q_align_seeds.csv")
+    row = cells[(cells["column"] == "alignment tatoeba typos layer 1") & (cells["recipe"] == "none / encoder")].iloc[0]
+    found = [checkpoint_hits(0.9, 0.4, seed=seed * 100 + 4) for seed in (1, 2, 3)]
+    drops = [100.0 * np.mean(np.concatenate([
+        (hits[hit_key("tatoeba", "clean", lang, HIT_MEASURES[2])][1].astype(float)
+         + hits[hit_key("tatoeba", "clean", lang, HIT_MEASURES[3])][1]) / 2
+        - (hits[hit_key("tatoeba", "typos", lang, HIT_MEASURES[2])][1].astype(float)
+           + hits[hit_key("tatoeba", "typos", lang, HIT_MEASURES[3])][1]) / 2 for lang in ("de", "ru")]))
+        for hits in found]
+    assert row["n_seeds"] == 3 and row["mean"] == pytest.approx(np.mean(drops))
+    assert row["std"] == pytest.approx(np.std(drops, ddof=1))
+    spread = stats.seed_spread(cells).set_index("column")
+    assert spread.loc["alignment tatoeba typos layer 1", "df"] == 4  # two checkpoints, three seeds each
+
+    # One seed: layer 0's drops take a measured spread of 0, layer 1's the Tatoeba score's 20 points.
+    measures_files, hits_files = study(tmp_path / "one", {"none": (0.9, 0.4), "mnli": (0.9, 0.85)})
+    given = {"alignment tatoeba typos layer 0": (0.0, 4.0), "tatoeba": (20.0, 8.0)}
+    alignment.write_section(tmp_path / "one/report", measures_files, hits_files, given)
+    table = pd.read_csv(tmp_path / "one/report/q_align.csv").set_index(["condition", "layer"])
+    width = table["high"] - table["low"]
+    assert width["typos", 0] < width["typos", 1] / 3
+    text = (tmp_path / "one/report/alignment.md").read_text()
+    assert "the seed spread of the same measure, set, condition and layer, measured over seeds" in text
+    assert "the seed spread of the Tatoeba score (20.00 points" in text

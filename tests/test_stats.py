@@ -39,6 +39,18 @@ def test_seed_spread_pools_the_recipes_variances():
     assert spread["df"].iloc[0] == 8
 
 
+def test_a_checkpoint_read_under_several_seeds_adds_no_degrees_of_freedom():
+    """`none`'s retrieval scores are the pretrained model's under every seed: a spread of exactly 0
+    over five seeds is one checkpoint, and pooled it would shrink mnli's spread by a factor of 1.4."""
+    table = pd.DataFrame([
+        {"model": "m", "recipe": "none", "column": "tatoeba", "mean": 40.0, "std": 0.0, "n_seeds": 5},
+        {"model": "m", "recipe": "none / encoder", "column": "tatoeba", "mean": 62.3, "std": 7.9e-15, "n_seeds": 5},
+        {"model": "m", "recipe": "mnli", "column": "tatoeba", "mean": 37.0, "std": 2.5, "n_seeds": 5},
+    ])
+    spread = stats.seed_spread(table)
+    assert spread["std"].iloc[0] == pytest.approx(2.5) and spread["df"].iloc[0] == 4
+
+
 def test_a_bad_seed_spread_file_is_named(tmp_path):
     path = tmp_path / "spread.csv"
     path.write_text("column,std\nxnli,1.0\n")

@@ -37,7 +37,7 @@ DIRECT_FILES: tuple[str, ...] = ("q_direct.csv", "q_direct_gaps.csv", "q_direct.
                                   "q_direct_drops.pdf", "q_direct_distance.png", "q_direct_distance.pdf")
 # The Q-align section's files (its own job, rule report_alignment), written where `alignment.sets` names any.
 ALIGNMENT_FILES: tuple[str, ...] = ("alignment.md", "q_align.csv", "q_align_correlation.csv", "q_align_cka.csv",
-                                    "alignment_layers.csv",
+                                    "q_align_seeds.csv", "alignment_layers.csv",
                                     "alignment_layers.png", "alignment_layers.pdf", "alignment_heatmap.png",
                                     "alignment_heatmap.pdf")
 # The target part of an evaluation's or alignment's key for a checkpoint that is a recipe's encoder (the

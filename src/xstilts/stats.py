@@ -42,10 +42,18 @@ def reference_half_width(std: float, df: float, n_a: int, n_b: int, confidence: 
     return _t(df, confidence) * std * math.sqrt(1 / n_a + 1 / n_b)
 
 
+# Below this (in points), a spread over seeds is the rounding of identical values.
+NO_SPREAD = 1e-9
+
+
 def seed_spread(main_table: pd.DataFrame) -> pd.DataFrame:
-    """Per main-table column: the standard deviation over seeds pooled across recipes (the mean of
-    their variances, weighted by degrees of freedom) and its degrees of freedom."""
-    usable = main_table[(main_table["n_seeds"] >= 2) & main_table["std"].notna()]
+    """Per main-table column (or any table of cells in its long shape: column, recipe, n_seeds, std,
+    such as the Q-align section's q_align_seeds.csv): the standard deviation over seeds pooled across
+    recipes (the mean of their variances, weighted by degrees of freedom) and its degrees of freedom."""
+    # A cell with no spread (up to rounding) is one checkpoint read under several seeds (the
+    # pretrained model under `none`: its retrieval scores, its alignment), not seeds that vary:
+    # pooled, its zeros would shrink the spread of the cells that do.
+    usable = main_table[(main_table["n_seeds"] >= 2) & (main_table["std"] > NO_SPREAD)]
     if usable.empty:
         raise ValueError("no main-table cell has two or more seeds: the seed spread needs a multi-seed run")
     rows = []
@@ -69,6 +77,7 @@ def read_seed_spread(path) -> dict[str, tuple[float, float]]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m xstilts.stats <main_table.csv of a multi-seed run>")
-    sys.stdout.write(seed_spread(pd.read_csv(sys.argv[1])).to_csv(index=False, float_format="%.4f"))
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m xstilts.stats <main_table.csv of a multi-seed run> [<q_align_seeds.csv> ...]")
+    cells = pd.concat([pd.read_csv(path) for path in sys.argv[1:]], ignore_index=True)
+    sys.stdout.write(seed_spread(cells).to_csv(index=False, float_format="%.4f"))

@@ -13,9 +13,9 @@ Each recipe's checkpoint is compared with `none`'s of the same stage, layer by l
 of that target. Both differences, of clean alignment and of instability, come with a 95% interval
 from xstilts.robustness.drops: a paired bootstrap over sentences (the same sentences in every
 checkpoint and condition) and the seeds where both sides have two or more; where a side has one
-seed, the measured seed spread of the Tatoeba score (`report.seed_spread`), the retrieval measure
-the spread was measured on, at the retrieval layer only. That a layer's seed noise is the retrieval
-layer's is an assumption, said beside the answer.
+seed, the seed spread of the same measure, set, condition and layer measured on a multi-seed run
+of the config (`report.seed_spread`, from q_align_seeds.csv), or failing that the Tatoeba score's
+(the retrieval layer, uncentred), an assumption said beside the answer.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ HITS = ("centred_retrieval_en_to_xx", "centred_retrieval_xx_to_en")
 CURVES = {"centred retrieval (%)": ("centred_retrieval_en_to_xx", "centred_retrieval_xx_to_en"),
           "centred margin": ("centred_margin",), "linear CKA": ("cka",)}
 SPREAD_COLUMN = "tatoeba"
+SEED_CELL_COLUMNS = ["column", "recipe", "model", "n_seeds", "mean", "std"]
 COLUMNS = ["model", "set", "stage", "recipe", "against", "condition", "layer", "setting_value", "against_value",
            "difference", "low", "high", "interval"]
 CKA_COLUMNS = [*COLUMNS[:-1], "seeds"]
@@ -83,23 +84,68 @@ def comparisons(measures: pd.DataFrame) -> list[tuple[str, str, str, str]]:
             if recipe != BASELINE and (model, BASELINE, target) in present]
 
 
-def compare_layers(measures: pd.DataFrame, hits: Mapping, spread: tuple[float, float] | None) -> pd.DataFrame:
+def compare_layers(measures: pd.DataFrame, hits: Mapping, spread: Mapping[str, tuple[float, float]] | None
+                   ) -> pd.DataFrame:
     """Per comparison, set, condition and layer: the recipe's value minus `none`'s, clean alignment
-    (condition `clean`) or its drop under a perturbation, with the interval."""
+    (condition `clean`) or its drop under a perturbation, with the interval; a side with one seed
+    takes the seed spread of `spread` (report.seed_spread) that spread_of picks."""
     rows = []
     conditions = [c for c in measures["condition"].drop_duplicates() if c != CLEAN]
     for model, stage, recipe, target in comparisons(measures):
         for name in measures["set"].drop_duplicates():
-            langs = [lang for lang in measures.loc[measures["set"] == name, "lang"].drop_duplicates() if lang != ENGLISH]
+            langs = _other_languages(measures, name)
             layers = sorted(measures.loc[(measures["set"] == name) & (measures["model"] == model), "layer"].unique())
             for layer in layers:
                 for condition in [CLEAN, *conditions]:
                     sides = [_runs(hits, (model, r, target), name, condition, langs, layer) for r in (recipe, BASELINE)]
                     (a_runs, a_seeds), (b_runs, b_seeds) = sides
-                    found = compare_settings(a_runs, b_runs, a_seeds, b_seeds, spread)
+                    found = compare_settings(a_runs, b_runs, a_seeds, b_seeds,
+                                             spread_of(spread, name, condition, int(layer))[0])
                     rows.append({"model": model, "set": name, "stage": stage, "recipe": recipe, "against": BASELINE,
                                  "condition": condition, "layer": int(layer), **found})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _other_languages(measures: pd.DataFrame, name: str) -> list[str]:
+    return [lang for lang in measures.loc[measures["set"] == name, "lang"].drop_duplicates() if lang != ENGLISH]
+
+
+def spread_column(name: str, condition: str, layer: int) -> str:
+    """The seed-spread file's column of the section's measure of a set at a layer: clean, or its
+    drop under a perturbation."""
+    return f"alignment {name} {condition} layer {layer}"
+
+
+def spread_of(spread: Mapping[str, tuple[float, float]] | None, name: str, condition: str,
+              layer: int) -> tuple[tuple[float, float] | None, str]:
+    """The seed spread (std, df) a single-seed comparison of a set, condition and layer takes, and
+    where it comes from: its own column where the seed-spread file measured it, else the Tatoeba
+    score's (the retrieval layer, uncentred: an assumption for any other), else none."""
+    if spread and spread_column(name, condition, layer) in spread:
+        return spread[spread_column(name, condition, layer)], "measured"
+    if spread and SPREAD_COLUMN in spread:
+        return spread[SPREAD_COLUMN], "borrowed"
+    return None, "none"
+
+
+def seed_cells(measures: pd.DataFrame, hits: Mapping) -> pd.DataFrame:
+    """Per checkpoint and (set, condition, layer) column (spread_column): its seeds, and the mean
+    and standard deviation over them of the section's measure (centred retrieval, clean, or its
+    drop under a perturbation), in main_table.csv's long shape: `python -m xstilts.stats` pools a
+    multi-seed run's cells into the seed-spread file's columns, the spread a single-seed run's
+    comparisons take (spread_of)."""
+    rows = []
+    conditions = [CLEAN, *(c for c in measures["condition"].drop_duplicates() if c != CLEAN)]
+    for model, recipe, target in measures[["model", "recipe", "target"]].drop_duplicates().itertuples(index=False):
+        for name in measures["set"].drop_duplicates():
+            langs = _other_languages(measures, name)
+            for layer in sorted(measures.loc[(measures["set"] == name) & (measures["model"] == model), "layer"].unique()):
+                for condition in conditions:
+                    _, values = _runs(hits, (model, recipe, target), name, condition, langs, layer)
+                    rows.append({"column": spread_column(name, condition, int(layer)),
+                                 "recipe": f"{recipe} / {target}", "model": model, "n_seeds": len(values),
+                                 "mean": values.mean(), "std": values.std(ddof=1) if len(values) >= 2 else np.nan})
+    return pd.DataFrame(rows, columns=SEED_CELL_COLUMNS)
 
 
 def cka_changes(measures: pd.DataFrame) -> pd.DataFrame:
@@ -433,14 +479,16 @@ def write_section(out_dir: str | Path, measures_files: Iterable[str | Path], hit
     out_dir.mkdir(parents=True, exist_ok=True)
     measures = load_measures(measures_files)
     hits = load_hits(hits_files)
-    spread, spread_note = _spread(seed_spread)
-    compared = compare_layers(measures, hits, spread) if not measures.empty else pd.DataFrame(columns=COLUMNS)
+    compared = compare_layers(measures, hits, seed_spread) if not measures.empty else pd.DataFrame(columns=COLUMNS)
+    spread_note = _spread_note(seed_spread, compared)
     cka = cka_changes(measures) if not measures.empty else pd.DataFrame(columns=CKA_COLUMNS)
     curves = layer_curves(measures) if not measures.empty else pd.DataFrame()
     correlated = correlations(measures, load_scores(scores_files))
     write_csv(out_dir / "q_align.csv", compared)
     write_csv(out_dir / "q_align_correlation.csv", correlated)
     write_csv(out_dir / "q_align_cka.csv", cka)
+    write_csv(out_dir / "q_align_seeds.csv",
+              seed_cells(measures, hits) if not measures.empty else pd.DataFrame(columns=SEED_CELL_COLUMNS))
     write_csv(out_dir / "alignment_layers.csv", curves)
     write_figure(out_dir, "alignment_layers", plot_layers(curves))
     write_figure(out_dir, "alignment_heatmap", plot_heatmap(compared))
@@ -448,13 +496,26 @@ def write_section(out_dir: str | Path, measures_files: Iterable[str | Path], hit
     return [out_dir / name for name in ALIGNMENT_FILES]
 
 
-def _spread(seed_spread: Mapping[str, tuple[float, float]] | None) -> tuple[tuple[float, float] | None, str]:
-    if not seed_spread or SPREAD_COLUMN not in seed_spread:
-        return None, ("Single-seed comparisons have no interval: `report.seed_spread` has no Tatoeba column to take "
-                      "the seed noise of retrieval from.")
-    std, df = seed_spread[SPREAD_COLUMN]
-    return (std, df), (
-        f"Where a side has one seed, the interval adds the seed spread of the Tatoeba score ({std:.2f} points, "
-        f"{int(df)} degrees of freedom, `report.seed_spread`): measured at the retrieval layer and uncentred, and "
-        "taken here for every layer, which is an assumption, not a measurement.")
-
+def _spread_note(seed_spread: Mapping[str, tuple[float, float]] | None, compared: pd.DataFrame) -> str:
+    """What the single-seed intervals of the comparisons rest on (spread_of), said beside the answer."""
+    single = compared[compared["interval"].astype(str).str.contains("spread|one seed")] if not compared.empty \
+        else compared
+    sources = {spread_of(seed_spread, r.set, r.condition, int(r.layer))[1] for r in single.itertuples()}
+    if not sources:
+        return "Every comparison has two or more seeds a side: its interval is over sentences and seeds."
+    if sources == {"none"}:
+        return ("Single-seed comparisons have no interval: `report.seed_spread` measured no alignment column and "
+                "has no Tatoeba column to take the seed noise of retrieval from.")
+    notes = []
+    if "measured" in sources:
+        notes.append("Where a side has one seed, the interval adds the seed spread of the same measure, set, condition "
+                     "and layer, measured over seeds on this config (`report.seed_spread`, the columns `alignment "
+                     "<set> <condition> layer <layer>`: `python -m xstilts.stats` on a multi-seed run's "
+                     "q_align_seeds.csv).")
+    if "borrowed" in sources:
+        std, df = seed_spread[SPREAD_COLUMN]
+        notes.append(f"Where a side has one seed and `report.seed_spread` measured no column of that set, condition "
+                     f"and layer, the interval adds the seed spread of the Tatoeba score ({std:.2f} points, "
+                     f"{int(df)} degrees of freedom): measured at the retrieval layer and uncentred, and taken there "
+                     "for every layer, which is an assumption, not a measurement.")
+    return " ".join(notes)

@@ -88,6 +88,8 @@ FILE_DESCRIPTIONS = {
                                "checkpoints' alignment (clean, perturbed, its drop) and their zero-shot scores",
     "q_align_cka.csv": "Q-align: per compared checkpoint, set, condition and layer, linear CKA (clean) or its drop "
                        "(perturbed) of both checkpoints and their difference, with an interval over seeds",
+    "q_align_seeds.csv": "Q-align: per checkpoint, set, condition and layer, the centred retrieval (clean) or its drop "
+                         "over seeds (mean, std): `python -m xstilts.stats` makes a seed-spread file of a multi-seed run's",
     "alignment_layers.csv": "every alignment measure per checkpoint, set, condition and layer, over languages and seeds",
     "alignment_layers.png": "alignment measures against layer, per recipe's encoder and target checkpoints",
     "alignment_layers.pdf": "alignment measures against layer, per recipe's encoder and target checkpoints (PDF)",
