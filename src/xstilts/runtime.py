@@ -46,6 +46,8 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
     stage on every claimed device."""
     log_path = snakemake.log[0] if snakemake.log else None
     with _redirect_output(log_path):
+        if "SLURM_JOB_ID" in os.environ:
+            print(_slurm_allocation(os.environ), file=sys.stderr)
         if not uses_torch:
             yield None
             return
@@ -68,6 +70,15 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
 
         with claimed_devices(gpus, lock_dir) as devices:
             yield Workers(devices, threads) if data_parallel else single_device(devices)
+
+
+def _slurm_allocation(environ) -> str:
+    """What Slurm gave this job, as the job saw it before claiming anything: the job's log says
+    which devices and CPUs a cluster run used (tests/test_slurm.py reads it)."""
+    fields = {"CPUs": environ.get("SLURM_CPUS_PER_TASK", "unset"),
+              "CUDA_VISIBLE_DEVICES": environ.get("CUDA_VISIBLE_DEVICES", "unset")}
+    return (f"[xstilts] Slurm job {environ['SLURM_JOB_ID']} on {environ.get('SLURMD_NODENAME', 'unknown')}: "
+            + ", ".join(f"{name}={value}" for name, value in fields.items()))
 
 
 def single_device(devices: list[str]):
