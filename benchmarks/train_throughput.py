@@ -64,7 +64,11 @@ def parse_args(argv=None):
     parser.add_argument("--peak-tflops", type=float, default=989.0,
                         help="peak dense bf16 TFLOP/s of the GPU for MFU (H100 SXM: 989)")
     parser.add_argument("--warmup-runs", type=int, default=1)
-    parser.add_argument("--variants", default="ours,trainer", help="comma list of: ours, trainer, ours_nondet")
+    parser.add_argument("--variants", default="ours,trainer",
+                        help="comma list of: ours, trainer, ours_nondet, ours_pgd, ours_freelb (our loop with "
+                             "adversarial training, xstilts.robust_training.adversarial)")
+    parser.add_argument("--adversarial-steps", type=int, default=3, help="the adversarial variants' steps (K)")
+    parser.add_argument("--adversarial-eps", type=float, default=0.1, help="the adversarial variants' radius")
     C.add_common_args(parser, reps=3)
     return parser.parse_args(argv)
 
@@ -94,7 +98,8 @@ def hyperparameters(args, device) -> dict:
             "bf16": not args.no_bf16, "compile": args.compile, "num_workers": args.workers}
 
 
-def run_ours(args, config, kind_labels, features, pad_id, device, *, deterministic: bool = True) -> dict:
+def run_ours(args, config, kind_labels, features, pad_id, device, *, deterministic: bool = True,
+             adversarial: str | None = None) -> dict:
     from xstilts import training
 
     model, kind = C.build_classifier(config, kind_labels, seed=0)
@@ -104,7 +109,10 @@ def run_ours(args, config, kind_labels, features, pad_id, device, *, determinist
         training.set_determinism = lambda seed: (set_determinism(seed), torch.use_deterministic_algorithms(False))
     try:
         with tempfile.TemporaryDirectory() as tmp, C.Timer(device) as timer:
-            trainer = training.Trainer(model, [training.TrainTask("nli", kind, features)], hyperparameters(args, device),
+            hp = hyperparameters(args, device)
+            if adversarial:
+                hp["adversarial"] = {"method": adversarial, "eps": args.adversarial_eps, "steps": args.adversarial_steps}
+            trainer = training.Trainer(model, [training.TrainTask("nli", kind, features)], hp,
                                        seed=0, device=device, pad_id=pad_id, state_dir=Path(tmp) / "state",
                                        progress=False)
             summary = trainer.run()
@@ -198,6 +206,9 @@ def main(argv=None) -> dict:
                                 deterministic=False)
             if name == "trainer":
                 return run_trainer(args, config, C.NLI_LABELS, features, tokenizer, device)
+            if name in ("ours_pgd", "ours_freelb"):
+                return run_ours(args, config, C.NLI_LABELS, features, tokenizer.pad_token_id, device,
+                                adversarial=name.removeprefix("ours_"))
         raise SystemExit(f"unknown variant {name}")
 
     for _ in range(args.warmup_runs):
@@ -238,6 +249,10 @@ def main(argv=None) -> dict:
         result["ratio_per_rep"] = per_rep
         result["ratio_ours_over_trainer_cpu_time"] = C.median(
             C.ratios([r["cpu_seconds"] for r in runs["trainer"]], [r["cpu_seconds"] for r in runs["ours"]]))
+    for name in ("ours_pgd", "ours_freelb"):
+        if name in runs and "ours" in runs:  # the cost of adversarial training: plain examples/s over its own
+            result[f"ratio_{name}_over_ours"] = C.median(
+                C.ratios([r["seconds"] for r in runs[name]], [r["seconds"] for r in runs["ours"]]))
     if "ours_nondet" in runs and "ours" in runs:
         result["ratio_ours_over_ours_nondet"] = C.median(
             C.ratios([r["seconds"] for r in runs["ours_nondet"]], [r["seconds"] for r in runs["ours"]]))
@@ -259,6 +274,10 @@ def main(argv=None) -> dict:
               f"{result['ratio_ours_over_trainer_cpu_time']:.3f}")
     if "ratio_ours_over_ours_nondet" in result:
         print(f"ratio ours/ours_nondet: {result['ratio_ours_over_ours_nondet']:.3f}")
+    for name in ("ours_pgd", "ours_freelb"):
+        if f"ratio_{name}_over_ours" in result:
+            print(f"ratio {name}/ours (seconds, K={args.adversarial_steps}; median of per-repetition ratios): "
+                  f"{result[f'ratio_{name}_over_ours']:.3f}")
     C.emit_json("train_throughput", result)
     return result
 

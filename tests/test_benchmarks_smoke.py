@@ -17,7 +17,8 @@ BENCHMARKS = ROOT / "benchmarks"
 
 SMALLEST = {
     "train_throughput.py": ["--steps", "2", "--reps", "1", "--warmup-runs", "0", "--batch-size", "4",
-                            "--seq-len", "32", "--log-every", "1", "--threads", "1", "--corpus-lines", "100"],
+                            "--seq-len", "32", "--log-every", "1", "--threads", "1", "--corpus-lines", "100",
+                            "--variants", "ours,trainer,ours_freelb", "--adversarial-steps", "2"],
     "eval_throughput.py": ["--examples", "16", "--batch-size", "8", "--seq-len", "32", "--reps", "1", "--threads", "1",
                            "--corpus-lines", "100"],
     "tokenize_throughput.py": ["--examples", "20", "--reps", "1", "--corpus-lines", "100"],
@@ -32,7 +33,7 @@ SMALLEST = {
                             "--corpus-lines", "100"],
 }
 FIGURES = {
-    "train_throughput.py": ("ratio_ours_over_trainer", "variants"),
+    "train_throughput.py": ("ratio_ours_over_trainer", "ratio_ours_freelb_over_ours", "variants"),
     "eval_throughput.py": ("speedup_predict_over_naive", "variants"),
     "tokenize_throughput.py": ("ratio_stage_over_tokenizer", "variants"),
     "workflow_overhead.py": ("jobs", "measurements"),

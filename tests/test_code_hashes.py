@@ -63,7 +63,11 @@ def test_the_attack_code_is_the_evaluations_and_the_drop_statistics_the_reports(
     """Both were missing from the hand-kept lists these closures replaced."""
     assert {"robustness/pgd.py", "robustness/word_attack.py", "robustness/attacks.py"} <= set(stage_code("evaluate"))
     assert "robustness/drops.py" in stage_code("report")
-    assert "robustness/pgd.py" not in stage_code("train") and "robustness/drops.py" not in stage_code("perturb")
+    assert "robustness/drops.py" not in stage_code("perturb")
+    # Training perturbs the embeddings as the PGD attack does (training.adversarial), and needs no other attack.
+    train = [module for module in stage_code("train") if module.startswith("robust")]
+    assert train == ["robust_training/__init__.py", "robust_training/adversarial.py", "robustness/__init__.py",
+                     "robustness/pgd.py"]
 
 
 def test_a_changed_module_changes_the_hashes_of_the_stages_that_import_it_and_no_other(tmp_path, monkeypatch):
@@ -71,8 +75,8 @@ def test_a_changed_module_changes_the_hashes_of_the_stages_that_import_it_and_no
     shutil.copytree(LIBRARY, library, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(code_hashes, "LIBRARY", library)
     before = stage_code_hashes()
-    with open(library / "robustness" / "pgd.py", "a", encoding="utf-8") as handle:
+    with open(library / "robustness" / "word_attack.py", "a", encoding="utf-8") as handle:
         handle.write("\n# a changed line\n")
     after = stage_code_hashes()
     changed = {stage for stage in before if before[stage] != after[stage]}
-    assert changed == {stage for stage in before if "robustness/pgd.py" in stage_code(stage)} == {"evaluate"}
+    assert changed == {stage for stage in before if "robustness/word_attack.py" in stage_code(stage)} == {"evaluate"}

@@ -60,6 +60,10 @@ def test_every_schema_key_has_a_declared_scope():
     schema = load_schema()
     leaves = schema_leaves(schema, schema)
     assert training_keys() == set(SCOPES["training_key_classes"]), "training keys without a scope class"
+    # A training setting that is an object (training.adversarial) is one setting: its scope is its fields'.
+    settings = {f"{place}.{key}" for place in SCOPES["training_places"] for key in SCOPES["training_key_classes"]}
+    leaves = {leaf for leaf in leaves if not any(leaf.startswith(key + ".") for key in settings)} | \
+        {key for key in settings if any(leaf.startswith(key + ".") for leaf in leaves)}
     assert sorted(leaves - declared_keys()) == [], "schema keys missing from tests/scopes.yaml"
     assert sorted(declared_keys() - leaves) == [], "scopes.yaml names keys the schema does not have"
 
@@ -89,6 +93,10 @@ def unset_key(config: dict, dotted: str) -> None:
 
 def changed_value(value):
     """Another valid value of a training setting."""
+    if value is None:  # a setting that is off unless given (training.adversarial)
+        return {"method": "freelb", "eps": 0.1}
+    if isinstance(value, dict):
+        return {**value, "eps": value["eps"] / 2}
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
@@ -104,7 +112,7 @@ def training_change(place: str, key: str, tiny: dict) -> dict:
         if isinstance(get_key(config, entry), list):
             set_key(config, entry, {list_key: get_key(config, entry)})
     block = get_key(config, spec["at"]) or {}
-    current = block.get(key, get_key(tiny, f"training.defaults.{key}", TRAINING_DEFAULTS[key]))
+    current = block.get(key, get_key(tiny, f"training.defaults.{key}", TRAINING_DEFAULTS.get(key)))
     set_key(config, f"{spec['at']}.{key}", changed_value(current))
     return config
 

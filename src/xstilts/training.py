@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from .inference import autocast_for, evaluate_split, rows_of, to_device
 from .io import atomic_path, write_jsonl
+from .robust_training.adversarial import AdversarialTraining
 from .tasks import TaskType
 
 GROUPING_FACTOR = 50  # length-sorted pools of this many batches, then shuffled
@@ -224,6 +225,7 @@ class Trainer:
         self.batches_per_epoch = math.ceil(all_batches / self.world_size)
         self.total_steps = hp["max_steps"] or max(1, math.ceil(self.batches_per_epoch * hp["epochs"] / self.accum))
         self.bf16 = bool(hp["bf16"]) and device.type == "cuda"
+        self.adversarial = AdversarialTraining.from_config(hp.get("adversarial"))
         # A saved position is a position in this rank's share: state resumes only with as many ranks.
         described_hp = hp if self.world_size == 1 else {**hp, WORLD_SIZE_KEY: self.world_size}
         self.fingerprint = fingerprint(described_hp, seed, tasks, inputs)
@@ -412,10 +414,16 @@ class Trainer:
                 batch = to_device(batch, self.device)
                 micro += 1
                 syncs = micro % self.accum == 0
-                with self.gradient_sync(wrapped, syncs):
-                    with autocast_for(self.device, self.bf16):
-                        loss, _ = forward(task.name, batch)
-                    (loss / self.accum).backward()
+                if self.adversarial is None:
+                    with self.gradient_sync(wrapped, syncs):
+                        with autocast_for(self.device, self.bf16):
+                            loss, _ = forward(task.name, batch)
+                        (loss / self.accum).backward()
+                else:
+                    loss = self.adversarial.micro_batch(
+                        forward, self.model, task.name, batch, accum=self.accum,
+                        sync=lambda last: self.gradient_sync(wrapped, syncs and last),
+                        autocast=lambda: autocast_for(self.device, self.bf16))
                 running_loss += loss.detach()
                 if not syncs:
                     continue

@@ -50,11 +50,8 @@ def attack_batch(model, head: str, task, batch: dict[str, torch.Tensor], pgd: PG
     was_training = model.training
     model.eval()
     try:
-        with _added_to(embedding, state, pad_id):
-            for _ in range(pgd.steps):
-                loss = _loss(model, head, task, batch, state, pgd, row_seeds)
-                (grad,) = torch.autograd.grad(loss, state["delta"])
-                state["delta"] = _project(_ascend(state["delta"].detach(), grad, pgd), state["mask"], pgd)
+        with added_to(embedding, state, pad_id):
+            ascend_steps(model, head, task, batch, state, pgd, row_seeds)
             with torch.no_grad():
                 _, outputs = model(head, batch, task)
     finally:
@@ -62,6 +59,16 @@ def attack_batch(model, head: str, task, batch: dict[str, torch.Tensor], pgd: PG
     delta = state["delta"]
     norms = _row_norms(delta, pgd.norm) if delta is not None else torch.zeros(0)
     return outputs, {"norms": norms.tolist(), "passes": pgd.steps}
+
+
+def ascend_steps(model, head: str, task, batch: dict[str, torch.Tensor], state: dict, pgd: PGD,
+                 row_seeds: list[int] | None = None) -> None:
+    """`pgd.steps` rounds of gradient ascent of the task's loss on state["delta"], inside `added_to`;
+    only the perturbation gets a gradient, never the model's weights."""
+    for _ in range(pgd.steps):
+        loss = _loss(model, head, task, batch, state, pgd, row_seeds)
+        (grad,) = torch.autograd.grad(loss, state["delta"])
+        state["delta"] = project(ascend(state["delta"].detach(), grad, pgd), state["mask"], pgd)
 
 
 def _loss(model, head, task, batch, state, pgd, row_seeds) -> torch.Tensor:
@@ -77,7 +84,7 @@ def _loss(model, head, task, batch, state, pgd, row_seeds) -> torch.Tensor:
 
 
 @contextmanager
-def _added_to(embedding: torch.nn.Module, state: dict, pad_id: int):
+def added_to(embedding: torch.nn.Module, state: dict, pad_id: int):
     """Add state["delta"] to the embedding module's output while inside (made at the first call)."""
     def hook(module, inputs, output):
         if state["delta"] is None:
@@ -111,16 +118,16 @@ def _start(output: torch.Tensor, mask: torch.Tensor, pgd: PGD | None, row_seeds)
         own = torch.Generator().manual_seed(int(np.random.SeedSequence(
             [seeds[min(row // per_seed, len(seeds) - 1)], row % per_seed]).generate_state(1)[0]))
         noise[row, real[row]] = torch.rand((int(real[row].sum()), width), generator=own, dtype=output.dtype) * 2 - 1
-    return _project(noise.to(output.device) * pgd.eps, mask, pgd)
+    return project(noise.to(output.device) * pgd.eps, mask, pgd)
 
 
-def _ascend(delta: torch.Tensor, grad: torch.Tensor, pgd: PGD) -> torch.Tensor:
+def ascend(delta: torch.Tensor, grad: torch.Tensor, pgd: PGD) -> torch.Tensor:
     if pgd.norm == "linf":
         return delta + pgd.step_size * grad.sign()
     return delta + pgd.step_size * grad / _row_norms(grad, "l2").clamp_min(1e-12).view(-1, 1, 1)
 
 
-def _project(delta: torch.Tensor, mask: torch.Tensor, pgd: PGD) -> torch.Tensor:
+def project(delta: torch.Tensor, mask: torch.Tensor, pgd: PGD) -> torch.Tensor:
     delta = delta * mask
     if pgd.norm == "linf":
         return delta.clamp(-pgd.eps, pgd.eps)
