@@ -41,8 +41,10 @@ DATA_SPLITS = PLAN.data_splits()
 # (benchmark, split, perturbation) -> languages of every perturbed set; tokenized like a split
 # named `<split>/<perturbation>`, which is where its files live.
 PERTURBED_SPLITS = PLAN.perturbed_splits()
-FEATURE_SPLITS = {**DATA_SPLITS, **{(bench, f"{split}/{name}"): langs for (bench, split, name), langs
-                                    in PERTURBED_SPLITS.items()}}
+# Recipes' training data edited by a perturbation (recipes.<r>.augment): made by the same perturb rule.
+AUGMENTED_SPLITS = PLAN.augmented_splits()
+FEATURE_SPLITS = {**DATA_SPLITS, **{(task, f"{split}/{name}"): langs for (task, split, name), langs
+                                    in [*PERTURBED_SPLITS.items(), *AUGMENTED_SPLITS.items()]}}
 
 
 # ---- paths ------------------------------------------------------------------------------------
@@ -99,18 +101,20 @@ def state_dir(stage_path):
 
 
 # ---- what a stage reads -----------------------------------------------------------------------
-def task_spec(model, task, stage):
+def task_spec(model, task, stage, recipe=None):
     """Everything the training loop needs to know of one training task. A target selected on
-    several languages (`selection: multilingual`) has one dev set per (benchmark, language)."""
+    several languages (`selection: multilingual`) has one dev set per (benchmark, language); a
+    recipe may train on a perturbed copy of the task's training data (recipes.<r>.augment)."""
     entry = PLAN.task(task)
     english = PLAN.selects_on_dev(task)
+    split = PLAN.training_split(recipe, task)
     spec = {
         "name": task,
         "type": entry["type"],
         "labels": entry.get("labels"),
         "metric": entry["metric"],
         "settings": PLAN.task_settings(task),
-        "train": [features_path(model, task, "train", lang) for lang in PLAN.train_languages(task)],
+        "train": [features_path(model, task, split, lang) for lang in PLAN.recipe_train_languages(recipe, task)],
         "dev": features_path(model, task, "dev", "en") if english else None,
         "dev_examples": data_path(task, "dev", "en") if english else None,
     }
@@ -121,10 +125,10 @@ def task_spec(model, task, stage):
     return spec
 
 
-def training_inputs(model, tasks, stage):
+def training_inputs(model, tasks, stage, recipe=None):
     files = []
     for task in tasks:
-        spec = task_spec(model, task, stage)
+        spec = task_spec(model, task, stage, recipe)
         files += spec["train"]
         for key in ("dev", "dev_examples"):
             files += list(spec[key].values()) if isinstance(spec[key], dict) else [spec[key]] if spec[key] else []
@@ -134,7 +138,9 @@ def training_inputs(model, tasks, stage):
 def train_spec(stage, model, name, tasks, path):
     """What a training job computes (one param: a planned study calls each param function of each
     job): its tasks, the settings that decide its result, and where its resumable state lives."""
-    return {"tasks": [task_spec(model, task, stage) for task in tasks], "hp": PLAN.result_settings(stage, model, name),
+    recipe = name if stage == "intermediate" else None
+    return {"tasks": [task_spec(model, task, stage, recipe) for task in tasks],
+            "hp": PLAN.result_settings(stage, model, name),
             "state_dir": state_dir(path)}
 
 
@@ -179,7 +185,9 @@ def all_train_logs():
 
 
 def report_files():
-    names = REPORT_FILES + (ROBUSTNESS_FILES if PLAN.perturbations or PLAN.attacks else ())
+    # A perturbation that only makes training data (recipes.<r>.augment) scores no benchmark.
+    perturbed = any(p["benchmarks"] for p in [*PLAN.perturbations.values(), *PLAN.attacks.values()])
+    names = REPORT_FILES + (ROBUSTNESS_FILES if perturbed else ())
     names += DIRECT_FILES if PLAN.further_targets() else ()
     return [f"results/report/{name}" for name in names]
 

@@ -1,7 +1,7 @@
 rule intermediate:
     input:
         encoder=lambda w: encoder_files(w.model, "none", w.seed),
-        data=lambda w: training_inputs(w.model, PLAN.recipes[w.recipe]["tasks"], "intermediate"),
+        data=lambda w: training_inputs(w.model, PLAN.recipes[w.recipe]["tasks"], "intermediate", w.recipe),
     output:
         [f"results/models/{{model}}/intermediate/{{recipe}}/seed{{seed}}/{name}" for name in CHECKPOINT_FILES],
         train_log="results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl",

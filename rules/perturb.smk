@@ -5,7 +5,7 @@
 
 rule perturb:
     wildcard_constraints:
-        task=one_of(sorted({task for task, _, _ in PERTURBED_SPLITS})),
+        task=one_of(sorted({task for task, _, _ in [*PERTURBED_SPLITS, *AUGMENTED_SPLITS]})),
         condition=one_of(sorted(PLAN.perturbations)),
     input:
         examples=lambda w: data_path(w.task, w.split, w.lang),

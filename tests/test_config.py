@@ -276,3 +276,41 @@ def test_a_translated_alignment_set_takes_in_place_edits_on_either_side(demo_con
     demo_config["alignment"]["sets"] = ["tatoeba"]
     with pytest.raises(ConfigError, match="options.side: only a parallel set .* xnli, xquad are not one"):
         Plan(demo_config)
+
+
+def test_a_recipe_trains_on_a_perturbed_copy_of_its_tasks_data(demo_config):
+    demo_config["recipes"]["mnli_cs"] = {"tasks": ["mnli"], "augment": {"mnli": "codeswitch"}}
+    plan = Plan(demo_config)
+    assert plan.training_split("mnli_cs", "mnli") == "train/codeswitch"
+    assert plan.training_split("mnli", "mnli") == plan.training_split(None, "mnli") == "train"
+    assert plan.augmented_splits() == {("mnli", "train", "codeswitch"): ["en"]}
+
+
+@pytest.mark.parametrize("augment, message", [
+    ({"squad_v1": "codeswitch"}, r"recipes.mnli_cs.augment.squad_v1: 'squad_v1' is not a task of the recipe \(mnli\)"),
+    ({"mnli": "typo"}, r"recipes.mnli_cs.augment.mnli: no perturbation 'typo' \(perturbations: char_noise, "),
+    ({"mnli": "mixed_pair"}, r"mixed_pair \(mixed_pair\) cannot edit the training data of 'mnli'"),
+])
+def test_a_bad_augmentation_is_named(demo_config, augment, message):
+    demo_config["recipes"]["mnli_cs"] = {"tasks": ["mnli"], "augment": augment}
+    with pytest.raises(ConfigError, match=message):
+        Plan(demo_config)
+
+
+def test_a_perturbation_may_serve_training_data_alone(demo_config):
+    demo_config["perturbations"]["train_noise"] = {"kind": "word_noise", "rate": 0.2, "benchmarks": []}
+    with pytest.raises(ConfigError, match="perturbations.train_noise: no benchmark to perturb"):
+        Plan(demo_config)
+    demo_config["recipes"]["mnli_noisy"] = {"tasks": ["mnli"], "augment": {"mnli": "train_noise"}}
+    plan = Plan(demo_config)
+    assert "train_noise" not in plan.conditions("xnli") and plan.training_split("mnli_noisy", "mnli") == "train/train_noise"
+
+
+def test_a_recipe_trains_on_the_languages_it_chooses(demo_config):
+    demo_config["recipes"]["mnli_de"] = {"tasks": ["mnli_mt"], "languages": {"mnli_mt": ["de"]}}
+    plan = Plan(demo_config)
+    assert plan.recipe_train_languages("mnli_de", "mnli_mt") == ["de"]
+    assert plan.recipe_train_languages(None, "mnli_mt") == plan.train_languages("mnli_mt") == ["en", "de", "ru", "ar", "zh"]
+    demo_config["recipes"]["mnli_de"]["languages"] = {"mnli_mt": ["de", "fr"]}
+    with pytest.raises(ConfigError, match=r"recipes.mnli_de.languages.mnli_mt: fr: the task trains on en, de, ru, ar, zh"):
+        Plan(demo_config)

@@ -36,6 +36,8 @@ CLEAN = "clean"
 PERTURBABLE_TYPES = ("classification", "multiple_choice", "tagging", "span_qa", "retrieval")
 PERTURBATION_TYPES = {"char_noise": PERTURBABLE_TYPES, "word_noise": PERTURBABLE_TYPES,
                       "codeswitch": PERTURBABLE_TYPES, "mixed_pair": ("classification",), "local": PERTURBABLE_TYPES}
+# The kinds that edit a text in place, and so can edit a recipe's training data (recipes.<r>.augment).
+AUGMENT_KINDS = ("char_noise", "word_noise", "codeswitch")
 # The options each kind takes.
 PERTURBATION_OPTIONS = {"char_noise": ("side",), "word_noise": ("side",), "codeswitch": ("languages", "dictionaries", "side"),
                         "mixed_pair": ("order", "partners"), "local": ("path", "languages")}
@@ -127,6 +129,10 @@ def _as_entry(value, list_key: str) -> dict:
     entry also says after which `recipes` it is trained (None: every recipe)."""
     entry = {list_key: list(value), "training": {}} if isinstance(value, list) else \
         {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
+    if list_key == "tasks":
+        entry["augment"] = {} if isinstance(value, list) else dict(value.get("augment", {}))
+        entry["languages"] = {} if isinstance(value, list) else {task: list(langs) for task, langs
+                                                                  in value.get("languages", {}).items()}
     if list_key == "benches":
         entry["recipes"] = None if isinstance(value, list) else value.get("recipes")
         entry["selection"] = "english" if isinstance(value, list) else value.get("selection", "english")
@@ -161,6 +167,9 @@ class Plan:
                 self.perturbations[f"{name}{TRANSFER_SUFFIX}"] = self._transfer_set(name, attack)
         for name in self.alignment["perturbations"]:
             self._check_alignment_perturbation(name)
+        for recipe in self.recipes:
+            self._check_augment(recipe)
+            self._check_recipe_languages(recipe)
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -286,13 +295,63 @@ class Plan:
                 raise ConfigError(f"{where}.benchmarks: {kind} does not apply to '{bench}' (type "
                                   f"'{self.task(bench)['type']}'" + (f", test languages {', '.join(partners)}"
                                                                       if kind == "mixed_pair" else "") + ")")
-        if not benches:
-            raise ConfigError(f"{where}: no benchmark to perturb")
+        if not benches and not self._augments_with(name):
+            raise ConfigError(f"{where}: no benchmark to perturb (and no recipe's training data)")
         if kind not in RATELESS_KINDS and "rate" not in spec:
             raise ConfigError(f"{where}.rate: {kind} needs a rate (the share of words edited)")
         return {"kind": kind, "rate": spec.get("rate"), "seed": spec.get("seed", 0),
                 "options": self._perturbation_options(where, kind, dict(spec.get("options", {})), benches),
                 "benchmarks": benches}
+
+    def _augments_with(self, name: str) -> bool:
+        return any(name in entry["augment"].values() for entry in self.recipes.values())
+
+    def _check_augment(self, recipe: str) -> None:
+        """A recipe's augmented tasks: its own, each by a perturbation that edits texts and applies to it."""
+        for task, name in self.recipes[recipe]["augment"].items():
+            where = f"recipes.{recipe}.augment.{task}"
+            if task not in self.recipes[recipe]["tasks"]:
+                raise ConfigError(f"{where}: '{task}' is not a task of the recipe ({', '.join(self.recipes[recipe]['tasks'])})")
+            if name not in self.perturbations:
+                raise ConfigError(f"{where}: no perturbation '{name}' (perturbations: "
+                                  f"{', '.join(self.perturbations) or 'none'})")
+            kind = self.perturbations[name]["kind"]
+            if kind not in AUGMENT_KINDS or self.task(task)["type"] not in PERTURBATION_TYPES[kind]:
+                raise ConfigError(f"{where}: {name} ({kind}) cannot edit the training data of '{task}' (type "
+                                  f"'{self.task(task)['type']}'); the kinds that can: {', '.join(AUGMENT_KINDS)}")
+            if kind == "codeswitch":
+                self._check_dictionaries(where, [task], self.perturbations[name]["options"].get("dictionaries"))
+
+    def _check_recipe_languages(self, recipe: str) -> None:
+        for task, chosen in self.recipes[recipe]["languages"].items():
+            where = f"recipes.{recipe}.languages.{task}"
+            if task not in self.recipes[recipe]["tasks"]:
+                raise ConfigError(f"{where}: '{task}' is not a task of the recipe ({', '.join(self.recipes[recipe]['tasks'])})")
+            unknown = [lang for lang in chosen if lang not in self.train_languages(task)]
+            if unknown or not chosen:
+                raise ConfigError(f"{where}: {', '.join(unknown) or 'no language'}: the task trains on "
+                                  f"{', '.join(self.train_languages(task))} in this study")
+
+    def recipe_train_languages(self, recipe: str | None, task: str) -> list[str]:
+        """The languages of a task's training data that a recipe trains on: all of them, or the
+        recipe's choice (`recipes.<r>.languages`: MNLI in German alone from the translated split)."""
+        chosen = self.recipes[recipe]["languages"].get(task) if recipe in self.recipes else None
+        return [lang for lang in self.train_languages(task) if chosen is None or lang in chosen]
+
+    def training_split(self, recipe: str | None, task: str) -> str:
+        """The split a recipe trains a task on: `train`, or its perturbed copy `train/<perturbation>`."""
+        name = self.recipes[recipe]["augment"].get(task) if recipe in self.recipes else None
+        return f"train/{name}" if name else "train"
+
+    def augmented_splits(self) -> dict[tuple[str, str, str], list[str]]:
+        """(task, "train", perturbation) -> languages, for every recipe task trained on perturbed data."""
+        found = {}
+        for recipe, entry in self.recipes.items():
+            for task, name in entry["augment"].items():
+                languages = found.setdefault((task, "train", name), [])
+                languages += [lang for lang in self.recipe_train_languages(recipe, task) if lang not in languages]
+        return {key: [lang for lang in self.train_languages(key[0]) if lang in languages]
+                for key, languages in found.items()}
 
     def _perturbation_options(self, where: str, kind: str, options: dict, benches: list[str]) -> dict:
         """A perturbation's options, checked against its kind, with their defaults."""
