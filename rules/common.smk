@@ -107,17 +107,20 @@ def task_spec(model, task, stage, recipe=None):
     recipe may train on a perturbed copy of the task's training data (recipes.<r>.augment)."""
     entry = PLAN.task(task)
     english = PLAN.selects_on_dev(task)
-    split = PLAN.training_split(recipe, task)
+    first, *draws = PLAN.training_splits(recipe, task)
     spec = {
         "name": task,
         "type": entry["type"],
         "labels": entry.get("labels"),
         "metric": entry["metric"],
         "settings": PLAN.task_settings(task),
-        "train": [features_path(model, task, split, lang) for lang in PLAN.recipe_train_languages(recipe, task)],
+        "train": [features_path(model, task, first, lang) for lang in PLAN.recipe_train_languages(recipe, task)],
         "dev": features_path(model, task, "dev", "en") if english else None,
         "dev_examples": data_path(task, "dev", "en") if english else None,
     }
+    if draws:  # fresh draws, one per later epoch in turn (recipes.<r>.augment draws)
+        spec["train_draws"] = [[features_path(model, task, split, lang) for lang in PLAN.recipe_train_languages(recipe, task)]
+                               for split in draws]
     if multilingual := (PLAN.multilingual_dev(task) if stage == "target" else []):
         spec["dev"] = {f"{bench}/{lang}": features_path(model, bench, "dev", lang) for bench, lang in multilingual}
         spec["dev_examples"] = {f"{bench}/{lang}": data_path(bench, "dev", lang) for bench, lang in multilingual}
@@ -129,7 +132,7 @@ def training_inputs(model, tasks, stage, recipe=None):
     files = []
     for task in tasks:
         spec = task_spec(model, task, stage, recipe)
-        files += spec["train"]
+        files += spec["train"] + [path for draw in spec.get("train_draws", []) for path in draw]
         for key in ("dev", "dev_examples"):
             files += list(spec[key].values()) if isinstance(spec[key], dict) else [spec[key]] if spec[key] else []
     return files

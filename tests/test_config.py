@@ -281,9 +281,16 @@ def test_a_translated_alignment_set_takes_in_place_edits_on_either_side(demo_con
 def test_a_recipe_trains_on_a_perturbed_copy_of_its_tasks_data(demo_config):
     demo_config["recipes"]["mnli_cs"] = {"tasks": ["mnli"], "augment": {"mnli": "codeswitch"}}
     plan = Plan(demo_config)
-    assert plan.training_split("mnli_cs", "mnli") == "train/codeswitch"
-    assert plan.training_split("mnli", "mnli") == plan.training_split(None, "mnli") == "train"
+    assert plan.training_splits("mnli_cs", "mnli") == ["train/codeswitch"]
+    assert plan.training_splits("mnli", "mnli") == plan.training_splits(None, "mnli") == ["train"]
     assert plan.augmented_splits() == {("mnli", "train", "codeswitch"): ["en"]}
+    # Drawn afresh for each of three epochs: the perturbation's own set, and two more draws of it.
+    demo_config["recipes"]["mnli_cs"]["augment"] = {"mnli": {"perturbation": "codeswitch", "draws": 3}}
+    plan = Plan(demo_config)
+    assert plan.training_splits("mnli_cs", "mnli") == ["train/codeswitch", "train/codeswitch@2", "train/codeswitch@3"]
+    assert set(plan.augmented_splits()) == {("mnli", "train", c) for c in ("codeswitch", "codeswitch@2", "codeswitch@3")}
+    assert plan.perturbation_spec("codeswitch@3", "mnli") == {**plan.perturbation_spec("codeswitch", "mnli"), "draw": 3}
+    assert "codeswitch@2" not in plan.conditions("xnli")
 
 
 @pytest.mark.parametrize("augment, message", [
@@ -303,7 +310,7 @@ def test_a_perturbation_may_serve_training_data_alone(demo_config):
         Plan(demo_config)
     demo_config["recipes"]["mnli_noisy"] = {"tasks": ["mnli"], "augment": {"mnli": "train_noise"}}
     plan = Plan(demo_config)
-    assert "train_noise" not in plan.conditions("xnli") and plan.training_split("mnli_noisy", "mnli") == "train/train_noise"
+    assert "train_noise" not in plan.conditions("xnli") and plan.training_splits("mnli_noisy", "mnli") == ["train/train_noise"]
 
 
 def test_a_recipe_trains_on_the_languages_it_chooses(demo_config):

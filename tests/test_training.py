@@ -105,12 +105,10 @@ def test_length_grouping_keeps_every_row_once_and_groups_lengths():
 
 
 def test_multi_task_schedule_is_proportional_and_covers_all_batches():
-    class Sized:
-        def __init__(self, n):
-            self.type = task_type("classification")(LABELS)
-            self.train = {"input_ids": [[0] * 5] * n}
+    def sized(n):
+        return TrainTask(f"t{n}", task_type("classification")(LABELS), {"input_ids": [[0] * 5] * n})
 
-    tasks = [Sized(300), Sized(100)]
+    tasks = [sized(300), sized(100)]
     schedule = epoch_schedule(tasks, 10, seed=0, epoch=0)
     counts = [sum(1 for t, _ in schedule if t == k) for k in (0, 1)]
     assert counts == [30, 10]

@@ -130,7 +130,9 @@ def _as_entry(value, list_key: str) -> dict:
     entry = {list_key: list(value), "training": {}} if isinstance(value, list) else \
         {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
     if list_key == "tasks":
-        entry["augment"] = {} if isinstance(value, list) else dict(value.get("augment", {}))
+        entry["augment"] = {} if isinstance(value, list) else {
+            task: {"perturbation": given, "draws": 1} if isinstance(given, str) else {"draws": 1, **given}
+            for task, given in value.get("augment", {}).items()}
         entry["languages"] = {} if isinstance(value, list) else {task: list(langs) for task, langs
                                                                   in value.get("languages", {}).items()}
     if list_key == "benches":
@@ -170,6 +172,7 @@ class Plan:
         for recipe in self.recipes:
             self._check_augment(recipe)
             self._check_recipe_languages(recipe)
+        self.perturbations.update(self._fresh_draws())
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -304,12 +307,24 @@ class Plan:
                 "benchmarks": benches}
 
     def _augments_with(self, name: str) -> bool:
-        return any(name in entry["augment"].values() for entry in self.recipes.values())
+        return any(name == a["perturbation"] for entry in self.recipes.values() for a in entry["augment"].values())
+
+    def _fresh_draws(self) -> dict[str, dict]:
+        """Draw d >= 2 of a perturbation that some recipe draws afresh per epoch (augment draws): a set
+        condition `<name>@<d>`, the perturbation's own settings, drawn from its seed and d, scored on no
+        benchmark. Draw 1 is the perturbation's own set."""
+        draws = {}
+        for entry in self.recipes.values():
+            for augment in entry["augment"].values():
+                name = augment["perturbation"]
+                draws[name] = max(draws.get(name, 1), augment["draws"])
+        return {f"{name}@{d}": {**self.perturbations[name], "benchmarks": [], "draw": d}
+                for name, count in draws.items() for d in range(2, count + 1)}
 
     def _check_augment(self, recipe: str) -> None:
         """A recipe's augmented tasks: its own, each by a perturbation that edits texts and applies to it."""
-        for task, name in self.recipes[recipe]["augment"].items():
-            where = f"recipes.{recipe}.augment.{task}"
+        for task, augment in self.recipes[recipe]["augment"].items():
+            where, name = f"recipes.{recipe}.augment.{task}", augment["perturbation"]
             if task not in self.recipes[recipe]["tasks"]:
                 raise ConfigError(f"{where}: '{task}' is not a task of the recipe ({', '.join(self.recipes[recipe]['tasks'])})")
             if name not in self.perturbations:
@@ -338,18 +353,23 @@ class Plan:
         chosen = self.recipes[recipe]["languages"].get(task) if recipe in self.recipes else None
         return [lang for lang in self.train_languages(task) if chosen is None or lang in chosen]
 
-    def training_split(self, recipe: str | None, task: str) -> str:
-        """The split a recipe trains a task on: `train`, or its perturbed copy `train/<perturbation>`."""
-        name = self.recipes[recipe]["augment"].get(task) if recipe in self.recipes else None
-        return f"train/{name}" if name else "train"
+    def training_splits(self, recipe: str | None, task: str) -> list[str]:
+        """The splits a recipe trains a task on, one per epoch in turn: `train`, or its perturbed copy
+        `train/<perturbation>`, or with `draws: N` that and N-1 fresh draws (`train/<perturbation>@<d>`)."""
+        augment = self.recipes[recipe]["augment"].get(task) if recipe in self.recipes else None
+        if not augment:
+            return ["train"]
+        name = augment["perturbation"]
+        return [f"train/{name}"] + [f"train/{name}@{d}" for d in range(2, augment["draws"] + 1)]
 
     def augmented_splits(self) -> dict[tuple[str, str, str], list[str]]:
         """(task, "train", perturbation) -> languages, for every recipe task trained on perturbed data."""
         found = {}
         for recipe, entry in self.recipes.items():
-            for task, name in entry["augment"].items():
-                languages = found.setdefault((task, "train", name), [])
-                languages += [lang for lang in self.recipe_train_languages(recipe, task) if lang not in languages]
+            for task in entry["augment"]:
+                for split in self.training_splits(recipe, task):
+                    languages = found.setdefault((task, "train", split.split("/", 1)[1]), [])
+                    languages += [lang for lang in self.recipe_train_languages(recipe, task) if lang not in languages]
         return {key: [lang for lang in self.train_languages(key[0]) if lang in languages]
                 for key, languages in found.items()}
 
@@ -441,6 +461,8 @@ class Plan:
             spec["partner"] = p["options"].get("partner", "en")
         if p["kind"] in ("local", "transfer"):
             spec["labels"] = self.task(bench).get("labels")
+        if "draw" in p:  # a fresh draw of a recipe's training data (_fresh_draws)
+            spec["draw"] = p["draw"]
         return spec
 
     # ---- attacks -------------------------------------------------------------------------

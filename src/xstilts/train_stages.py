@@ -35,7 +35,11 @@ def train_task_from(spec: dict, *, tokenizer=None, mlm_probability: float = 0.15
         labels = spec.get("labels") or (Tagging.labels_from(train) if spec["type"] == "tagging" else None)
         kind = task_type(spec["type"])(labels)
     task = TrainTask(name=spec["name"], type=kind, train=train, metric=spec["metric"],
-                     settings=spec.get("settings", {}))
+                     settings=spec.get("settings", {}), draws=[read_train_features(p) for p in spec.get("train_draws", [])])
+    for paths, draw in zip(spec.get("train_draws", []), task.draws):
+        if len(draw["input_ids"]) != len(train["input_ids"]):  # an epoch's batches are counted on `train`
+            raise ValueError(f"task '{task.name}': the draw {train_files(paths)[0]} has {len(draw['input_ids'])} "
+                             f"training rows, its first draw {len(train['input_ids'])}")
     if isinstance(spec.get("dev"), dict):  # selection: multilingual, one set per "bench/lang"
         for key, path in spec["dev"].items():
             features, examples = dev_subset(read_features(path), read_jsonl(spec["dev_examples"][key]),
@@ -87,10 +91,12 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     torch.manual_seed(seed)  # head initialisation
     model = stage_model(encoder_path, train_tasks)
     for task in train_tasks:
-        check_fits(task.train, model.encoder.config, f"task '{task.name}'")
+        for features in [task.train, *task.draws]:
+            check_fits(features, model.encoder.config, f"task '{task.name}'")
     pad_id = model.encoder.config.pad_token_id
     inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
-    inputs += [path for spec in tasks for path in train_files(spec["train"]) + dev_files(spec.get("dev"))]
+    inputs += [path for spec in tasks for path in train_files(spec["train"]) + dev_files(spec.get("dev"))
+               + [p for draw in spec.get("train_draws", []) for p in train_files(draw)]]
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()

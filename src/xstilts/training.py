@@ -66,6 +66,14 @@ class TrainTask:
     metric: str = "accuracy"
     settings: dict = field(default_factory=dict)
     dev_sets: dict[str, DevSet] = field(default_factory=dict)  # "bench/lang" -> the set, in place of English
+    # Further draws of perturbed training data (recipes.<r>.augment draws), one per epoch in turn after
+    # `train`; each holds the same examples in the same order.
+    draws: list[dict[str, list]] = field(default_factory=list)
+
+    def train_for(self, epoch: int) -> dict[str, list]:
+        """The training features of an epoch: `train`, or with draws the epoch's one in turn."""
+        copies = [self.train, *self.draws]
+        return copies[epoch % len(copies)]
 
     def selection_sets(self) -> dict[str, DevSet]:
         """The dev sets the task's selection score averages over (none: it is not selected on)."""
@@ -108,7 +116,7 @@ def epoch_schedule(tasks: list[TrainTask], batch_size: int, seed: int, epoch: in
     """(task index, row indices) for every batch of one epoch, all tasks interleaved."""
     rng = random.Random(f"{seed}-{epoch}")
     schedule = [(t, batch) for t, task in enumerate(tasks)
-                for batch in length_grouped_batches(task.type.lengths(task.train), batch_size, rng)]
+                for batch in length_grouped_batches(task.type.lengths(task.train_for(epoch)), batch_size, rng)]
     rng.shuffle(schedule)
     return schedule
 
@@ -216,12 +224,12 @@ class Trainer:
         self.model, self.tasks, self.hp, self.seed = model, tasks, hp, seed
         self.device, self.pad_id, self.eval_batch_size = device, pad_id, eval_batch_size
         self.state_dir = Path(state_dir)
-        self.rows = [rows_of(t.train) for t in tasks]
+        self._rows = {}  # (task index, epoch's draw) -> the rows batches are collated from
         self.rank, self.world_size = data_parallel_world()
         self.progress = progress and self.rank == 0
         # Per device: this rank's batches of an epoch, and its micro-batches per optimizer step.
         self.accum = local_grad_accum(hp["grad_accum"], self.world_size)
-        all_batches = sum(math.ceil(len(r) / hp["batch_size"]) for r in self.rows)
+        all_batches = sum(math.ceil(len(t.train["input_ids"]) / hp["batch_size"]) for t in tasks)
         self.batches_per_epoch = math.ceil(all_batches / self.world_size)
         self.total_steps = hp["max_steps"] or max(1, math.ceil(self.batches_per_epoch * hp["epochs"] / self.accum))
         self.bf16 = bool(hp["bf16"]) and device.type == "cuda"
@@ -314,7 +322,7 @@ class Trainer:
         it: the masks do not depend on `num_workers`, and a resumed run draws the same ones."""
         def collate(item):
             position, (task_index, indices) = item
-            rows = [self.rows[task_index][i] for i in indices]
+            rows = [self.rows(task_index, epoch)[i] for i in indices]
             kind = self.tasks[task_index].type
             if not kind.draws_when_collating:
                 return task_index, kind.collate(rows, self.pad_id)
@@ -327,6 +335,13 @@ class Trainer:
                                            collate_fn=collate, num_workers=self.hp["num_workers"],
                                            pin_memory=self.device.type == "cuda",
                                            generator=torch.Generator().manual_seed(self.seed + self.rank))
+
+    def rows(self, task_index: int, epoch: int) -> list[dict]:
+        task = self.tasks[task_index]
+        draw = epoch % (1 + len(task.draws))
+        if (task_index, draw) not in self._rows:
+            self._rows[(task_index, draw)] = rows_of(task.train_for(epoch))
+        return self._rows[(task_index, draw)]
 
     # ---- data parallelism --------------------------------------------------------------
     def enable_gradient_checkpointing(self) -> None:

@@ -26,14 +26,17 @@ def perturb_file(*, examples_path: str | Path, out: str | Path, summary_out: str
                  dictionaries: str | Path | None = None, order: str | None = None, partner: str = "en",
                  partner_path: str | Path | None = None, local_path: str | Path | None = None,
                  reference_path: str | Path | None = None, labels: list[str] | None = None,
-                 side: str = "other") -> dict:
+                 side: str = "other", draw: int | None = None) -> dict:
     """Write the perturbed examples (each with its `changes`) and a summary of what changed;
     `key` names the set ("xnli/test/de"), so that each set draws its own numbers. mixed_pair takes
     one side of each pair from the partner language's set of the same split (`partner_path`, English
     by default); local reads a challenge set of the same examples (`local_path`); transfer the texts
     an attack made against a reference checkpoint (its predictions, `reference_path`). A parallel
     set's `side` (examples.PARALLEL_SIDES) says which of its texts are edited: English's with English
-    letters and the dictionaries from English."""
+    letters and the dictionaries from English. `draw` (2, 3, ...) makes another draw of the same set: a
+    recipe's training data drawn afresh per epoch (recipes.<r>.augment draws)."""
+    if draw is not None:
+        key = f"{key}/draw{draw}"
     if kind == "codeswitch" and not Path(dictionaries or "").is_dir():
         raise FileNotFoundError(f"codeswitch: no dictionary folder {dictionaries} (it should hold MUSE-format files "
                                 "named <src>-<tgt>.txt)")
