@@ -164,7 +164,8 @@ def test_a_benchmark_may_be_fed_by_several_targets_each_its_own_evaluations(demo
     assert plan.targets_of("xnli") == ["mnli", "mnli_mt"] and plan.first_target("xnli") == "mnli"
     assert plan.benches().count("xnli") == 1
     xnli = [(recipe, target) for recipe, target, bench in plan.evaluations() if bench == "xnli"]
-    assert xnli == [("none", "mnli"), ("none", "mnli_mt"), ("mnli", "mnli"), ("mnli", "mnli_mt"), ("multi", "mnli")]
+    assert xnli == [("none", "mnli"), ("none", "mnli_mt"), ("mnli", "mnli"), ("mnli", "mnli_mt"), ("multi", "mnli"),
+                    ("mnli_cs", "mnli"), ("mnli_freelb", "mnli")]
     assert plan.further_targets() == [("mnli_mt", "xnli")]
     assert ("multi", "mnli_mt", "xnli") in plan.not_crossed()
     # The translations train: every language of mnli_mt's train split; selection on English dev.
@@ -320,4 +321,15 @@ def test_a_recipe_trains_on_the_languages_it_chooses(demo_config):
     assert plan.recipe_train_languages(None, "mnli_mt") == plan.train_languages("mnli_mt") == ["en", "de", "ru", "ar", "zh"]
     demo_config["recipes"]["mnli_de"]["languages"] = {"mnli_mt": ["de", "fr"]}
     with pytest.raises(ConfigError, match=r"recipes.mnli_de.languages.mnli_mt: fr: the task trains on en, de, ru, ar, zh"):
+        Plan(demo_config)
+
+
+def test_a_recipe_may_feed_only_some_targets(demo_config):
+    demo_config["recipes"]["mnli_cs"] = {"tasks": ["mnli"], "targets": ["mnli"]}
+    plan = Plan(demo_config)
+    assert plan.trains_after("mnli", "mnli_cs") and not plan.trains_after("pawsx", "mnli_cs")
+    assert {(target, bench) for recipe, target, bench in plan.evaluations() if recipe == "mnli_cs"} == \
+        {("mnli", "xnli"), (None, "tatoeba"), (None, "bucc2018")}
+    demo_config["recipes"]["mnli_cs"]["targets"] = ["mnli", "xnli"]
+    with pytest.raises(ConfigError, match=r"recipes.mnli_cs.targets: xnli not among the targets \(mnli, pawsx, "):
         Plan(demo_config)

@@ -135,6 +135,7 @@ def _as_entry(value, list_key: str) -> dict:
             for task, given in value.get("augment", {}).items()}
         entry["languages"] = {} if isinstance(value, list) else {task: list(langs) for task, langs
                                                                   in value.get("languages", {}).items()}
+        entry["targets"] = None if isinstance(value, list) else value.get("targets")
     if list_key == "benches":
         entry["recipes"] = None if isinstance(value, list) else value.get("recipes")
         entry["selection"] = "english" if isinstance(value, list) else value.get("selection", "english")
@@ -183,6 +184,10 @@ class Plan:
                 raise ConfigError(f"recipe '{recipe}' lists no tasks (only 'none' may be empty)")
             for task in entry["tasks"]:
                 self._require_task(task, f"recipe '{recipe}'", split="train", allowed=RECIPE_ONLY_TYPES)
+            unknown = [t for t in entry["targets"] or () if t not in self.targets]
+            if unknown:
+                raise ConfigError(f"recipes.{recipe}.targets: {', '.join(unknown)} not among the targets "
+                                  f"({', '.join(self.targets)})")
             if entry["tasks"] and all(self.task(t)["type"] in RECIPE_ONLY_TYPES for t in entry["tasks"]):
                 raise ConfigError(f"recipe '{recipe}' has only MLM tasks: pair the corpus with a supervised task")
         for target, entry in self.targets.items():
@@ -809,9 +814,10 @@ class Plan:
         return self.config.get("checkpoint_dtype", "float32")
 
     def trains_after(self, target: str, recipe: str) -> bool:
-        """Whether `target` is trained after `recipe` (targets.<t>.recipes; default every recipe)."""
-        crossed = self.targets[target]["recipes"]
-        return crossed is None or recipe in crossed
+        """Whether `target` is trained after `recipe`: targets.<t>.recipes and recipes.<r>.targets, each
+        every one by default."""
+        crossed, chosen = self.targets[target]["recipes"], self.recipes[recipe]["targets"]
+        return (crossed is None or recipe in crossed) and (chosen is None or target in chosen)
 
     def targets_of(self, bench: str) -> list[str]:
         """The targets whose checkpoints a benchmark is scored on, in the config's order ([] for

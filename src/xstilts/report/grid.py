@@ -350,7 +350,8 @@ def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int],
         target = (not_crossed or {}).get((row.recipe, row.bench))
         if target is not None:
             issues.append({"model": row.model, "recipe": row.recipe, "column": row.column,
-                           "problem": f"not run: {target} is not trained after this recipe (targets.{target}.recipes)"})
+                           "problem": f"not run: {target} is not trained after this recipe "
+                                      f"(targets.{target}.recipes or recipes.{row.recipe}.targets)"})
             continue
         found = "no seed" if row.n_seeds == 0 else f"{row.n_seeds} of {expected} seeds"
         verb = "has" if row.n_seeds <= 1 else "have"
