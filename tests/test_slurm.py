@@ -121,13 +121,21 @@ def slurm_cluster():
     subprocess.run(["bash", str(CLUSTER), "stop"], check=False)
 
 
-@pytest.mark.slow
-def test_the_workflow_through_slurm_is_the_local_run(slurm_cluster, finished_tiny_run, tmp_path):
-    local, tiny = finished_tiny_run
-    (tmp_path / "slurm.yaml").write_text(yaml.safe_dump(slurm_config(yaml.safe_load(tiny.read_text()))))
-    result = profile_run(tmp_path, tmp_path / "slurm.yaml")
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, finished_tiny_run, tmp_path_factory):
+    """The cut of tiny.yaml run through the profile once for the module: (workdir, Snakemake's output)."""
+    _, tiny = finished_tiny_run
+    workdir = tmp_path_factory.mktemp("slurm-run")
+    (workdir / "slurm.yaml").write_text(yaml.safe_dump(slurm_config(yaml.safe_load(tiny.read_text()))))
+    result = profile_run(workdir, workdir / "slurm.yaml")
     assert result.returncode == 0, result.stderr[-5000:]
-    output = result.stdout + result.stderr
+    return workdir, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_workflow_through_slurm_is_the_local_run(slurm_run, finished_tiny_run):
+    local, tiny = finished_tiny_run
+    tmp_path, output = slurm_run
     job_ids = submitted_jobs(output)
 
     assert not bypassed_jobs(output), bypassed_jobs(output)
@@ -154,6 +162,28 @@ def test_the_workflow_through_slurm_is_the_local_run(slurm_cluster, finished_tin
     assert rerun.returncode == 0, rerun.stderr[-5000:]
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     assert not submitted_jobs(rerun.stdout + rerun.stderr)
+
+
+@pytest.mark.slow
+def test_a_two_gpu_training_job_trains_data_parallel_on_the_gpus_slurm_gave_it(slurm_run, tmp_path):
+    """`resources.gpus_per_job: 2` through the profile: the plugin asks for --gpus=2, Slurm sets both fake
+    GPUs in CUDA_VISIBLE_DEVICES, and the training job starts its two data-parallel workers on them (gloo on
+    the CPU, since no CUDA device is behind the fake ones) inside its allocation."""
+    workdir, _ = slurm_run  # its data and pretrained model; `gpus_per_job` retrains nothing by itself
+    config = yaml.safe_load((workdir / "slurm.yaml").read_text())
+    config["resources"] = {**config["resources"], "gpus_per_job": 2}
+    (tmp_path / "two_gpus.yaml").write_text(yaml.safe_dump(config))
+    target = "results/models/tiny/target/none/mnli/seed1/training_summary.json"
+    result = snakemake(workdir, tmp_path / "two_gpus.yaml", "--profile", str(ROOT / "profiles" / "slurm"),
+                       *SMALL_NODE, target, "--forcerun", "target")
+    assert result.returncode == 0, result.stderr[-5000:]
+    log = (workdir / "results/logs/target/tiny/none/mnli/seed1.log").read_text()
+    job_ids = submitted_jobs(result.stdout + result.stderr)
+    assert [job for job, devices in ALLOCATION.findall(log) if devices == "0,1"] and \
+        ALLOCATION.findall(log)[0][0] in job_ids, log[:2000]
+    assert "data-parallel training on the claimed GPUs ['0', '1']" in log and "worker 1 of 2" in log
+    assert json.loads((workdir / target).read_text())["data_parallel_ranks"] == 2
+    assert len(submitted_jobs(result.stdout + result.stderr)) == 1, "the target alone, retrained"
 
 
 def test_differing_results_sees_a_changed_byte_and_ignores_timings(tmp_path):
