@@ -70,10 +70,13 @@ class TrainTask:
     # `train`; each holds the same examples in the same order.
     draws: list[dict[str, list]] = field(default_factory=list)
 
+    def draw_of(self, epoch: int) -> int:
+        """Which copy an epoch trains on: 0 (`train`), or with draws each in turn."""
+        return epoch % (1 + len(self.draws))
+
     def train_for(self, epoch: int) -> dict[str, list]:
-        """The training features of an epoch: `train`, or with draws the epoch's one in turn."""
-        copies = [self.train, *self.draws]
-        return copies[epoch % len(copies)]
+        """The training features of an epoch."""
+        return [self.train, *self.draws][self.draw_of(epoch)]
 
     def selection_sets(self) -> dict[str, DevSet]:
         """The dev sets the task's selection score averages over (none: it is not selected on)."""
@@ -338,7 +341,7 @@ class Trainer:
 
     def rows(self, task_index: int, epoch: int) -> list[dict]:
         task = self.tasks[task_index]
-        draw = epoch % (1 + len(task.draws))
+        draw = task.draw_of(epoch)
         if (task_index, draw) not in self._rows:
             self._rows[(task_index, draw)] = rows_of(task.train_for(epoch))
         return self._rows[(task_index, draw)]
