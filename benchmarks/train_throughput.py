@@ -65,12 +65,15 @@ def parse_args(argv=None):
                         help="peak dense bf16 TFLOP/s of the GPU for MFU (H100 SXM: 989)")
     parser.add_argument("--warmup-runs", type=int, default=1)
     parser.add_argument("--variants", default="ours,trainer",
-                        help="comma list of: ours, trainer, ours_nondet, ours_pgd, ours_freelb (our loop with "
+                        help="comma list of: ours, trainer, ours_nondet, ours_pgd, ours_freelb, ours_r3f (our loop with "
                              "adversarial training, xstilts.robust_training.adversarial)")
     parser.add_argument("--adversarial-steps", type=int, default=3, help="the adversarial variants' steps (K)")
     parser.add_argument("--adversarial-eps", type=float, default=0.1, help="the adversarial variants' radius")
     C.add_common_args(parser, reps=3)
     return parser.parse_args(argv)
+
+
+ADVERSARIAL_VARIANTS = ("ours_pgd", "ours_freelb", "ours_r3f")
 
 
 class TrainerModel(nn.Module):
@@ -206,7 +209,7 @@ def main(argv=None) -> dict:
                                 deterministic=False)
             if name == "trainer":
                 return run_trainer(args, config, C.NLI_LABELS, features, tokenizer, device)
-            if name in ("ours_pgd", "ours_freelb"):
+            if name in ADVERSARIAL_VARIANTS:
                 return run_ours(args, config, C.NLI_LABELS, features, tokenizer.pad_token_id, device,
                                 adversarial=name.removeprefix("ours_"))
         raise SystemExit(f"unknown variant {name}")
@@ -249,7 +252,7 @@ def main(argv=None) -> dict:
         result["ratio_per_rep"] = per_rep
         result["ratio_ours_over_trainer_cpu_time"] = C.median(
             C.ratios([r["cpu_seconds"] for r in runs["trainer"]], [r["cpu_seconds"] for r in runs["ours"]]))
-    for name in ("ours_pgd", "ours_freelb"):
+    for name in ADVERSARIAL_VARIANTS:
         if name in runs and "ours" in runs:  # the cost of adversarial training: plain examples/s over its own
             result[f"ratio_{name}_over_ours"] = C.median(
                 C.ratios([r["seconds"] for r in runs[name]], [r["seconds"] for r in runs["ours"]]))
@@ -274,9 +277,10 @@ def main(argv=None) -> dict:
               f"{result['ratio_ours_over_trainer_cpu_time']:.3f}")
     if "ratio_ours_over_ours_nondet" in result:
         print(f"ratio ours/ours_nondet: {result['ratio_ours_over_ours_nondet']:.3f}")
-    for name in ("ours_pgd", "ours_freelb"):
+    for name in ADVERSARIAL_VARIANTS:
         if f"ratio_{name}_over_ours" in result:
-            print(f"ratio {name}/ours (seconds, K={args.adversarial_steps}; median of per-repetition ratios): "
+            steps = "one noised pass" if name == "ours_r3f" else f"K={args.adversarial_steps}"
+            print(f"ratio {name}/ours (seconds, {steps}; median of per-repetition ratios): "
                   f"{result[f'ratio_{name}_over_ours']:.3f}")
     C.emit_json("train_throughput", result)
     return result

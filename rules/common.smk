@@ -9,7 +9,7 @@ from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
 from xstilts.config import CLEAN, RANKING_POOL, SENTENCE_FIELDS, ConfigError, Plan
 from xstilts.layout import (ALIGNMENT_FILES, CHECKPOINT_FILES, DIRECT_FILES, ENCODER_TARGET, PRETRAINED_FILES,
-                            REPORT_FILES, ROBUSTNESS_FILES)
+                            REPORT_FILES, ROBUST_INT_FILES, ROBUSTNESS_FILES)
 
 try:
     PLAN = Plan(config)
@@ -161,11 +161,13 @@ def eval_results(perturbed=False):
 
 
 def robustness_results():
-    """The scores files the report's robustness and Q-direct sections read (with the predictions
-    beside them): every perturbed or attacked evaluation, and the clean evaluation of each benchmark
-    they reach or a further target feeds."""
+    """The scores files the report's robustness, Q-direct and Q-robust-int sections read (with the
+    predictions beside them): every perturbed or attacked evaluation, and the clean evaluation of each
+    benchmark they reach, a further target feeds or a recipe Q-robust-int compares is scored on."""
+    compared = set(PLAN.robust_comparison()["recipes"])
     perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values()]
                  for bench in condition["benchmarks"]} | {bench for _, bench in PLAN.further_targets()}
+    perturbed |= {bench for recipe, _, bench in PLAN.evaluations() if recipe in compared}
     return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
             for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
             if bench in perturbed for condition in PLAN.conditions(bench) for seed in PLAN.seeds]
@@ -192,6 +194,7 @@ def report_files():
     perturbed = any(p["benchmarks"] for p in [*PLAN.perturbations.values(), *PLAN.attacks.values()])
     names = REPORT_FILES + (ROBUSTNESS_FILES if perturbed else ())
     names += DIRECT_FILES if PLAN.further_targets() else ()
+    names += ROBUST_INT_FILES if PLAN.robust_comparison()["recipes"] else ()
     return [f"results/report/{name}" for name in names]
 
 

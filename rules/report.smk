@@ -29,6 +29,8 @@ rule report:
         further_targets=PLAN.further_targets(),
         # Per benchmark, its languages' script, family (or constructed properties) and distance to English.
         language_info=PLAN.language_profiles(),
+        # Q-robust-int: the recipes trained otherwise, and the English-only recipe they are compared with.
+        robust=PLAN.robust_comparison(),
         # Targets chosen on several languages' dev sets (selection: multilingual), said in the report.
         selection=PLAN.selection_notes(),
         # The Q-align section is written by rule report_alignment; the index links it.

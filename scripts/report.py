@@ -19,6 +19,6 @@ with stage(snakemake):
                         perturbed=load_evaluations(snakemake.input.robustness, further),
                         perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets), mixed=p.mixed,
                         transfers=p.transfers, further_targets=further, language_info=p.language_info,
-                        selection=p.selection, alignment=p.alignment,
+                        selection=p.selection, alignment=p.alignment, robust=p.robust,
                         # A further target not crossed with a recipe has no row after it, so no cell to name.
                         not_crossed={(r, b): t for r, t, b in p.not_crossed if (t, b) not in further})

@@ -1,6 +1,7 @@
 """Adversarial training (xstilts.robust_training.adversarial): at radius 0 it is plain training bit for
-bit, its ascent raises the loss, and its gradient is the same whether a batch is one micro-batch, two
-accumulated, or split between two data-parallel ranks (gloo).
+bit, its ascent raises the loss (R3F: its term adds weight times the gradient of a symmetric KL), and
+its gradient is the same whether a batch is one micro-batch, two accumulated, or split between two
+data-parallel ranks (gloo).
 
 The functions named `*_on_rank` run inside data-parallel workers, which import this module by name."""
 
@@ -15,7 +16,7 @@ from xstilts.config import TRAINING_DEFAULTS
 from xstilts.features import load_tokenizer
 from xstilts.inference import rows_of
 from xstilts.modeling import build_model
-from xstilts.robust_training.adversarial import AdversarialTraining
+from xstilts.robust_training.adversarial import AdversarialTraining, symmetric_kl
 from xstilts.runtime import launch_data_parallel
 from xstilts.tasks import task_type
 from xstilts.training import Trainer, TrainTask
@@ -25,6 +26,7 @@ from helpers import tiny_pretrained, toy_examples
 LABELS = ["no", "yes"]
 PGD = {"method": "pgd", "eps": 0.5, "steps": 2, "step_size": 0.3}
 FREELB = {"method": "freelb", "eps": 0.5, "steps": 2, "step_size": 0.3}
+R3F = {"method": "r3f", "eps": 0.5, "weight": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +61,13 @@ def differing(first: dict, second: dict) -> list[str]:
     return [name for name, value in first.items() if not torch.equal(value, second[name])]
 
 
-@pytest.mark.parametrize("spec", [{**PGD, "eps": 0.0}, {**FREELB, "steps": 1}], ids=["pgd-radius-0", "freelb-one-pass"])
+@pytest.mark.parametrize("spec", [{**PGD, "eps": 0.0}, {**FREELB, "steps": 1}, {**R3F, "eps": 0.0}],
+                         ids=["pgd-radius-0", "freelb-one-pass", "r3f-radius-0"])
 def test_without_a_perturbation_it_is_plain_training_bit_for_bit(toy, plain_weights, tmp_path, spec):
     assert not differing(trained_weights(toy, tmp_path, spec), plain_weights)
 
 
-@pytest.mark.parametrize("spec", [PGD, FREELB], ids=["pgd", "freelb"])
+@pytest.mark.parametrize("spec", [PGD, FREELB, R3F], ids=["pgd", "freelb", "r3f"])
 def test_with_a_radius_it_trains_other_weights(toy, plain_weights, tmp_path, spec):
     assert differing(trained_weights(toy, tmp_path, spec), plain_weights)
 
@@ -111,7 +114,7 @@ def test_the_ascent_raises_the_loss(toy, spec):
     assert all(later > earlier for earlier, later in zip(losses, losses[1:])), losses
 
 
-@pytest.mark.parametrize("spec", [PGD, FREELB], ids=["pgd", "freelb"])
+@pytest.mark.parametrize("spec", [PGD, FREELB, R3F], ids=["pgd", "freelb", "r3f"])
 def test_two_accumulated_halves_give_the_whole_batchs_gradient(toy, spec):
     model = toy_model(toy)
     whole = gradients(model, spec, [batch_of(toy, slice(0, 16))])
@@ -131,7 +134,7 @@ def half_gradient_on_rank(device, *, toy, spec):
                      sync=lambda last: nullcontext() if last else wrapped.no_sync())
 
 
-@pytest.mark.parametrize("spec", [PGD, FREELB], ids=["pgd", "freelb"])
+@pytest.mark.parametrize("spec", [PGD, FREELB, R3F], ids=["pgd", "freelb", "r3f"])
 def test_two_data_parallel_ranks_give_one_process_gradient(toy, spec, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     ranks = launch_data_parallel(half_gradient_on_rank, {"toy": toy, "spec": spec}, 2)
@@ -140,8 +143,10 @@ def test_two_data_parallel_ranks_give_one_process_gradient(toy, spec, monkeypatc
 
 
 def test_a_bad_setting_is_named():
-    with pytest.raises(ValueError, match=r"training.adversarial: method 'fgsm' is not one of pgd, freelb"):
+    with pytest.raises(ValueError, match=r"training.adversarial: method 'fgsm' is not one of pgd, freelb, r3f"):
         AdversarialTraining.from_config({"method": "fgsm", "eps": 0.1})
+    with pytest.raises(ValueError, match=r"noise 'laplace' is not one of normal, uniform; weight must be >= 0"):
+        AdversarialTraining.from_config({**R3F, "noise": "laplace", "weight": -1})
 
 
 def test_freelb_averages_its_passes(toy):
@@ -150,3 +155,36 @@ def test_freelb_averages_its_passes(toy):
     batch = batch_of(toy, slice(0, 16))
     plain = gradients(model, {**PGD, "eps": 0.0}, [batch])
     assert close(gradients(model, {**FREELB, "eps": 0.0, "steps": 3}, [batch]), plain)
+
+
+# ---- R3F ------------------------------------------------------------------------------------
+def test_r3f_adds_weight_times_the_gradient_of_a_symmetric_kl(toy):
+    """Without dropout the two passes differ by the noise alone: the gradient is the clean loss's
+    plus `weight` times that of the KL term, which the noise makes nonzero."""
+    model = toy_model(toy)
+    batch = [batch_of(toy, slice(0, 16))]
+    plain = gradients(model, {**R3F, "eps": 0.0}, batch)
+    once, twice = (gradients(model, {**R3F, "weight": w}, batch) for w in (1.0, 2.0))
+    term = {k: once[k] - plain[k] for k in plain}
+    assert any(value.abs().max() > 1e-6 for value in term.values())
+    assert close({k: twice[k] - plain[k] for k in plain}, {k: 2 * v for k, v in term.items()})
+
+
+def test_the_symmetric_kl_is_both_divergences_summed():
+    p, q = torch.log_softmax(torch.randn(5, 3), -1), torch.log_softmax(torch.randn(5, 3), -1)
+    both = (torch.nn.functional.kl_div(q, p, log_target=True, reduction="batchmean")
+            + torch.nn.functional.kl_div(p, q, log_target=True, reduction="batchmean"))
+    assert symmetric_kl(p, q).item() == pytest.approx(both.item(), rel=1e-5)
+    assert symmetric_kl(p, p).item() == 0.0
+
+
+def test_r3f_noise_of_a_row_depends_on_its_tokens_not_on_its_batch(toy):
+    r3f = AdversarialTraining.from_config(R3F)
+    ids = batch_of(toy, slice(0, 4))["input_ids"]
+    mask = (ids != toy["pad_id"]).unsqueeze(-1).float()
+    together = r3f.noise_for(torch.zeros(*ids.shape, 8), mask, ids, (3, 7))
+    alone = r3f.noise_for(torch.zeros(1, *ids.shape[1:], 8), mask[2:3], ids[2:3], (3, 7))
+    assert torch.equal(together[2], alone[0]) and not torch.equal(together[1], together[2])
+    assert not torch.equal(together, r3f.noise_for(torch.zeros(*ids.shape, 8), mask, ids, (3, 8)))  # next step
+    assert torch.all(together[~mask[..., 0].bool()] == 0)  # padding never noised
+    assert together[mask[..., 0].bool()].std().item() == pytest.approx(0.5, rel=0.1)  # eps: the normal's scale

@@ -116,9 +116,11 @@ def slurm_cluster():
         pytest.skip(reason)
     if shutil.which("sbatch") is None:
         subprocess.run(["bash", str(CLUSTER), "install"], check=True)
+    was_running = subprocess.run(["bash", str(CLUSTER), "status"]).returncode == 0
     subprocess.run(["bash", str(CLUSTER), "start"], check=True)
     yield
-    subprocess.run(["bash", str(CLUSTER), "stop"], check=False)
+    if not was_running:  # .ci/run starts it for the whole suite (local_cluster.sh says why)
+        subprocess.run(["bash", str(CLUSTER), "stop"], check=False)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,11 @@
 #   sudo profiles/slurm/local_cluster.sh install   # apt packages (slurmctld, slurmd, munge)
 #   sudo profiles/slurm/local_cluster.sh start     # configure, start the daemons, wait for the node
 #   sudo profiles/slurm/local_cluster.sh stop      # stop the daemons by their PIDs
+#   profiles/slurm/local_cluster.sh status         # exit status 0 while the controller runs
+#
+# Once Slurm is installed, keep it running (or uninstall it) while you use Snakemake here: with
+# snakemake-executor-plugin-slurm installed, every Snakemake start asks `scontrol show config` (the
+# plugin's help text), which waits about 9 s for a controller that is down.
 #
 # Root, Debian or Ubuntu. Everything it writes is under /etc/slurm, /etc/munge, /var/spool/slurm*,
 # /var/log/slurm, /run/xstilts-slurm; `stop` leaves the packages installed.
@@ -115,5 +120,6 @@ case "${1:-}" in
     install) install ;;
     start) start ;;
     stop) stop ;;
-    *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+    status) running ;;
+    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
 esac

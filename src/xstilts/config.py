@@ -15,7 +15,7 @@ import jsonschema
 
 from .catalog import hub_ids, load_catalog
 from .io import parse_yaml
-from .languages import UnknownLanguage, profiles, source as language_source
+from .languages import ENGLISH, UnknownLanguage, profiles, source as language_source
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 STAGES = ("pretrain", "intermediate", "target")
@@ -174,6 +174,7 @@ class Plan:
             self._check_augment(recipe)
             self._check_recipe_languages(recipe)
         self.perturbations.update(self._fresh_draws())
+        self.robust_comparison()  # report.english_only named wrongly fails here, before any job
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -867,6 +868,32 @@ class Plan:
                 raise ConfigError(f"benchmark '{bench}': {error}") from None
             found[bench] = {"source": language_source(synthetic), "languages": langs}
         return found
+
+    def _is_plain_english(self, recipe: str) -> bool:
+        """A recipe that trains on English data as it comes: no augmentation, no language chosen, no
+        adversarial training for any model, every task's training data English only."""
+        entry = self.recipes[recipe]
+        return (bool(entry["tasks"]) and not entry["augment"] and not entry["languages"]
+                and not any(self.training("intermediate", model, recipe).get("adversarial") for model in self.models)
+                and all(self.recipe_train_languages(recipe, task) == [ENGLISH] for task in entry["tasks"]))
+
+    def robust_comparison(self) -> dict:
+        """Q-robust-int: {"against": the English-only recipe, "recipes": those compared with it}. The
+        compared recipes are every one trained otherwise (augmented, adversarial, on other languages);
+        `report.english_only` names the one they are compared with, by default the first recipe of
+        the config trained plainly on English data; None where there is none."""
+        chosen = self.config.get("report", {}).get("english_only")
+        if chosen is not None:
+            if chosen not in self.recipes or not self._is_plain_english(chosen):
+                plain = [r for r in self.recipes if self._is_plain_english(r)]
+                raise ConfigError(f"report.english_only: '{chosen}' is not a recipe trained plainly on English data "
+                                  f"(no augment, languages or adversarial training, English tasks); such recipes "
+                                  f"here: {', '.join(plain) or 'none'}")
+            against = chosen
+        else:
+            against = next((r for r in self.recipes if self._is_plain_english(r)), None)
+        compared = [r for r in self.recipes if self.recipes[r]["tasks"] and not self._is_plain_english(r)]
+        return {"against": against, "recipes": compared if against else []}
 
     def benches(self) -> list[str]:
         return list(dict.fromkeys(b for e in self.targets.values() for b in e["benches"])) + self.retrieval

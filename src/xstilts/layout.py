@@ -35,6 +35,10 @@ ROBUSTNESS_FILES: tuple[str, ...] = (
 # fine-tuning beside the English target).
 DIRECT_FILES: tuple[str, ...] = ("q_direct.csv", "q_direct_gaps.csv", "q_direct.md", "q_direct_drops.png",
                                   "q_direct_drops.pdf", "q_direct_distance.png", "q_direct_distance.pdf")
+# The Q-robust-int section's files, written where a recipe is trained otherwise than plainly on English
+# data (Plan.robust_comparison).
+ROBUST_INT_FILES: tuple[str, ...] = ("q_robust_int.csv", "q_robust_int.md", "q_robust_int_distance.png",
+                                     "q_robust_int_distance.pdf")
 # The Q-align section's files (its own job, rule report_alignment), written where `alignment.sets` names any.
 ALIGNMENT_FILES: tuple[str, ...] = ("alignment.md", "q_align.csv", "q_align_correlation.csv", "q_align_cka.csv",
                                     "q_align_seeds.csv", "alignment_layers.csv",

@@ -441,7 +441,7 @@ class Trainer:
                     loss = self.adversarial.micro_batch(
                         forward, self.model, task.name, batch, accum=self.accum,
                         sync=lambda last: self.gradient_sync(wrapped, syncs and last),
-                        autocast=lambda: autocast_for(self.device, self.bf16))
+                        autocast=lambda: autocast_for(self.device, self.bf16), draw=(self.seed, s["step"]))
                 running_loss += loss.detach()
                 if not syncs:
                     continue

@@ -25,8 +25,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..config import CLEAN
-from .render import (MISSING, markdown_table, new_figure, note_figure, number, signed, write_csv, write_figure,
-                     write_text)
+from .levels import all_levels, languages_markdown, profiles_of, with_interval
+from .render import MISSING, markdown_table, new_figure, note_figure, number, write_csv, write_figure, write_text
 from .robustness import (BASELINE, ENGLISH, Evaluation, Key, compare_settings, example_runs, level_caveat,
                          per_language)
 from .rows import SEPARATOR, FurtherTargets
@@ -59,13 +59,6 @@ def comparisons(evaluations: Mapping[Key, Evaluation], rows: Iterable[str],
     return found
 
 
-def language_groups(languages: Iterable[str]) -> dict[str, list[str]]:
-    """The groups compared: English, and the other languages together."""
-    others = [lang for lang in languages if lang != ENGLISH]
-    return {name: langs for name, langs in (("English", [ENGLISH] if ENGLISH in languages else []),
-                                            ("non-English", others)) if langs}
-
-
 def clean_runs(evaluations: Mapping[Key, Evaluation], model: str, row: str, bench: str,
                langs: Iterable[str]) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """Per seed: each example's clean score (0-1) in `langs`, pooled, beside zeros (so that its
@@ -88,25 +81,6 @@ def clean_seed_means(evaluations: Mapping[Key, Evaluation], model: str, row: str
     return pd.Series({seed: np.mean([e.scores[lang] for lang in langs if lang in e.scores])
                       for (m, r, b, c, seed), e in sorted(evaluations.items())
                       if (m, r, b, c) == (model, row, bench, CLEAN)}, dtype=float).dropna()
-
-
-def grouped_levels(languages: Iterable[str], profiles: Mapping[str, dict]) -> list[tuple[str, str, list[str]]]:
-    """(grouping, group, its non-English languages) for each grouping of the languages' profiles
-    (xstilts.languages: script, family, distance; the demo's script, lexicon, order), groups in the
-    order of their first language."""
-    others = [lang for lang in languages if lang != ENGLISH and lang in profiles]
-    groupings = list(dict.fromkeys(key for lang in others for key in profiles[lang]["groups"]))
-    levels = []
-    for grouping in groupings:
-        members: dict[str, list[str]] = {}
-        for lang in others:
-            members.setdefault(profiles[lang]["groups"][grouping], []).append(lang)
-        levels += [(grouping, group, langs) for group, langs in members.items()]
-    return levels
-
-
-def _profiles(language_info: Mapping[str, dict] | None, bench: str) -> dict[str, dict]:
-    return ((language_info or {}).get(bench) or {}).get("languages", {})
 
 
 class SeedDrops:
@@ -148,10 +122,7 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
         languages = list(dict.fromkeys(lang for (m, r, b, c, _), e in evaluations.items()
                                        if (m, r, b, c) == (model, against, bench, CLEAN) for lang in e.scores))
         spread = seed_spread.get(spread_columns.get(bench, bench)) if seed_spread else None
-        levels = [("group", name, langs) for name, langs in language_groups(languages).items()]
-        levels += grouped_levels(languages, _profiles(language_info, bench))
-        levels += [("language", lang, [lang]) for lang in languages]
-        for level, group, langs in levels:
+        for level, group, langs in all_levels(languages, profiles_of(language_info, bench)):
             for condition in conditions:
                 runs = [clean_runs(evaluations, model, row, bench, langs) if condition == CLEAN
                         else example_runs(evaluations, model, row, bench, condition, set(langs))
@@ -166,17 +137,7 @@ def direct_table(evaluations: Mapping[Key, Evaluation], by_key: pd.DataFrame, ro
 
 # ---------------------------------------------------------------------------- writing
 def _cell(row) -> str:
-    return _with_interval(row.difference, row.low, row.high)
-
-
-def _with_interval(value: float, low: float, high: float) -> str:
-    """A difference with its interval; in italics where the interval contains 0."""
-    if pd.isna(value):
-        return "–"
-    if pd.isna(low):
-        return signed(value)
-    text = f"{signed(value)} [{signed(low)}, {signed(high)}]"
-    return f"_{text}_" if low <= 0 <= high else text
+    return with_interval(row.difference, row.low, row.high)
 
 
 def _tables(table: pd.DataFrame, level: str) -> str:
@@ -231,7 +192,7 @@ def _gaps_markdown(gaps: pd.DataFrame) -> str:
         lines = []
         for setting, rows in cells.groupby("setting", sort=False):
             by_condition = {r.condition: r for r in rows.itertuples(index=False)}
-            lines.append([f"`{setting}`"] + [_with_interval(*(getattr(by_condition[c], k) for k in ("gap", "low", "high")))
+            lines.append([f"`{setting}`"] + [with_interval(*(getattr(by_condition[c], k) for k in ("gap", "low", "high")))
                                              if c in by_condition else MISSING for c in conditions])
         parts.append(f"### {bench} ({model})\n\n"
                      + markdown_table(["setting"] + [f"gap under {c}" for c in conditions], lines))
@@ -308,36 +269,18 @@ def _plot(by_key: pd.DataFrame, table: pd.DataFrame) -> Figure:
     return figure
 
 
-def _languages_markdown(table: pd.DataFrame, language_info: Mapping[str, dict] | None) -> str:
-    """Per compared benchmark, its languages' groups and distances to English, and their source."""
-    parts = []
-    for bench in dict.fromkeys(table["bench"]):
-        info = (language_info or {}).get(bench)
-        if not info:
-            continue
-        profiles = info["languages"]
-        groupings = list(dict.fromkeys(key for profile in profiles.values() for key in profile["groups"]))
-        measures = list(dict.fromkeys(key for profile in profiles.values() for key in profile["distances"]))
-        header = ["language"] + groupings + [f"{measure} distance" for measure in measures]
-        lines = [[lang] + [profile["groups"].get(g, MISSING) for g in groupings]
-                 + [f"{profile['distances'][m]:.3f}" if m in profile["distances"] else MISSING for m in measures]
-                 for lang, profile in profiles.items()]
-        parts.append(f"### {bench}\n\nSource: {info['source']}.\n\n" + markdown_table(header, lines))
-    return "\n".join(parts) if parts else "No language groups were given.\n"
-
-
 def _plot_distance(table: pd.DataFrame, language_info: Mapping[str, dict] | None) -> Figure:
     """Per benchmark and condition: each non-English language's difference of drops (setting minus
     against, with its interval) against the language's distance to English."""
     rows = table[(table["level"] == "language") & (table["group"] != ENGLISH) & (table["condition"] != CLEAN)]
     panels = [(key, cells) for key, cells in rows.groupby(["model", "bench", "condition"], sort=False)
-              if _profiles(language_info, key[1])]
+              if profiles_of(language_info, key[1])]
     if not panels:
         return note_figure("no language distances for a benchmark with direct multilingual fine-tuning")
     figure, axes = _stacked_axes(len(panels))
     colors = colormaps["tab10"]
     for ax, ((model, bench, condition), cells) in zip(axes, panels):
-        profiles = _profiles(language_info, bench)
+        profiles = profiles_of(language_info, bench)
         measure = next(iter(next(iter(profiles.values()))["distances"]))
         for index, ((setting, against), pair) in enumerate(cells.groupby(["setting", "against"], sort=False)):
             pair = pair[pair["group"].isin(list(profiles))]
@@ -384,7 +327,7 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, rows: list[
                f"## By language\n\n{_tables(table, 'language')}\n![Drop by language](q_direct_drops.png)\n\n"
                "## Robustness gaps\n\nEach setting's drop in the other languages pooled minus its drop in English, "
                f"with its interval (the two groups' examples resampled apart).\n\n{_gaps_markdown(gaps)}\n"
-               f"## The languages\n\n{_languages_markdown(table, language_info)}\n"
+               f"## The languages\n\n{languages_markdown(table['bench'], language_info)}\n"
                "![Difference of drops against distance to English](q_direct_distance.png)\n")
     write_figure(out_dir, "q_direct_drops", _plot(by_key, table))
     write_figure(out_dir, "q_direct_distance", _plot_distance(table, language_info))

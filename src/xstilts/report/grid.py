@@ -26,8 +26,9 @@ from matplotlib.figure import Figure
 
 from .. import stats
 from ..config import CLEAN
-from ..layout import ALIGNMENT_FILES, DIRECT_FILES, REPORT_FILES, ROBUSTNESS_FILES
+from ..layout import ALIGNMENT_FILES, DIRECT_FILES, REPORT_FILES, ROBUST_INT_FILES, ROBUSTNESS_FILES
 from . import direct as direct_section
+from . import robust_intermediate as robust_int_section
 from . import robustness as robustness_section
 from .rows import SEPARATOR, FurtherTargets, row_benches, row_label, row_order
 from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tabular, markdown_table, mean_std,
@@ -81,6 +82,15 @@ FILE_DESCRIPTIONS = {
     "q_direct_distance.png": "per language, the difference of drops Q-direct compares against its distance to English",
     "q_direct_distance.pdf": "per language, the difference of drops Q-direct compares against its distance to English "
                              "(PDF)",
+    "q_robust_int.csv": "Q-robust-int: per recipe trained otherwise and the English-only recipe, group or language, "
+                        "condition and measure (score, drop), both recipes' values and their difference with its "
+                        "paired interval",
+    "q_robust_int.md": "Q-robust-int: recipes trained on augmented, adversarial or non-English data against "
+                       "English-only intermediate training, clean and perturbed, with the answer",
+    "q_robust_int_distance.png": "per language, each recipe's gain in score over English-only against its distance to "
+                                 "English, clean and under each condition",
+    "q_robust_int_distance.pdf": "per language, each recipe's gain in score over English-only against its distance to "
+                                 "English, clean and under each condition (PDF)",
     "alignment.md": "Q-align: cross-lingual alignment per layer, clean and perturbed, against none's, with the answer",
     "q_align.csv": "Q-align: per compared checkpoint, set, condition and layer, the centred retrieval (clean) or its "
                    "drop (perturbed) of both checkpoints and their difference with its interval",
@@ -503,15 +513,19 @@ def _per_language_latex(per_language, all_recipes) -> str:
 
 def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None,
                     q_direct: str | None = None, selection: Mapping[str, str] | None = None,
-                    alignment: bool = False) -> str:
+                    alignment: bool = False, q_robust_int: str | None = None) -> str:
     names = [name for name in REPORT_FILES if name != "index.md"] + (list(ROBUSTNESS_FILES) if q_adv else [])
     names += list(DIRECT_FILES) if q_direct else []
+    names += list(ROBUST_INT_FILES) if q_robust_int else []
     names += list(ALIGNMENT_FILES) if alignment else []
     links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in names)
     robustness = f"## Robustness (Q-adv)\n\n{q_adv}\nTables and figure: [robustness.md](robustness.md).\n\n" if q_adv else ""
     if q_direct:
         robustness += (f"## Direct multilingual fine-tuning (Q-direct)\n\n{q_direct}\n"
                        "Tables and figure: [q_direct.md](q_direct.md).\n\n")
+    if q_robust_int:
+        robustness += (f"## Robust and multilingual intermediate training (Q-robust-int)\n\n{q_robust_int}\n"
+                       "Tables and figure: [q_robust_int.md](q_robust_int.md).\n\n")
     if alignment:  # written by its own job (rule report_alignment), beside this one
         robustness += ("## Cross-lingual alignment (Q-align)\n\nAlignment of every checkpoint per layer, clean and "
                        "perturbed, against `none`'s, and the answer: [alignment.md](alignment.md).\n\n")
@@ -666,6 +680,7 @@ def write_report(
     language_info: Mapping[str, dict] | None = None,
     selection: Mapping[str, str] | None = None,
     alignment: bool = False,
+    robust: Mapping | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -684,7 +699,8 @@ def write_report(
     the Q-direct tables by script, family and distance to English. `selection` (target -> the dev sets it
     is chosen on, for targets with `selection: multilingual`) is said beside the main table and in Q-direct.
     `alignment`: the study measures alignment, whose section (ALIGNMENT_FILES) another job writes; the
-    index links it.
+    index links it. `robust` (Plan.robust_comparison: {"against": the English-only recipe, "recipes":
+    those trained otherwise}) adds the Q-robust-int section's ROBUST_INT_FILES where it lists recipes.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -718,7 +734,7 @@ def write_report(
     write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
     write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
     # The index goes last: its presence says the rest is complete.
-    q_adv = q_direct = None
+    q_adv = q_direct = q_robust_int = None
     spread_columns = {b: f"{b} F1" for b in qa_benches}
     if perturbed and any(condition != CLEAN for _, _, _, condition, _ in perturbed):
         q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
@@ -728,7 +744,12 @@ def write_report(
         q_direct = direct_section.write_section(perturbed, out_dir, rows=recipes, further_targets=further_targets,
                                                 seed_spread=seed_spread, spread_columns=spread_columns,
                                                 language_info=language_info, selection=selection)
+    if perturbed and robust and robust["recipes"]:
+        q_robust_int = robust_int_section.write_section(perturbed, out_dir, recipes=robust["recipes"],
+                                                        against=robust["against"], seed_spread=seed_spread,
+                                                        spread_columns=spread_columns, language_info=language_info,
+                                                        benches=benches)
     write_text(out_dir / "index.md",
-               _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection, alignment))
+               _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection, alignment, q_robust_int))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())
-            + (DIRECT_FILES if q_direct else ())]
+            + (DIRECT_FILES if q_direct else ()) + (ROBUST_INT_FILES if q_robust_int else ())]

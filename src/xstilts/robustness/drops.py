@@ -142,3 +142,47 @@ def robustness_gaps(drops: dict[str, float], english: str = "en") -> dict[str, f
         raise ValueError(f"the robustness gap is measured against {english!r}, which has no drop here "
                          f"(languages: {', '.join(sorted(drops))})")
     return {lang: drop - drops[english] for lang, drop in drops.items() if lang != english}
+
+
+def compare_paired(setting: list[np.ndarray], against: list[np.ndarray], *, seed_spread: tuple[float, float] | None = None,
+                   n_boot: int = 2000, seed: int = 0, confidence: float = CONFIDENCE) -> DropComparison:
+    """Setting minus against, two settings scored on the same examples (each seed's per-example
+    values, 0-1, in one order on both sides: a score, or a clean-minus-perturbed difference), in
+    points, with the paired bootstrap's interval: one draw of example indices serves every seed of
+    both sides, so what the test set happens to hold cancels out of the difference, and only how the
+    two settings differ on each example remains. Seeds are drawn apart on each side (two or more
+    each); with one seed on a side, the example bootstrap's variance is combined with the measured
+    seed spread, as compare_drops does. The result's `recipe_drop` and `baseline_drop` are the two
+    sides' means."""
+    if not setting or not against:
+        raise ValueError("each side needs at least one seed's run")
+    runs = [np.asarray(run, dtype=float) for run in [*setting, *against]]
+    if len({run.shape for run in runs}) != 1 or runs[0].ndim != 1 or runs[0].size == 0:
+        raise ValueError(f"a paired comparison needs every seed of both sides on the same examples: got shapes "
+                         f"{sorted({run.shape for run in runs})}")
+    ours, theirs = runs[:len(setting)], runs[len(setting):]
+    mean_ours, mean_theirs = (100.0 * float(np.mean([run.mean() for run in side])) for side in (ours, theirs))
+    difference = mean_ours - mean_theirs
+    indices = _draws(seed, ((runs[0].size, n_boot, runs[0].size),))[0]
+    per_seed = [_resampled_mean(run, indices) for run in runs]  # one shared draw of examples
+    if len(ours) >= 2 and len(theirs) >= 2:
+        rng = np.random.default_rng(seed + 1)
+        boot = 100.0 * (_seeds_drawn(np.stack(per_seed[:len(ours)]), rng)
+                        - _seeds_drawn(np.stack(per_seed[len(ours):]), rng))
+        tail = (1 - confidence) / 2
+        low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
+        return DropComparison(difference, low, high, mean_ours, mean_theirs)
+    if seed_spread is None:
+        raise ValueError("one seed on a side: the interval needs the seed spread measured with more seeds "
+                         "(report.seed_spread); an interval over examples alone would read seed noise as an effect")
+    boot = 100.0 * (np.mean(per_seed[:len(ours)], axis=0) - np.mean(per_seed[len(ours):], axis=0))
+    std, df = seed_spread
+    half = _t(df, confidence) * math.sqrt(float(np.var(boot, ddof=1)) + std**2 * (1 / len(ours) + 1 / len(theirs)))
+    return DropComparison(difference, difference - half, difference + half, mean_ours, mean_theirs)
+
+
+def _seeds_drawn(per_seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per bootstrap row, the mean over seeds drawn with replacement (per_seed: seeds x rows)."""
+    count, rows = per_seed.shape
+    drawn = rng.integers(0, count, size=(rows, count))
+    return per_seed[drawn, np.arange(rows)[:, None]].mean(axis=1)

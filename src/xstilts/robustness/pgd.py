@@ -85,12 +85,17 @@ def _loss(model, head, task, batch, state, pgd, row_seeds) -> torch.Tensor:
 
 @contextmanager
 def added_to(embedding: torch.nn.Module, state: dict, pad_id: int):
-    """Add state["delta"] to the embedding module's output while inside (made at the first call)."""
+    """Add state["delta"] to the embedding module's output while inside (made at the first call: by
+    state["make"](output, mask, input_ids) where given, else zero or PGD's random start)."""
     def hook(module, inputs, output):
         if state["delta"] is None:
             state["mask"] = (inputs[0] != pad_id).unsqueeze(-1).to(output.dtype)
-            pgd, row_seeds = state.pop("start", (None, None))
-            state["delta"] = _start(output, state["mask"], pgd, row_seeds).requires_grad_(True)
+            make = state.pop("make", None)
+            if make is not None:
+                state["delta"] = make(output, state["mask"], inputs[0])
+            else:
+                pgd, row_seeds = state.pop("start", (None, None))
+                state["delta"] = _start(output, state["mask"], pgd, row_seeds).requires_grad_(True)
         if state["delta"].shape != output.shape:
             raise ValueError(f"pgd: the embedded rows changed shape within one batch ({tuple(output.shape)} "
                              f"against {tuple(state['delta'].shape)})")

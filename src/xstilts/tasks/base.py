@@ -66,6 +66,12 @@ class TaskType:
         """(loss or None, outputs) for a batch; `encode(input_ids, attention_mask)` gives hidden states."""
         raise NotImplementedError
 
+    def output_log_probs(self, outputs, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The log-probabilities of the distributions the task predicts, one per row of the result
+        (rows x outcomes), from forward's outputs; None where the outputs are no distributions (the
+        masked LM's), which R3F's term (xstilts.robust_training) then leaves out."""
+        return None
+
     # --- outputs -> predictions -> metrics --------------------------------------------
     def decode(self, outputs: list, features: dict[str, list], examples: list[dict], settings: dict) -> list[dict]:
         """One prediction record per example: {"id", "prediction", ...}."""

@@ -42,6 +42,11 @@ class Classification(TaskType):
         loss = F.cross_entropy(logits.float(), batch["labels"]) if "labels" in batch else None
         return loss, logits
 
+    def output_log_probs(self, outputs, batch):
+        import torch.nn.functional as F
+
+        return F.log_softmax(outputs.float(), dim=-1)
+
     def decode(self, outputs, features, examples, settings):
         return [{"id": ex["id"], "prediction": self.labels[int(row.argmax())]} for ex, row in zip(examples, outputs)]
 

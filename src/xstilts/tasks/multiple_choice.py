@@ -51,6 +51,11 @@ class MultipleChoice(TaskType):
         loss = F.cross_entropy(logits.float(), batch["labels"]) if "labels" in batch else None
         return loss, logits
 
+    def output_log_probs(self, outputs, batch):
+        import torch.nn.functional as F
+
+        return F.log_softmax(outputs.float(), dim=-1)
+
     def decode(self, outputs, features, examples, settings):
         return [{"id": ex["id"], "prediction": int(row.argmax())} for ex, row in zip(examples, outputs)]
 

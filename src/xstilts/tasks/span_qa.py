@@ -63,6 +63,12 @@ class SpanQA(TaskType):
                     + F.cross_entropy(logits[..., 1], batch["end_positions"])) / 2
         return loss, logits
 
+    def output_log_probs(self, outputs, batch):
+        """The start and the end distributions over each row's positions (padding at -1e4: none)."""
+        import torch.nn.functional as F
+
+        return F.log_softmax(outputs.float(), dim=1).transpose(1, 2).reshape(-1, outputs.shape[1])
+
     def unbatch(self, outputs, batch):
         from .tensors import trim_per_row
 

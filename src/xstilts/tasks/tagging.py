@@ -72,12 +72,17 @@ class Tagging(TaskType):
         loss = None
         if "labels" in batch:
             loss = token_cross_entropy(logits, batch["labels"])
-        return loss, logits.argmax(dim=-1)
+        return loss, logits
+
+    def output_log_probs(self, outputs, batch):
+        import torch.nn.functional as F
+
+        return F.log_softmax(outputs.float(), dim=-1)[batch["attention_mask"].bool()]
 
     def unbatch(self, outputs, batch):
         from .tensors import trim_per_row
 
-        return trim_per_row(outputs, batch)
+        return trim_per_row(outputs.argmax(dim=-1), batch)
 
     def decode(self, outputs, features, examples, settings):
         predictions = []
