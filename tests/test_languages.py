@@ -130,3 +130,16 @@ def test_a_benchmark_language_without_a_group_is_refused_when_the_config_is_read
     info = Plan(config).language_profiles()
     assert set(info["xnli"]["languages"]) == set(load_catalog()["xnli"]["languages"])
     assert info["xnli"]["source"].startswith("URIEL via lang2vec 1.1.2")
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in (ROOT / "configs").glob("*.yaml")) + ["../config.yaml"])
+def test_every_language_of_every_benchmark_of_every_shipped_config_has_a_group_and_a_distance(name):
+    """What the Q-direct and Q-robust-int sections group by, for each config the project ships (its
+    demo's synthetic languages by construction, the grids' real ones from the URIEL table)."""
+    plan = Plan(yaml.safe_load((ROOT / "configs" / name).read_text(encoding="utf-8")))
+    info = plan.language_profiles()
+    assert set(info) == set(plan.benches())
+    for bench in plan.benches():
+        langs = plan.languages(bench, plan.bench_split(bench))
+        assert set(info[bench]["languages"]) == set(langs), bench
+        assert all(profile["groups"] and profile["distances"] for profile in info[bench]["languages"].values())
