@@ -165,12 +165,15 @@ def robustness_results():
     predictions beside them): every perturbed or attacked evaluation, and the clean evaluation of each
     benchmark they reach, a further target feeds or a recipe Q-robust-int compares is scored on."""
     compared = set(PLAN.robust_comparison()["recipes"])
-    perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values()]
+    perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values(),
+                                         *PLAN.smoothing.values()]
                  for bench in condition["benchmarks"]} | {bench for _, bench in PLAN.further_targets()}
     perturbed |= {bench for recipe, _, bench in PLAN.evaluations() if recipe in compared}
+    # A smoothed evaluation's copies are read by its vote, not by the report.
     return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
             for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
-            if bench in perturbed for condition in PLAN.conditions(bench) for seed in PLAN.seeds]
+            if bench in perturbed for condition in PLAN.conditions(bench) if not PLAN.is_draw(condition)
+            for seed in PLAN.seeds]
 
 
 def all_train_logs():
@@ -522,6 +525,22 @@ def eval_languages(w):
             languages[lang]["dev_features"] = features_path(w.model, bench, "dev", lang)
             languages[lang]["dev_examples"] = data_path(bench, "dev", lang)
     return languages
+
+
+def vote_draws(w):
+    """The predictions of the copies a smoothed evaluation votes over (xstilts.robust_training.smoothing)."""
+    return [EVAL_PATTERN.format(**{**dict(w.items()), "condition": draw}) + "/predictions.jsonl"
+            for draw in PLAN.smoothing_draws(w.condition)]
+
+
+def vote_spec(w):
+    """A smoothed evaluation's settings, as keyword arguments of smoothing.evaluate_vote; the gold labels
+    are the clean examples' (the perturbation keeps every example and its label)."""
+    task = PLAN.task(w.bench)
+    return {"bench": w.bench, "bench_type": task["type"], "labels": task.get("labels"), "metric": task["metric"],
+            "languages": {lang: data_path(w.bench, PLAN.bench_split(w.bench), lang) for lang in bench_languages(w.bench)},
+            "meta": {"model": w.model, "recipe": w.recipe, "target": w.target, "condition": w.condition,
+                     "seed": int(w.seed), "split": PLAN.bench_split(w.bench)}}
 
 
 def eval_spec(w):

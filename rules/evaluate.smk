@@ -30,3 +30,24 @@ rule evaluate:
         "../envs/xstilts.yaml"
     script:
         "../scripts/evaluate.py"
+
+
+# Randomized smoothing: the majority vote over the copies' predictions, scored like an evaluation.
+rule vote:
+    input:
+        draws=vote_draws,
+        examples=lambda w: list(vote_spec(w)["languages"].values()),
+    output:
+        scores=f"{EVAL_PATTERN}/scores.json",
+        predictions=f"{EVAL_PATTERN}/predictions.jsonl",
+    wildcard_constraints:
+        condition=one_of(PLAN.smoothing),
+    params:
+        spec=vote_spec,
+        code=CODE["vote"],
+    log:
+        "results/logs/vote/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}.log",
+    conda:
+        "../envs/xstilts.yaml"
+    script:
+        "../scripts/vote.py"

@@ -8,7 +8,8 @@ rule report:
         robustness=ROBUSTNESS_RESULTS,
         predictions=[path.replace("scores.json", "predictions.jsonl") for path in ROBUSTNESS_RESULTS],
         perturbed_sets=[data_path(bench, f"{split}/{name}", lang).replace(".jsonl", ".summary.json")
-                        for (bench, split, name), langs in PERTURBED_SPLITS.items() for lang in langs],
+                        for (bench, split, name), langs in PERTURBED_SPLITS.items() if not PLAN.is_draw(name)
+                        for lang in langs],
         train_logs=list(all_train_logs().values()),
         seed_spread=seed_spread_file(),
     output:

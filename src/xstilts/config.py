@@ -38,6 +38,8 @@ PERTURBATION_TYPES = {"char_noise": PERTURBABLE_TYPES, "word_noise": PERTURBABLE
                       "codeswitch": PERTURBABLE_TYPES, "mixed_pair": ("classification",), "local": PERTURBABLE_TYPES}
 # The kinds that edit a text in place, and so can edit a recipe's training data (recipes.<r>.augment).
 AUGMENT_KINDS = ("char_noise", "word_noise", "codeswitch")
+# Randomized smoothing votes over predicted labels: the task types whose prediction is one label.
+SMOOTHING_TYPES = ("classification", "multiple_choice")
 # The options each kind takes.
 PERTURBATION_OPTIONS = {"char_noise": ("side",), "word_noise": ("side",), "codeswitch": ("languages", "dictionaries", "side"),
                         "mixed_pair": ("order", "partners"), "local": ("path", "languages")}
@@ -173,6 +175,7 @@ class Plan:
         for recipe in self.recipes:
             self._check_augment(recipe)
             self._check_recipe_languages(recipe)
+        self.smoothing = {name: self._smoothing(name, spec) for name, spec in config.get("smoothing", {}).items()}
         self.perturbations.update(self._fresh_draws())
         self.robust_comparison()  # report.english_only named wrongly fails here, before any job
 
@@ -316,16 +319,52 @@ class Plan:
         return any(name == a["perturbation"] for entry in self.recipes.values() for a in entry["augment"].values())
 
     def _fresh_draws(self) -> dict[str, dict]:
-        """Draw d >= 2 of a perturbation that some recipe draws afresh per epoch (augment draws): a set
-        condition `<name>@<d>`, the perturbation's own settings, drawn from its seed and d, scored on no
-        benchmark. Draw 1 is the perturbation's own set."""
+        """Draw d >= 2 of a perturbation that some recipe draws afresh per epoch (augment draws) or a
+        smoothed evaluation votes over (smoothing copies): a set condition `<name>@<d>`, the
+        perturbation's own settings, drawn from its seed and d, scored on the benchmarks of the
+        smoothings with d copies or more (none for training data). Draw 1 is the perturbation's own set."""
         draws = {}
         for entry in self.recipes.values():
             for augment in entry["augment"].values():
                 name = augment["perturbation"]
                 draws[name] = max(draws.get(name, 1), augment["draws"])
-        return {f"{name}@{d}": {**self.perturbations[name], "benchmarks": [], "draw": d}
+        for smoothing in self.smoothing.values():
+            name = smoothing["perturbation"]
+            draws[name] = max(draws.get(name, 1), smoothing["copies"])
+
+        def scored(name: str, d: int) -> list[str]:
+            return list(dict.fromkeys(bench for s in self.smoothing.values() if s["perturbation"] == name
+                                      and s["copies"] >= d for bench in s["benchmarks"]))
+        return {f"{name}@{d}": {**self.perturbations[name], "benchmarks": scored(name, d), "draw": d}
                 for name, count in draws.items() for d in range(2, count + 1)}
+
+    def _smoothing(self, name: str, spec: dict) -> dict:
+        """A smoothed evaluation (xstilts.robust_training.smoothing): its perturbation edits texts at
+        random, and each of its benchmarks predicts one label, which the perturbation can edit. Its
+        benchmarks join the perturbation's own (draw 1 is scored like any condition)."""
+        where, perturbation = f"smoothing.{name}", spec["perturbation"]
+        if name in self.perturbations or name in self.attacks:
+            raise ConfigError(f"{where}: a perturbation or an attack has this name too; conditions need distinct names")
+        if perturbation not in self.perturbations or self.perturbations[perturbation]["kind"] not in AUGMENT_KINDS:
+            usable = [p for p, s in self.perturbations.items() if s["kind"] in AUGMENT_KINDS]
+            raise ConfigError(f"{where}.perturbation: '{perturbation}' is not a random text perturbation of this "
+                              f"study (usable: {', '.join(usable) or 'none'})")
+        kind = self.perturbations[perturbation]["kind"]
+        benches = spec.get("benchmarks") or [b for b in self.perturbations[perturbation]["benchmarks"]
+                                             if self.task(b)["type"] in SMOOTHING_TYPES]
+        for bench in benches:
+            if bench not in self.benches():
+                raise ConfigError(f"{where}.benchmarks: '{bench}' is not a benchmark of this study")
+            task_kind = self.task(bench)["type"]
+            if task_kind not in SMOOTHING_TYPES or task_kind not in PERTURBATION_TYPES[kind]:
+                raise ConfigError(f"{where}.benchmarks: '{bench}' ({task_kind}) cannot be smoothed by {perturbation} "
+                                  f"({kind}): a vote needs one label per example ({', '.join(SMOOTHING_TYPES)})")
+        if not benches:
+            raise ConfigError(f"{where}: no benchmark to smooth ({perturbation} reaches none that predicts one label)")
+        own = self.perturbations[perturbation]["benchmarks"]
+        self.perturbations[perturbation] = {**self.perturbations[perturbation],
+                                            "benchmarks": own + [bench for bench in benches if bench not in own]}
+        return {"perturbation": perturbation, "copies": spec["copies"], "benchmarks": list(benches)}
 
     def _check_augment(self, recipe: str) -> None:
         """A recipe's augmented tasks: its own, each by a perturbation that edits texts and applies to it."""
@@ -435,8 +474,18 @@ class Plan:
 
     def conditions(self, bench: str) -> list[str]:
         """The evaluation conditions of a benchmark: clean, each perturbation of it, each attack on it."""
-        return [CLEAN] + [name for name, p in [*self.perturbations.items(), *self.attacks.items()]
-                          if bench in p["benchmarks"]]
+        return [CLEAN] + [name for name, p in [*self.perturbations.items(), *self.attacks.items(),
+                                               *self.smoothing.items()] if bench in p["benchmarks"]]
+
+    def is_draw(self, condition: str) -> bool:
+        """A fresh draw `<p>@<d>` of a perturbation: a copy a smoothed evaluation votes over, which the
+        report shows through the vote, not on its own."""
+        return "draw" in self.perturbations.get(condition, {})
+
+    def smoothing_draws(self, name: str) -> list[str]:
+        """The conditions a smoothed evaluation votes over: its perturbation and draws 2..copies."""
+        smoothing = self.smoothing[name]
+        return [smoothing["perturbation"]] + [f"{smoothing['perturbation']}@{d}" for d in range(2, smoothing["copies"] + 1)]
 
     def perturbed_splits(self) -> dict[tuple[str, str, str], list[str]]:
         """(benchmark, split, perturbation) -> languages, for every perturbed set an evaluation reads:

@@ -140,12 +140,13 @@ def per_language(evaluations: Mapping[Key, Evaluation], bench_order: Iterable[st
             rows.append({"model": model, "recipe": recipe, "bench": bench, "condition": condition, "seed": seed,
                          "lang": lang, "clean": clean_score, **metrics,
                          "attack": perturbed.attacked or condition in transfers,
-                         **{column: attack.get(name, np.nan) for column, name in ATTACK_COLUMNS.items()}})
+                         **{column: attack.get(name, np.nan) for column, name in ATTACK_COLUMNS.items()},
+                         "stable": perturbed.metrics.get(lang, {}).get("stable_share", np.nan)})
         gaps = robustness_gaps(drops) if ENGLISH in drops else {}
         for row in rows[len(rows) - len(drops):]:
             row["gap"] = gaps.get(row["lang"], np.nan)
     columns = ["model", "recipe", "bench", "condition", "seed", "lang", "clean", "score", "drop", "relative_drop",
-               "changed", "gap", "attack", *ATTACK_COLUMNS]
+               "changed", "gap", "attack", *ATTACK_COLUMNS, "stable"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -459,6 +460,17 @@ def _success_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
                                   "success rate % by language")
 
 
+def _smoothing_markdown(by_key: pd.DataFrame, recipes: list[str]) -> str:
+    """Per smoothed evaluation (a vote over random copies of each input), the share of unanimous votes."""
+    voted = by_key[by_key["stable"].notna()]
+    if voted.empty:
+        return ""
+    return ("## Randomized smoothing\n\nA smoothed condition's score is the majority vote over random copies of "
+            "each input (xstilts.robust_training.smoothing); its drop is the plain (clean) score minus the vote's, "
+            "negative where voting helps. The share of examples whose copies all voted alike:\n\n"
+            + _per_language_markdown(voted, recipes, "stable", "unanimous votes % by language") + "\n")
+
+
 def _mixed_markdown(by_key: pd.DataFrame, recipes: list[str], mixed: Mapping[str, tuple[str, str]]) -> str:
     """The language x language tables of mixed pairs with several partners: per recipe, the score
     with the other text of each pair in the column's language (the diagonal is the clean score)."""
@@ -533,7 +545,7 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir: Path, *, recip
                "Drops are clean minus perturbed score, in points; the gap is a language's drop minus English's; "
                "`changed %` is the share of examples whose prediction changed. "
                f"{_INTERVALS}\n\n## Q-adv\n\n{answer}\n## Recipes and perturbations\n\n{_summary_markdown(summary)}\n"
-               f"{_attacks_markdown(summary, by_key, recipes)}"
+               f"{_attacks_markdown(summary, by_key, recipes)}{_smoothing_markdown(by_key, recipes)}"
                f"## By language\n\n{_per_language_markdown(by_key, recipes)}\n"
                f"{_mixed_markdown(by_key, recipes, mixed or {})}"
                f"## What the perturbations changed\n\n{_sets_markdown(sets if sets is not None else load_set_summaries([]))}\n"
