@@ -473,7 +473,8 @@ class Plan:
                 for partner in partners}
 
     def conditions(self, bench: str) -> list[str]:
-        """The evaluation conditions of a benchmark: clean, each perturbation of it, each attack on it."""
+        """The evaluation conditions of a benchmark: clean, each perturbation of it (a smoothing's copies
+        among them), each attack on it, each smoothed evaluation of it."""
         return [CLEAN] + [name for name, p in [*self.perturbations.items(), *self.attacks.items(),
                                                *self.smoothing.items()] if bench in p["benchmarks"]]
 

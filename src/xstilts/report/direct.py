@@ -25,7 +25,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..config import CLEAN
-from .levels import all_levels, languages_markdown, profiles_of, with_interval
+from .levels import all_levels, distance_figure, languages_markdown, profiles_of, with_interval
 from .render import MISSING, markdown_table, new_figure, note_figure, number, write_csv, write_figure, write_text
 from .robustness import (BASELINE, ENGLISH, Evaluation, Key, compare_settings, example_runs, level_caveat,
                          per_language)
@@ -273,30 +273,9 @@ def _plot_distance(table: pd.DataFrame, language_info: Mapping[str, dict] | None
     """Per benchmark and condition: each non-English language's difference of drops (setting minus
     against, with its interval) against the language's distance to English."""
     rows = table[(table["level"] == "language") & (table["group"] != ENGLISH) & (table["condition"] != CLEAN)]
-    panels = [(key, cells) for key, cells in rows.groupby(["model", "bench", "condition"], sort=False)
-              if profiles_of(language_info, key[1])]
-    if not panels:
-        return note_figure("no language distances for a benchmark with direct multilingual fine-tuning")
-    figure, axes = _stacked_axes(len(panels))
-    colors = colormaps["tab10"]
-    for ax, ((model, bench, condition), cells) in zip(axes, panels):
-        profiles = profiles_of(language_info, bench)
-        measure = next(iter(next(iter(profiles.values()))["distances"]))
-        for index, ((setting, against), pair) in enumerate(cells.groupby(["setting", "against"], sort=False)):
-            pair = pair[pair["group"].isin(list(profiles))]
-            x = [profiles[lang]["distances"][measure] for lang in pair["group"]]
-            y = pair["difference"].to_numpy(dtype=float)
-            errors = [y - pair["low"].to_numpy(dtype=float), pair["high"].to_numpy(dtype=float) - y]
-            ax.errorbar(x, y, yerr=errors, marker="os^vDP"[index % 6], linestyle="none", capsize=2,
-                        color=colors(index % colors.N), label=f"{setting} − {against}")
-            for lang, xi, yi in zip(pair["group"], x, y):
-                ax.annotate(lang, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.axhline(0.0, color="grey", linewidth=0.8)
-        ax.set_xlabel(f"{measure} distance to English")
-        ax.set_ylabel("difference of drops (points)")
-        ax.set_title(f"{model}: {bench} under {condition} (a picture, not a tested relation)", fontsize=9)
-        ax.legend(fontsize=7)
-    return figure
+    return distance_figure(rows, language_info, ylabel="difference of drops (points)",
+                           title=lambda model, bench, condition: f"{model}: {bench} under {condition}",
+                           empty="no language distances for a benchmark with direct multilingual fine-tuning")
 
 
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, rows: list[str], further_targets: FurtherTargets,

@@ -6,12 +6,15 @@ profiles and a difference written with its interval."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from ..languages import ENGLISH
-from .render import MISSING, markdown_table, signed
+from .render import MISSING, markdown_table, new_figure, note_figure, signed
 
 
 def language_groups(languages: Iterable[str]) -> dict[str, list[str]]:
@@ -74,3 +77,40 @@ def languages_markdown(benches: Iterable[str], language_info: Mapping[str, dict]
                  for lang, profile in profiles.items()]
         parts.append(f"### {bench}\n\nSource: {info['source']}.\n\n" + markdown_table(header, lines))
     return "\n".join(parts) if parts else "No language groups were given.\n"
+
+
+def distance_figure(rows: pd.DataFrame, language_info: Mapping[str, dict] | None, *, ylabel: str,
+                    title: Callable[[str, str, str], str], empty: str) -> Figure:
+    """One panel per (model, bench, condition) of `rows` (a comparison table's per-language rows):
+    each non-English language's difference (setting minus against, with its interval) against its
+    distance to English, one marker per compared pair, pairs side by side; `title(model, bench,
+    condition)` names a panel, `empty` says why there is none."""
+    panels = [(key, cells) for key, cells in rows.groupby(["model", "bench", "condition"], sort=False)
+              if profiles_of(language_info, key[1])]
+    if not panels:
+        return note_figure(empty)
+    figure = new_figure(7.0, 2.6 * len(panels))
+    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
+    colors = colormaps["tab10"]
+    for ax, ((model, bench, condition), cells) in zip(axes, panels):
+        profiles = profiles_of(language_info, bench)
+        measure = next(iter(next(iter(profiles.values()))["distances"]))
+        series = list(cells.groupby(["setting", "against"], sort=False))
+        distances = [profile["distances"][measure] for profile in profiles.values()]
+        dodge = 0.015 * ((max(distances) - min(distances)) or 1.0)  # pairs side by side, not on top
+        for index, ((setting, against), pair) in enumerate(series):
+            pair = pair[pair["group"].isin([lang for lang in profiles if lang != ENGLISH])]
+            shift = (index - (len(series) - 1) / 2) * dodge
+            x = [profiles[lang]["distances"][measure] + shift for lang in pair["group"]]
+            y = pair["difference"].to_numpy(dtype=float)
+            errors = np.abs([y - pair["low"].to_numpy(dtype=float), pair["high"].to_numpy(dtype=float) - y])
+            ax.errorbar(x, y, yerr=np.nan_to_num(errors), marker="os^vDP"[index % 6], linestyle="none", capsize=2,
+                        color=colors(index % colors.N), label=f"{setting} − {against}")
+            for lang, xi, yi in zip(pair["group"], x, y):
+                ax.annotate(lang, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_xlabel(f"{measure} distance to English")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title(model, bench, condition)} (a picture, not a tested relation)", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+    return figure

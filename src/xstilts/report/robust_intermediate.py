@@ -20,14 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..config import CLEAN
 from ..robustness.drops import compare_paired
 from .direct import clean_seed_means
-from .levels import ENGLISH, all_levels, languages_markdown, profiles_of, with_interval
-from .render import markdown_table, new_figure, note_figure, number, write_csv, write_figure, write_text
+from .levels import all_levels, distance_figure, languages_markdown, profiles_of, with_interval
+from .render import markdown_table, number, write_csv, write_figure, write_text
 from .robustness import Evaluation, Key, compare_settings, per_language
 
 SCORE, DROP = "score", "drop"
@@ -185,35 +184,10 @@ def q_robust_int(table: pd.DataFrame) -> str:
 def _plot_distance(table: pd.DataFrame, language_info: Mapping[str, dict] | None) -> Figure:
     """Per benchmark and condition: each non-English language's gain in score (recipe minus English-only,
     with its interval) against the language's distance to English, one marker per compared recipe."""
-    rows = table[(table["level"] == "language") & (table["measure"] == SCORE)]
-    panels = [(key, cells) for key, cells in rows.groupby(["model", "bench", "condition"], sort=False)
-              if profiles_of(language_info, key[1])]
-    if not panels:
-        return note_figure("no language distances for a benchmark Q-robust-int compares")
-    figure = new_figure(7.0, 2.6 * len(panels))
-    axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
-    colors = colormaps["tab10"]
-    for ax, ((model, bench, condition), cells) in zip(axes, panels):
-        profiles = profiles_of(language_info, bench)
-        measure = next(iter(next(iter(profiles.values()))["distances"]))
-        series = list(cells.groupby(["setting", "against"], sort=False))
-        distances = [profile["distances"][measure] for profile in profiles.values()]
-        dodge = 0.015 * ((max(distances) - min(distances)) or 1.0)  # recipes side by side, not on top
-        for index, ((setting, against), pair) in enumerate(series):
-            pair = pair[pair["group"].isin([lang for lang in profiles if lang != ENGLISH])]
-            x = [profiles[lang]["distances"][measure] + (index - (len(series) - 1) / 2) * dodge for lang in pair["group"]]
-            y = pair["difference"].to_numpy(dtype=float)
-            errors = np.abs([y - pair["low"].to_numpy(dtype=float), pair["high"].to_numpy(dtype=float) - y])
-            ax.errorbar(x, y, yerr=np.nan_to_num(errors), marker="os^vDP"[index % 6], linestyle="none", capsize=2,
-                        color=colors(index % colors.N), label=f"{setting} − {against}")
-            for lang, xi, yi in zip(pair["group"], x, y):
-                ax.annotate(lang, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.axhline(0.0, color="grey", linewidth=0.8)
-        ax.set_xlabel(f"{measure} distance to English")
-        ax.set_ylabel("gain in score (points)")
-        ax.set_title(f"{model}: {bench}, {_heading(condition, SCORE)} (a picture, not a tested relation)", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left")
-    return figure
+    return distance_figure(table[(table["level"] == "language") & (table["measure"] == SCORE)], language_info,
+                           ylabel="gain in score (points)",
+                           title=lambda model, bench, condition: f"{model}: {bench}, {_heading(condition, SCORE)}",
+                           empty="no language distances for a benchmark Q-robust-int compares")
 
 
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, recipes: list[str], against: str | None,

@@ -60,18 +60,33 @@ def compare_drops(recipe: list[Run], baseline: list[Run], *, seed_spread: tuple[
         requests = (*_two_level_requests(recipe_diffs, n_boot), *_two_level_requests(baseline_diffs, n_boot))
         draws = iter(_draws(seed, requests))
         boot = 100.0 * (_two_level(recipe_diffs, draws) - _two_level(baseline_diffs, draws))
-        tail = (1 - confidence) / 2
-        low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
-        return DropComparison(difference, low, high, recipe_drop, baseline_drop)
+        return DropComparison(difference, *_percentiles(boot, confidence), recipe_drop, baseline_drop)
+    _require(seed_spread)
+    draws = iter(_draws(seed, tuple((d.size, n_boot, d.size) for d in [*recipe_diffs, *baseline_diffs])))
+    boot = 100.0 * (_examples_only(recipe_diffs, draws) - _examples_only(baseline_diffs, draws))
+    half = _half_width_with_spread(boot, seed_spread, len(recipe), len(baseline), confidence)
+    return DropComparison(difference, difference - half, difference + half, recipe_drop, baseline_drop)
+
+
+def _percentiles(boot: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2
+    low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
+    return low, high
+
+
+def _require(seed_spread) -> None:
     if seed_spread is None:
         raise ValueError("one seed on a side: the interval needs the seed spread measured with more seeds "
                          "(report.seed_spread); an interval over examples alone would read seed noise as an effect")
+
+
+def _half_width_with_spread(boot: np.ndarray, seed_spread: tuple[float, float], n_a: int, n_b: int,
+                            confidence: float) -> float:
+    """The example bootstrap's variance plus the seed variance of a difference of means of n_a and
+    n_b seeds, at the t quantile of the spread's degrees of freedom."""
     std, df = seed_spread
-    draws = iter(_draws(seed, tuple((d.size, n_boot, d.size) for d in [*recipe_diffs, *baseline_diffs])))
-    boot = 100.0 * (_examples_only(recipe_diffs, draws) - _examples_only(baseline_diffs, draws))
-    seed_var = std**2 * (1 / len(recipe) + 1 / len(baseline))
-    half = _t(df, confidence) * math.sqrt(float(np.var(boot, ddof=1)) + seed_var)
-    return DropComparison(difference, difference - half, difference + half, recipe_drop, baseline_drop)
+    seed_var = std**2 * (1 / n_a + 1 / n_b)
+    return _t(df, confidence) * math.sqrt(float(np.var(boot, ddof=1)) + seed_var)
 
 
 def _checked(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -169,15 +184,10 @@ def compare_paired(setting: list[np.ndarray], against: list[np.ndarray], *, seed
         rng = np.random.default_rng(seed + 1)
         boot = 100.0 * (_seeds_drawn(np.stack(per_seed[:len(ours)]), rng)
                         - _seeds_drawn(np.stack(per_seed[len(ours):]), rng))
-        tail = (1 - confidence) / 2
-        low, high = (float(q) for q in np.quantile(boot, [tail, 1 - tail]))
-        return DropComparison(difference, low, high, mean_ours, mean_theirs)
-    if seed_spread is None:
-        raise ValueError("one seed on a side: the interval needs the seed spread measured with more seeds "
-                         "(report.seed_spread); an interval over examples alone would read seed noise as an effect")
+        return DropComparison(difference, *_percentiles(boot, confidence), mean_ours, mean_theirs)
+    _require(seed_spread)
     boot = 100.0 * (np.mean(per_seed[:len(ours)], axis=0) - np.mean(per_seed[len(ours):], axis=0))
-    std, df = seed_spread
-    half = _t(df, confidence) * math.sqrt(float(np.var(boot, ddof=1)) + std**2 * (1 / len(ours) + 1 / len(theirs)))
+    half = _half_width_with_spread(boot, seed_spread, len(ours), len(theirs), confidence)
     return DropComparison(difference, difference - half, difference + half, mean_ours, mean_theirs)
 
 
