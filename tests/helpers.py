@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import yaml
 from datasets import Dataset, DatasetInfo, Features
-from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaXLConfig, XLMRobertaXLForMaskedLM
 
 from xstilts.tokenizer_training import train_tokenizer
 
@@ -30,6 +30,19 @@ def tiny_pretrained(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, se
                               pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
     torch.manual_seed(seed)
     XLMRobertaForMaskedLM(config).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def tiny_pretrained_xl(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
+    """A random tiny XLM-R XL (the architecture of facebook/xlm-roberta-xl and -xxl: pre-layer-norm
+    blocks, model_type xlm-roberta-xl) with the toy tokenizer, saved as a hub model would be."""
+    tokenizer = train_tokenizer(TOY_TEXTS, vocab_size=300, model_max_length=128)
+    config = XLMRobertaXLConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
+                                num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=130,
+                                pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
+    torch.manual_seed(seed)
+    XLMRobertaXLForMaskedLM(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
 

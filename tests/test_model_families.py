@@ -1,7 +1,8 @@
 """Model families through the Auto classes: a tiny random mBERT (WordPiece, [CLS]/[SEP], token
-types) and a tiny XLM-R (<s>/</s>), each saved in the hub's layout, go through the workflow's
-import (train_stages.import_model), the real featurisation, a multi-task training step and a
-checkpoint round trip. Remote code is never run and only safetensors weights are read."""
+types), a tiny XLM-R (<s>/</s>) and a tiny XLM-R XL (the architecture of XLM-R XL and XXL), each
+saved in the hub's layout, go through the workflow's import (train_stages.import_model), the real
+featurisation, a multi-task training step and a checkpoint round trip; the XL one also through the
+whole workflow. Remote code is never run and only safetensors weights are read."""
 
 import json
 
@@ -10,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer, BertConfig, BertForMaskedLM,
-                          BertModel, BertTokenizer, XLMRobertaModel)
+                          BertModel, BertTokenizer, XLMRobertaModel, XLMRobertaXLModel)
 
 from xstilts.features import load_tokenizer
 from xstilts.inference import rows_of
@@ -19,7 +20,7 @@ from xstilts.tasks import task_type
 from xstilts.tasks.tagging import Tagging
 from xstilts.train_stages import import_model
 
-from helpers import TOY_TEXTS, tiny_pretrained
+from helpers import TOY_TEXTS, tiny_pretrained, tiny_pretrained_xl
 
 # mBERT's special-token ids (bert-base-multilingual-cased vocab.txt), so that nothing can pass
 # by assuming XLM-R's <s>=0, <pad>=1, </s>=2.
@@ -49,7 +50,7 @@ LABELS = {"classification": ["entailment", "neutral", "contradiction"]}
 SETTINGS = {"classification": {"max_length": 64}, "tagging": {"max_length": 64},
             "span_qa": {"max_length": 40, "stride": 8}}
 HEADS = {"nli": "classification", "ner": "tagging", "qa": "span_qa"}
-ENCODER_CLASS = {"bert": BertModel, "xlm-roberta": XLMRobertaModel}
+ENCODER_CLASS = {"bert": BertModel, "xlm-roberta": XLMRobertaModel, "xlm-roberta-xl": XLMRobertaXLModel}
 FAMILIES = list(ENCODER_CLASS)
 
 
@@ -79,7 +80,7 @@ def tiny_mbert(out_dir):
 
 
 def hub_folder(family, out_dir):
-    return tiny_mbert(out_dir) if family == "bert" else tiny_pretrained(out_dir)
+    return {"bert": tiny_mbert, "xlm-roberta": tiny_pretrained, "xlm-roberta-xl": tiny_pretrained_xl}[family](out_dir)
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
@@ -246,3 +247,33 @@ def test_a_folder_asking_for_remote_code_does_not_run_it(tmp_path):
     with pytest.raises(ValueError, match="remote contains custom code"):
         import_model(str(folder), tmp_path / "imported")
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_a_tiny_xlm_roberta_xl_runs_the_whole_chain(tmp_path):
+    """tests/configs/tiny.yaml cut to one chain, on a tiny XLM-R XL imported from a hub-layout folder:
+    import, an intermediate stage, a target, its benchmark clean and under PGD and hotflip, the
+    encoder's Tatoeba, alignment at every layer, the report."""
+    import yaml
+
+    from test_workflow import run_config
+    from workflow_runs import TINY
+
+    config = yaml.safe_load(TINY.read_text())
+    config["models"] = {"xl": {"hub": str(tiny_pretrained_xl(tmp_path / "hub")), "retrieval_layer": 1}}
+    config["recipes"] = {"none": [], "mnli": ["mnli"]}
+    config["targets"] = {"mnli": ["xnli"]}
+    config["retrieval"] = ["tatoeba"]
+    config["perturbations"] = {}
+    config["attacks"] = {"probe": {"kind": "pgd", "eps": 0.1, "steps": 2, "step_size": 0.05, "benchmarks": ["xnli"], "max_examples": 4},
+                         "flip": {"kind": "hotflip", "max_changes": 1, "benchmarks": ["xnli"], "max_examples": 4}}
+    config["alignment"] = {"sets": ["tatoeba"]}
+    results = run_config(tmp_path, config, "xl")
+    assert json.loads((results / "models/xl/pretrained/config.json").read_text())["model_type"] == "xlm-roberta-xl"
+    assert type(load_encoder(results / "models/xl/intermediate/mnli/seed1")) is XLMRobertaXLModel
+    for recipe in ("none", "mnli"):
+        for condition in ("clean", "probe", "flip"):
+            scores = json.loads((results / f"eval/xl/{recipe}/mnli/xnli/{condition}/seed1/scores.json").read_text())
+            assert all(isinstance(r["score"], float) for r in scores["results"]), (recipe, condition)
+        assert (results / f"align/xl/{recipe}/encoder/seed1/measures.csv").exists()
+    assert "xl" in (results / "report/main_table.md").read_text()
