@@ -529,7 +529,7 @@ def eval_languages(w):
 
 def vote_draws(w):
     """The predictions of the copies a smoothed evaluation votes over (xstilts.robust_training.smoothing)."""
-    return [EVAL_PATTERN.format(**{**dict(w.items()), "condition": draw}) + "/predictions.jsonl"
+    return [f"{eval_dir(w.model, w.recipe, w.target, w.bench, w.seed, draw)}/predictions.jsonl"
             for draw in PLAN.smoothing_draws(w.condition)]
 
 
