@@ -107,20 +107,21 @@ def task_spec(model, task, stage, recipe=None):
     recipe may train on a perturbed copy of the task's training data (recipes.<r>.augment)."""
     entry = PLAN.task(task)
     english = PLAN.selects_on_dev(task)
-    first, *draws = PLAN.training_splits(recipe, task)
+    languages = PLAN.recipe_train_languages(recipe, task)
+    first, *draws = [[features_path(model, task, split, lang) for lang in languages]
+                     for split in PLAN.training_splits(recipe, task)]
     spec = {
         "name": task,
         "type": entry["type"],
         "labels": entry.get("labels"),
         "metric": entry["metric"],
         "settings": PLAN.task_settings(task),
-        "train": [features_path(model, task, first, lang) for lang in PLAN.recipe_train_languages(recipe, task)],
+        "train": first,
         "dev": features_path(model, task, "dev", "en") if english else None,
         "dev_examples": data_path(task, "dev", "en") if english else None,
     }
     if draws:  # fresh draws, one per later epoch in turn (recipes.<r>.augment draws)
-        spec["train_draws"] = [[features_path(model, task, split, lang) for lang in PLAN.recipe_train_languages(recipe, task)]
-                               for split in draws]
+        spec["train_draws"] = draws
     if multilingual := (PLAN.multilingual_dev(task) if stage == "target" else []):
         spec["dev"] = {f"{bench}/{lang}": features_path(model, bench, "dev", lang) for bench, lang in multilingual}
         spec["dev_examples"] = {f"{bench}/{lang}": data_path(bench, "dev", lang) for bench, lang in multilingual}

@@ -22,29 +22,28 @@ TOY_TEXTS = [
 ] * 20
 
 
-def tiny_pretrained(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """A random tiny XLM-R with a trained toy tokenizer, saved as a hub model would be."""
+# The architectures a tiny pretrained model can have: XLM-R, and XLM-R XL (facebook/xlm-roberta-xl
+# and -xxl: pre-layer-norm blocks, model_type xlm-roberta-xl).
+ARCHITECTURES = {"xlm-roberta": (XLMRobertaConfig, XLMRobertaForMaskedLM),
+                 "xlm-roberta-xl": (XLMRobertaXLConfig, XLMRobertaXLForMaskedLM)}
+
+
+def tiny_pretrained(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0,
+                    architecture: str = "xlm-roberta") -> Path:
+    """A random tiny XLM-R (or XLM-R XL) with a trained toy tokenizer, saved as a hub model would be."""
+    config_class, model_class = ARCHITECTURES[architecture]
     tokenizer = train_tokenizer(TOY_TEXTS, vocab_size=300, model_max_length=128)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
-                              num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=130,
-                              pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
+    config = config_class(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
+                          num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=130,
+                          pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
     torch.manual_seed(seed)
-    XLMRobertaForMaskedLM(config).save_pretrained(out_dir)
+    model_class(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
 
 
-def tiny_pretrained_xl(out_dir: Path, *, hidden_size: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """A random tiny XLM-R XL (the architecture of facebook/xlm-roberta-xl and -xxl: pre-layer-norm
-    blocks, model_type xlm-roberta-xl) with the toy tokenizer, saved as a hub model would be."""
-    tokenizer = train_tokenizer(TOY_TEXTS, vocab_size=300, model_max_length=128)
-    config = XLMRobertaXLConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
-                                num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=130,
-                                pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
-    torch.manual_seed(seed)
-    XLMRobertaXLForMaskedLM(config).save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+def tiny_pretrained_xl(out_dir: Path, **kwargs) -> Path:
+    return tiny_pretrained(out_dir, architecture="xlm-roberta-xl", **kwargs)
 
 
 def hub_repo(root: Path, configs: dict[str, dict[str, dict]], features: dict[str, dict]) -> Path:
