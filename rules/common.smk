@@ -43,6 +43,8 @@ DATA_SPLITS = PLAN.data_splits()
 PERTURBED_SPLITS = PLAN.perturbed_splits()
 # Recipes' training data edited by a perturbation (recipes.<r>.augment): made by the same perturb rule.
 AUGMENTED_SPLITS = PLAN.augmented_splits()
+# (task, set name) -> what makes a recipe's adversarial training examples (recipes.<r>.augment with an attack).
+ADVERSARIAL_SETS = PLAN.adversarial_sets()
 FEATURE_SPLITS = {**DATA_SPLITS, **{(task, f"{split}/{name}"): langs for (task, split, name), langs
                                     in [*PERTURBED_SPLITS.items(), *AUGMENTED_SPLITS.items()]}}
 
@@ -352,6 +354,28 @@ def switching(condition):
         attack = PLAN.attacks[condition]
         return attack["dictionaries"] or GENERATED_DICTIONARIES, attack["languages"]
     return None
+
+
+def adversarial_checkpoint(w):
+    """The checkpoint an adversarial training set is made against: the target of the task's name."""
+    against = ADVERSARIAL_SETS[(w.task, w.condition)]["against"]
+    return [f"{target_dir(against['model'], against['recipe'], w.task, against['seed'])}/{n}" for n in CHECKPOINT_FILES]
+
+
+def adversarial_attack_inputs(w):
+    """The attack's tokenizer (the attacked model's) and the dictionaries from the set's language."""
+    made = ADVERSARIAL_SETS[(w.task, w.condition)]
+    return [f"{pretrained_dir(made['against']['model'])}/tokenizer.json", *dictionary_files(made["name"], w.lang)]
+
+
+def adversarial_data_spec(w):
+    """What an adversarial training set is made of, as keywords of adversarial_training_file."""
+    made = ADVERSARIAL_SETS[(w.task, w.condition)]
+    attack = {**made["attack"], "tokenizer": pretrained_dir(made["against"]["model"])}
+    if switching(made["name"]):
+        attack["dictionaries"] = dictionary_folder(made["name"])
+    return {"head": w.task, "attack": attack, "ratio": made["ratio"], "seed": made["seed"],
+            "settings": PLAN.task_settings(w.task)}
 
 
 def dictionary_folder(condition):

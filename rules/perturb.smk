@@ -35,6 +35,38 @@ rule perturb:
         "../scripts/perturb.py"
 
 
+# Offline adversarial augmentation: a recipe's training data plus the adversarial versions of a share
+# of it, made by a text attack against a checkpoint fine-tuned on the task
+# (xstilts.robust_training.adversarial_data); tokenized like any training split.
+if ADVERSARIAL_SETS:
+
+    rule adversarial_data:
+        wildcard_constraints:
+            task=one_of(sorted({task for task, _ in ADVERSARIAL_SETS})),
+            condition=one_of(sorted({name for _, name in ADVERSARIAL_SETS})),
+        input:
+            examples=lambda w: data_path(w.task, "train", w.lang),
+            checkpoint=adversarial_checkpoint,
+            attack=adversarial_attack_inputs,
+        output:
+            examples="results/data/{task}/train/{condition}/{lang}.jsonl",
+            summary="results/data/{task}/train/{condition}/{lang}.summary.json",
+        params:
+            spec=adversarial_data_spec,
+            batch_size=lambda w, input: PLAN.eval_batch_size,  # speed, not the result
+            code=CODE["adversarial_data"],
+        resources:
+            gpu=min(GPUS, 1),
+        log:
+            "results/logs/adversarial_data/{task}/{condition}/{lang}.log",
+        benchmark:
+            "results/benchmarks/adversarial_data/{task}/{condition}/{lang}.tsv"
+        conda:
+            "../envs/xstilts.yaml"
+        script:
+            "../scripts/adversarial_data.py"
+
+
 # The generator's vocabulary as bilingual dictionaries (only where a codeswitch perturbation reads them).
 if GENERATED_PAIRS:
 

@@ -165,7 +165,7 @@ def test_a_benchmark_may_be_fed_by_several_targets_each_its_own_evaluations(demo
     assert plan.benches().count("xnli") == 1
     xnli = [(recipe, target) for recipe, target, bench in plan.evaluations() if bench == "xnli"]
     assert xnli == [("none", "mnli"), ("none", "mnli_mt"), ("mnli", "mnli"), ("mnli", "mnli_mt"), ("multi", "mnli"),
-                    ("mnli_cs", "mnli"), ("mnli_freelb", "mnli")]
+                    ("mnli_cs", "mnli"), ("mnli_freelb", "mnli"), ("mnli_polygloss", "mnli")]
     assert plan.further_targets() == [("mnli_mt", "xnli")]
     assert ("multi", "mnli_mt", "xnli") in plan.not_crossed()
     # The translations train: every language of mnli_mt's train split; selection on English dev.
@@ -281,6 +281,7 @@ def test_a_translated_alignment_set_takes_in_place_edits_on_either_side(demo_con
 
 def test_a_recipe_trains_on_a_perturbed_copy_of_its_tasks_data(demo_config):
     demo_config["recipes"]["mnli_cs"] = {"tasks": ["mnli"], "augment": {"mnli": "codeswitch"}}
+    del demo_config["recipes"]["mnli_polygloss"]  # its adversarial set: tests/test_adversarial_data.py
     plan = Plan(demo_config)
     assert plan.training_splits("mnli_cs", "mnli") == ["train/codeswitch"]
     assert plan.training_splits("mnli", "mnli") == plan.training_splits(None, "mnli") == ["train"]

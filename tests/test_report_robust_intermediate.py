@@ -48,7 +48,8 @@ def demo_config() -> dict:
 
 # ---------------------------------------------------------------------------- which recipes
 def test_the_demo_compares_its_code_switched_and_adversarial_recipes_with_plain_english_mnli():
-    assert Plan(demo_config()).robust_comparison() == {"against": "mnli", "recipes": ["mnli_cs", "mnli_freelb"]}
+    assert Plan(demo_config()).robust_comparison() == {"against": "mnli",
+                                                       "recipes": ["mnli_cs", "mnli_freelb", "mnli_polygloss"]}
 
 
 def test_the_english_only_recipe_can_be_named_and_a_wrong_one_is_refused_by_name():

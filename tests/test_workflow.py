@@ -347,14 +347,18 @@ def test_temporary_target_checkpoints_are_measured_before_they_go(tmp_path):
 
 def test_robust_intermediate_study_dry_run_plans_its_job_counts(tmp_path):
     """configs/robust_intermediate.yaml (Q-robust-int) plans with no data, model or dictionaries present:
-    ten recipes (MNLI in English, German, Russian and all fifteen languages; plain, code-switched with a
-    draw per epoch, adversarial), eleven with `none`, five XTREME-R targets, three seeds."""
+    eleven recipes (MNLI in English, German, Russian and all fifteen languages; plain, code-switched with a
+    draw per epoch, adversarial; English with code-mixed adversarial examples), twelve with `none`, five
+    XTREME-R targets, three seeds."""
     plan = plan_of(tmp_path, ROOT / "configs" / "robust_intermediate.yaml")
-    assert plan["intermediate"] == 10 * 3 and plan["target"] == 11 * 5 * 3
+    assert plan["intermediate"] == 11 * 3 and plan["target"] == 12 * 5 * 3
+    # The adversarial examples: made once, against `none`'s MNLI checkpoint (seed 1), for every seed.
+    assert plan["adversarial_data"] == 1 and plan["tokenize/mnli/train/polygloss-for-mnli_polygloss"] == 1
     # The code-switched recipes' data: English MNLI and XNLI-MT's fifteen languages, three draws each.
     for draw in ("codeswitch_train", "codeswitch_train@2", "codeswitch_train@3"):
         assert plan[f"perturb/mnli/train/{draw}"] == plan[f"tokenize/mnli/train/{draw}"] == 1
         assert plan[f"perturb/mnli_mt/train/{draw}"] == plan[f"tokenize/mnli_mt/train/{draw}"] == 15
     assert plan["prepare/mnli_mt/train"] == 15 and not any("codeswitch_train" in label for label in plan
                                                             if label.startswith("evaluate/"))
-    assert plan["evaluate/xnli"] == plan["evaluate/xnli/codeswitch_30"] == plan["evaluate/xnli/pgd"] == 11 * 3
+    assert plan["evaluate/xnli"] == plan["evaluate/xnli/codeswitch_30"] == plan["evaluate/xnli/pgd"] == 12 * 3
+    assert plan["evaluate/xnli/polygloss"] == plan["evaluate/pawsx/polygloss"] == 12 * 3

@@ -23,6 +23,7 @@ STAGE_SCRIPTS: dict[str, str] = {
     "prepare": "prepare", "tokenize": "tokenize", "train": "train", "pretrain": "pretrain", "evaluate": "evaluate",
     "align": "align", "report": "report", "report_alignment": "report_alignment", "import": "import_model",
     "shipped": "shipped_model", "perturb": "perturb", "dictionaries": "export_dictionaries", "vote": "vote",
+    "adversarial_data": "adversarial_data",
 }
 # The synthetic data's generator, which the shipped model's corpora came from (xstilts.shipped).
 GENERATOR = ("synthetic.py",)

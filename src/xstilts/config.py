@@ -63,6 +63,12 @@ ATTACK_COMMON = ("kind", "seed", "benchmarks", "max_examples", "transfer_from")
 TEXT_ATTACKS = ("hotflip", "codeswitch_attack")
 TRANSFER_SUFFIX = "-transfer"
 
+
+def adversarial_set_name(attack: str, recipe: str) -> str:
+    """Where a recipe's adversarial training examples live: train/<attack>-for-<recipe>."""
+    return f"{attack}-for-{recipe}"
+
+
 # Built-in hyperparameters: the jiant/XTREME protocol of REFERENCE.md, which the config
 # overrides under training.defaults, training.<stage>, and a recipe's or target's `training`.
 TRAINING_DEFAULTS = {
@@ -133,8 +139,7 @@ def _as_entry(value, list_key: str) -> dict:
         {list_key: list(value[list_key]), "training": dict(value.get("training", {}))}
     if list_key == "tasks":
         entry["augment"] = {} if isinstance(value, list) else {
-            task: {"perturbation": given, "draws": 1} if isinstance(given, str) else {"draws": 1, **given}
-            for task, given in value.get("augment", {}).items()}
+            task: _augment_entry(given) for task, given in value.get("augment", {}).items()}
         entry["languages"] = {} if isinstance(value, list) else {task: list(langs) for task, langs
                                                                   in value.get("languages", {}).items()}
         entry["targets"] = None if isinstance(value, list) else value.get("targets")
@@ -142,6 +147,17 @@ def _as_entry(value, list_key: str) -> dict:
         entry["recipes"] = None if isinstance(value, list) else value.get("recipes")
         entry["selection"] = "english" if isinstance(value, list) else value.get("selection", "english")
     return entry
+
+
+def _augment_entry(given) -> dict:
+    """A recipe's augmentation of one task: a perturbation's copy (by name, or {perturbation, draws}),
+    or an attack's adversarial examples added to the clean data ({attack, against, ratio, seed})."""
+    if isinstance(given, str):
+        return {"perturbation": given, "draws": 1}
+    if "attack" in given:
+        return {"attack": given["attack"], "against": dict(given["against"]), "ratio": given.get("ratio", 1.0),
+                "seed": given.get("seed", 0)}
+    return {"draws": 1, **given}
 
 
 class Plan:
@@ -316,7 +332,8 @@ class Plan:
                 "benchmarks": benches}
 
     def _augments_with(self, name: str) -> bool:
-        return any(name == a["perturbation"] for entry in self.recipes.values() for a in entry["augment"].values())
+        return any(name in (a.get("perturbation"), a.get("attack"))
+                   for entry in self.recipes.values() for a in entry["augment"].values())
 
     def _fresh_draws(self) -> dict[str, dict]:
         """Draw d >= 2 of a perturbation that some recipe draws afresh per epoch (augment draws) or a
@@ -326,6 +343,8 @@ class Plan:
         draws = {}
         for entry in self.recipes.values():
             for augment in entry["augment"].values():
+                if "attack" in augment:
+                    continue
                 name = augment["perturbation"]
                 draws[name] = max(draws.get(name, 1), augment["draws"])
         for smoothing in self.smoothing.values():
@@ -369,9 +388,13 @@ class Plan:
     def _check_augment(self, recipe: str) -> None:
         """A recipe's augmented tasks: its own, each by a perturbation that edits texts and applies to it."""
         for task, augment in self.recipes[recipe]["augment"].items():
-            where, name = f"recipes.{recipe}.augment.{task}", augment["perturbation"]
+            where = f"recipes.{recipe}.augment.{task}"
             if task not in self.recipes[recipe]["tasks"]:
                 raise ConfigError(f"{where}: '{task}' is not a task of the recipe ({', '.join(self.recipes[recipe]['tasks'])})")
+            if "attack" in augment:
+                self._check_adversarial_augment(where, recipe, task, augment)
+                continue
+            name = augment["perturbation"]
             if name not in self.perturbations:
                 raise ConfigError(f"{where}: no perturbation '{name}' (perturbations: "
                                   f"{', '.join(self.perturbations) or 'none'})")
@@ -404,6 +427,8 @@ class Plan:
         augment = self.recipes[recipe]["augment"].get(task) if recipe in self.recipes else None
         if not augment:
             return ["train"]
+        if "attack" in augment:
+            return [f"train/{adversarial_set_name(augment['attack'], recipe)}"]
         name = augment["perturbation"]
         return [f"train/{name}"] + [f"train/{name}@{d}" for d in range(2, augment["draws"] + 1)]
 
@@ -417,6 +442,53 @@ class Plan:
                     languages += [lang for lang in self.recipe_train_languages(recipe, task) if lang not in languages]
         return {key: [lang for lang in self.train_languages(key[0]) if lang in languages]
                 for key, languages in found.items()}
+
+    def _check_adversarial_augment(self, where: str, recipe: str, task: str, augment: dict) -> None:
+        """Offline adversarial augmentation: a text attack of this study that applies to the task, run
+        against a checkpoint fine-tuned on that task (the target of the same name) that this recipe
+        does not itself lead to."""
+        name, against = augment["attack"], augment["against"]
+        if name not in self.attacks or self.attacks[name]["kind"] not in TEXT_ATTACKS:
+            usable = [a for a, spec in self.attacks.items() if spec["kind"] in TEXT_ATTACKS]
+            raise ConfigError(f"{where}.attack: '{name}' is not a text attack of this study (usable: "
+                              f"{', '.join(usable) or 'none'}; pgd makes no texts)")
+        kind = self.attacks[name]["kind"]
+        if self.task(task)["type"] not in ATTACK_TYPES[kind]:
+            raise ConfigError(f"{where}.attack: {name} ({kind}) cannot attack '{task}' (type "
+                              f"'{self.task(task)['type']}')")
+        for key, known in (("model", self.models), ("recipe", list(self.recipes)), ("seed", self.seeds)):
+            if against[key] not in known:
+                raise ConfigError(f"{where}.against.{key}: {against[key]!r} is not one of this study's "
+                                  f"({', '.join(map(str, known))})")
+        if task not in self.targets or not self.trains_after(task, against["recipe"]):
+            raise ConfigError(f"{where}.against: the attack needs a checkpoint fine-tuned on '{task}', the target "
+                              f"'{task}' trained after '{against['recipe']}', which this study does not train")
+        if against["recipe"] == recipe:
+            raise ConfigError(f"{where}.against.recipe: '{recipe}' cannot be trained on data made against its own "
+                              "checkpoint")
+        if adversarial_set_name(name, recipe) in self.perturbations:
+            raise ConfigError(f"{where}: its training set is named {adversarial_set_name(name, recipe)}, which a "
+                              "perturbation has too")
+        if not 0 < augment["ratio"] <= 1:
+            raise ConfigError(f"{where}.ratio: {augment['ratio']} is not a share of the training examples in (0, 1]")
+
+    def adversarial_sets(self) -> dict[tuple[str, str], dict]:
+        """(task, set name) -> what makes a recipe's adversarial training examples
+        (xstilts.robust_training.adversarial_data): the attack's spec, the checkpoint it runs against,
+        the share of the examples attacked, its seed, and the languages of the recipe's training data."""
+        found = {}
+        for recipe, entry in self.recipes.items():
+            for task, augment in entry["augment"].items():
+                if "attack" in augment:
+                    name, attack = augment["attack"], self.attacks[augment["attack"]]
+                    # what makes the texts: not the attack's benchmarks, nor how many of theirs it attacks
+                    found[(task, adversarial_set_name(name, recipe))] = {
+                        "name": name, "attack": {"kind": attack["kind"], **{key: attack[key] for key in
+                                                                          ATTACK_SETTINGS[attack["kind"]]}},
+                        "against": augment["against"],
+                        "ratio": augment["ratio"], "seed": augment["seed"],
+                        "languages": self.recipe_train_languages(recipe, task)}
+        return found
 
     def _perturbation_options(self, where: str, kind: str, options: dict, benches: list[str]) -> dict:
         """A perturbation's options, checked against its kind, with their defaults."""
@@ -540,8 +612,8 @@ class Plan:
                 raise ConfigError(f"{where}.benchmarks: {kind} does not apply to '{bench}'" + (
                     f" (type '{self.task(bench)['type']}')" if bench in self.benches()
                     else f" (not a benchmark of this study; it has: {', '.join(self.benches())})"))
-        if not benches:
-            raise ConfigError(f"{where}: no benchmark to attack")
+        if not benches and not self._augments_with(name):
+            raise ConfigError(f"{where}: no benchmark to attack (and no recipe's training data)")
         if kind == "codeswitch_attack":
             self._check_dictionaries(f"{where}.dictionaries", benches, spec.get("dictionaries"))
         reference = self._reference(where, kind, benches, spec.get("transfer_from"))

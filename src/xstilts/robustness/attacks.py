@@ -10,7 +10,7 @@ from .. import tokenizer_file
 from .attacked_split import attack_split
 from .codeswitch import load_dictionaries
 from .pgd import PGD
-from .word_attack import Vocabulary, WordAttack, word_attack_split
+from .word_attack import Vocabulary, WordAttack, attack_examples, word_attack_split
 
 WORD_ATTACKS = {"hotflip": "vocabulary", "codeswitch_attack": "dictionary"}
 
@@ -42,9 +42,22 @@ class PreparedAttack:
         if self.spec["kind"] == "pgd":
             return attack_split(model, head, task, features, examples, self.pgd, lang=lang,
                                 max_examples=self.spec["max_examples"], seed=self.spec["seed"], **run)
-        dictionaries = None
-        if self.spec["kind"] == "codeswitch_attack":
-            dictionaries, _ = load_dictionaries(self.spec["dictionaries"], lang, self.spec["languages"])
         return word_attack_split(model, head, task, features, examples, self.word, tokenizer=self.tokenizer, lang=lang,
-                                 max_examples=self.spec["max_examples"], dictionaries=dictionaries,
+                                 max_examples=self.spec["max_examples"], dictionaries=self._dictionaries(lang),
                                  vocabulary=self.vocabulary, **run)
+
+    def texts(self, model, head: str, task, examples: list[dict], *, lang: str, settings: dict, pad_id: int,
+              batch_size: int, device) -> list[dict]:
+        """A word attack's adversarial version of every example (xstilts.robustness.word_attack.attack_examples),
+        unscored: what offline adversarial augmentation adds to a training set."""
+        if self.spec["kind"] not in WORD_ATTACKS:
+            raise ValueError(f"attack kind {self.spec['kind']!r} makes no texts")
+        return attack_examples(model, head, task, examples, self.tokenizer, settings, self.word, pad_id=pad_id,
+                               batch_size=batch_size, device=device, dictionaries=self._dictionaries(lang),
+                               vocabulary=self.vocabulary)
+
+    def _dictionaries(self, lang: str):
+        if self.spec["kind"] != "codeswitch_attack":
+            return None
+        dictionaries, _ = load_dictionaries(self.spec["dictionaries"], lang, self.spec["languages"])
+        return dictionaries
