@@ -861,6 +861,8 @@ class Plan:
         resolved = self.training(stage, model, name)
         settings = {k: v for k, v in resolved.items() if not self._in_scope(k, stage, name)}
         settings["eval_batch_size"] = self.eval_batch_size
+        # what the training stages' memory estimate is checked against (xstilts.scaling.memory)
+        settings["device_memory_gb"] = self.config.get("resources", {}).get("device_memory_gb")
         return settings
 
     def _in_scope(self, key: str, stage: str, name: str | None) -> bool:

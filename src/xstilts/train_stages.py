@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,10 +19,12 @@ from .features import load_tokenizer, read_features
 from .io import read_jsonl, write_json
 from .modeling import (MultiTaskModel, build_model, check_fits, check_safetensors, check_weight_files, head_dropout,
                        save_checkpoint)
+from .scaling import memory
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
-from .training import DevSet, Trainer, TrainTask, inputs_identity, is_main_process, made_on_rank_zero, write_log
+from .training import (DevSet, Trainer, TrainTask, data_parallel_world, inputs_identity, is_main_process,
+                       made_on_rank_zero, write_log)
 
 
 def train_task_from(spec: dict, *, tokenizer=None, mlm_probability: float = 0.15) -> TrainTask:
@@ -83,8 +86,9 @@ def dev_subset(features: dict[str, list], examples: list[dict], limit: int | Non
 
 def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: int, out_dir: str | Path,
                 log_out: str | Path, state_dir: str | Path, device: torch.device, eval_batch_size: int,
-                code: str = "", checkpoint_dtype: str = "float32") -> dict:
-    """Intermediate or target training: encoder from `encoder_path`, a fresh head per task."""
+                code: str = "", checkpoint_dtype: str = "float32", device_memory_gb: float | None = None) -> dict:
+    """Intermediate or target training: encoder from `encoder_path`, a fresh head per task.
+    device_memory_gb: the memory the estimate is checked against (default: a GPU's own; none on CPU)."""
     tokenizer = load_tokenizer(encoder_path) if any(spec["type"] == "mlm" for spec in tasks) else None
     train_tasks = [train_task_from(spec, tokenizer=tokenizer, mlm_probability=hp["mlm_probability"])
                    for spec in tasks]
@@ -93,6 +97,7 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     for task in train_tasks:
         for features in [task.train, *task.draws]:
             check_fits(features, model.encoder.config, f"task '{task.name}'")
+    check_memory(model, train_tasks, hp, device, device_memory_gb)
     pad_id = model.encoder.config.pad_token_id
     inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
     inputs += [path for spec in tasks for path in train_files(spec["train"]) + dev_files(spec.get("dev"))
@@ -111,6 +116,26 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
         save_checkpoint(model, out_dir, summary, dtype=dtype)
         trainer.clear_state()
     return summary
+
+
+def check_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
+                 device_memory_gb: float | None) -> None:
+    """Print the stage's memory estimate per device (xstilts.scaling.memory) and fail before any step
+    when it exceeds the device's memory: `device_memory_gb` where given, else a GPU's total."""
+    rows, length = max(memory.micro_batch_shape(task.train, hp["batch_size"]) for task in train_tasks)
+    estimate = memory.training_memory(memory.Shape.of(model.encoder.config), rows=rows, length=length,
+                               bf16=bool(hp["bf16"]) and device.type == "cuda",
+                               gradient_checkpointing=bool(hp["gradient_checkpointing"]),
+                               attention_matrices=device.type != "cuda", host_is_device=device.type == "cpu",
+                               parameters=sum(p.numel() for p in model.parameters()))
+    if is_main_process():
+        print(f"[xstilts] memory: micro-batch {rows} x {length} tokens: {estimate.describe()}", file=sys.stderr)
+    available = device_memory_gb * memory.GIB if device_memory_gb else (
+        torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None)
+    if available is not None:
+        memory.check_fits(estimate, int(available), what="this training stage", rows=hp["batch_size"],
+                   grad_accum=hp["grad_accum"], gpus=data_parallel_world()[1],
+                   gradient_checkpointing=bool(hp["gradient_checkpointing"]))
 
 
 def stage_model(encoder_path: str | Path, train_tasks: list[TrainTask]) -> MultiTaskModel:
