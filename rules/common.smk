@@ -9,7 +9,7 @@ from xstilts import shipped
 from xstilts.code_hashes import stage_code_hashes
 from xstilts.config import CLEAN, RANKING_POOL, SENTENCE_FIELDS, ConfigError, Plan
 from xstilts.layout import (ALIGNMENT_FILES, CHECKPOINT_FILES, DIRECT_FILES, ENCODER_TARGET, PRETRAINED_FILES,
-                            REPORT_FILES, ROBUST_INT_FILES, ROBUSTNESS_FILES)
+                            REPORT_FILES, ROBUST_INT_FILES, ROBUSTNESS_FILES, SCALING_FILES)
 
 try:
     PLAN = Plan(config)
@@ -164,14 +164,17 @@ def eval_results(perturbed=False):
 
 
 def robustness_results():
-    """The scores files the report's robustness, Q-direct and Q-robust-int sections read (with the
-    predictions beside them): every perturbed or attacked evaluation, and the clean evaluation of each
-    benchmark they reach, a further target feeds or a recipe Q-robust-int compares is scored on."""
+    """The scores files the report's robustness, Q-direct, Q-robust-int and Q-scale sections read (with
+    the predictions beside them): every perturbed or attacked evaluation, and the clean evaluation of each
+    benchmark they reach, a further target feeds or a recipe Q-robust-int compares is scored on, and with
+    two or more models every benchmark's."""
     compared = set(PLAN.robust_comparison()["recipes"])
     perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values(),
                                          *PLAN.smoothing.values()]
                  for bench in condition["benchmarks"]} | {bench for _, bench in PLAN.further_targets()}
     perturbed |= {bench for recipe, _, bench in PLAN.evaluations() if recipe in compared}
+    if len(PLAN.models) > 1:  # Q-scale compares every benchmark's clean scores across model sizes
+        perturbed |= set(PLAN.benches())
     # A smoothed evaluation's copies are read by its vote, not by the report.
     return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
             for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
@@ -201,6 +204,7 @@ def report_files():
     names = REPORT_FILES + (ROBUSTNESS_FILES if perturbed else ())
     names += DIRECT_FILES if PLAN.further_targets() else ()
     names += ROBUST_INT_FILES if PLAN.robust_comparison()["recipes"] else ()
+    names += SCALING_FILES if len(PLAN.models) > 1 else ()
     return [f"results/report/{name}" for name in names]
 
 

@@ -12,6 +12,8 @@ rule report:
                         for lang in langs],
         train_logs=list(all_train_logs().values()),
         seed_spread=seed_spread_file(),
+        # Q-scale: each model's parameters, counted from its config (only with two or more models).
+        model_configs=[f"{pretrained_dir(m)}/config.json" for m in PLAN.models] if len(PLAN.models) > 1 else [],
     output:
         [report(f, category="figures") if f.endswith((".png", ".pdf")) else f for f in report_files()],
     params:

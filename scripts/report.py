@@ -7,6 +7,7 @@ from pathlib import Path
 
 from xstilts import report, stats
 from xstilts.report.robustness import load_evaluations, load_set_summaries
+from xstilts.report.scaling import parameter_counts
 from xstilts.runtime import stage
 
 with stage(snakemake):
@@ -20,5 +21,6 @@ with stage(snakemake):
                         perturbed_sets=load_set_summaries(snakemake.input.perturbed_sets), mixed=p.mixed,
                         transfers=p.transfers, further_targets=further, language_info=p.language_info,
                         selection=p.selection, alignment=p.alignment, robust=p.robust,
+                        parameters=parameter_counts({Path(path).parts[-3]: path for path in snakemake.input.model_configs}),
                         # A further target not crossed with a recipe has no row after it, so no cell to name.
                         not_crossed={(r, b): t for r, t, b in p.not_crossed if (t, b) not in further})

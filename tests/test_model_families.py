@@ -253,14 +253,16 @@ def test_a_folder_asking_for_remote_code_does_not_run_it(tmp_path):
 def test_a_tiny_xlm_roberta_xl_runs_the_whole_chain(tmp_path):
     """tests/configs/tiny.yaml cut to one chain, on a tiny XLM-R XL imported from a hub-layout folder:
     import, an intermediate stage, a target, its benchmark clean and under PGD and hotflip, the
-    encoder's Tatoeba, alignment at every layer, the report."""
+    encoder's Tatoeba, alignment at every layer, the report; beside it a wider XLM-R, so that the
+    report's Q-scale section sets the two sizes side by side."""
     import yaml
 
     from test_workflow import run_config
     from workflow_runs import TINY
 
     config = yaml.safe_load(TINY.read_text())
-    config["models"] = {"xl": {"hub": str(tiny_pretrained_xl(tmp_path / "hub")), "retrieval_layer": 1}}
+    config["models"] = {"xl": {"hub": str(tiny_pretrained_xl(tmp_path / "hub")), "retrieval_layer": 1},
+                        "wide": {"hub": str(tiny_pretrained(tmp_path / "wide", hidden_size=64)), "retrieval_layer": 1}}
     config["recipes"] = {"none": [], "mnli": ["mnli"]}
     config["targets"] = {"mnli": ["xnli"]}
     config["retrieval"] = ["tatoeba"]
@@ -277,3 +279,13 @@ def test_a_tiny_xlm_roberta_xl_runs_the_whole_chain(tmp_path):
             assert all(isinstance(r["score"], float) for r in scores["results"]), (recipe, condition)
         assert (results / f"align/xl/{recipe}/encoder/seed1/measures.csv").exists()
     assert "xl" in (results / "report/main_table.md").read_text()
+    # Q-scale: per recipe, the two sizes by their parameters, the wider against the smaller
+    import pandas as pd
+
+    sizes = pd.read_csv(results / "report/q_scale_sizes.csv")
+    counted = {model: sum(p.numel() for p in load_encoder(results / f"models/{model}/pretrained").parameters())
+               for model in ("xl", "wide")}
+    assert dict(zip(sizes["model"], sizes["parameters"])) == counted and counted["wide"] > counted["xl"]
+    assert set(sizes[sizes["bench"] == "xnli"]["recipe"]) == {"none", "mnli"}
+    assert "wide (0.1M) against xl (0.0M)" in (results / "report/q_scale.md").read_text()
+    assert "## Model size (Q-scale)" in (results / "report/index.md").read_text()

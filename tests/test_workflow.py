@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_runs import ROOT, TINY, consumers_of, snakemake
+from workflow_runs import ROOT, TINY, consumers_of, dry_run_dag, snakemake
 from workflow_runs import planned_jobs as plan_of
 from xstilts.io import read_json
+from xstilts.layout import SCALING_FILES
 
 pytestmark = pytest.mark.slow
 
@@ -343,6 +344,26 @@ def test_temporary_target_checkpoints_are_measured_before_they_go(tmp_path):
         folder = "results/models/tiny/target/{recipe}/{target}/seed{seed}".format(**wildcards)
         assert f"{folder}/model.safetensors" in temporary, wildcards
         assert {"align", "evaluate"} <= consumers, wildcards
+
+
+def test_scaling_study_dry_run_plans_its_job_counts_and_the_q_scale_section(tmp_path):
+    """configs/scaling.yaml (Q-scale) plans with no data or model present: four XLM-R sizes, each imported;
+    four intermediate recipes (MNLI in English, in German, in fifteen languages; SIQA for XCOPA), XNLI's and
+    PAWS-X's targets after the MNLI recipes and `none`, COPA after every recipe, three seeds; the report
+    with the Q-scale section."""
+    plan = plan_of(tmp_path, ROOT / "configs" / "scaling.yaml")
+    assert plan["import_model"] == 4 and plan["intermediate"] == 4 * 4 * 3
+    assert plan["target"] == 4 * (2 * 4 + 5) * 3
+    assert plan["evaluate/xnli"] == plan["evaluate/xnli/char_noise_10"] == plan["evaluate/xnli/pgd"] == 4 * 4 * 3
+    assert plan["evaluate/xcopa"] == plan["evaluate/xcopa/codeswitch_30"] == 4 * 5 * 3 and "evaluate/xcopa/pgd" not in plan
+    assert sum(plan.values()) == 2068
+    with dry_run_dag(tmp_path, ROOT / "configs" / "scaling.yaml") as dag:
+        report = next(job for job in dag.jobs if job.rule.name == "report")
+        outputs = {Path(str(path)).name for path in report.output}
+        configs = sorted(str(path) for path in report.input if str(path).endswith("pretrained/config.json"))
+    assert set(SCALING_FILES) <= outputs
+    assert configs == [f"results/models/{m}/pretrained/config.json" for m in ("xlmr-base", "xlmr-large", "xlmr-xl",
+                                                                                "xlmr-xxl")]
 
 
 def test_robust_intermediate_study_dry_run_plans_its_job_counts(tmp_path):

@@ -39,6 +39,8 @@ DIRECT_FILES: tuple[str, ...] = ("q_direct.csv", "q_direct_gaps.csv", "q_direct.
 # data (Plan.robust_comparison).
 ROBUST_INT_FILES: tuple[str, ...] = ("q_robust_int.csv", "q_robust_int.md", "q_robust_int_distance.png",
                                      "q_robust_int_distance.pdf")
+# The Q-scale section's files, written where the study has two or more models.
+SCALING_FILES: tuple[str, ...] = ("q_scale.md", "q_scale.csv", "q_scale_sizes.csv", "q_scale.png", "q_scale.pdf")
 # The Q-align section's files (its own job, rule report_alignment), written where `alignment.sets` names any.
 ALIGNMENT_FILES: tuple[str, ...] = ("alignment.md", "q_align.csv", "q_align_correlation.csv", "q_align_cka.csv",
                                     "q_align_seeds.csv", "alignment_layers.csv",

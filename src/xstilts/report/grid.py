@@ -26,9 +26,10 @@ from matplotlib.figure import Figure
 
 from .. import stats
 from ..config import CLEAN
-from ..layout import ALIGNMENT_FILES, DIRECT_FILES, REPORT_FILES, ROBUST_INT_FILES, ROBUSTNESS_FILES
+from ..layout import ALIGNMENT_FILES, DIRECT_FILES, REPORT_FILES, ROBUST_INT_FILES, ROBUSTNESS_FILES, SCALING_FILES
 from . import direct as direct_section
 from . import robust_intermediate as robust_int_section
+from . import scaling as scaling_section
 from . import robustness as robustness_section
 from .rows import SEPARATOR, FurtherTargets, row_benches, row_label, row_order
 from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tabular, markdown_table, mean_std,
@@ -82,6 +83,13 @@ FILE_DESCRIPTIONS = {
     "q_direct_distance.png": "per language, the difference of drops Q-direct compares against its distance to English",
     "q_direct_distance.pdf": "per language, the difference of drops Q-direct compares against its distance to English "
                              "(PDF)",
+    "q_scale.md": "Q-scale: per recipe, benchmark and language group, the clean score and each drop by model size, "
+                  "and each larger model against the smallest with its interval",
+    "q_scale.csv": "Q-scale: each larger model minus the smallest, per recipe, benchmark, group and condition, "
+                   "with its interval",
+    "q_scale_sizes.csv": "Q-scale: per model, its parameters and each clean score and drop (mean and seeds' sd)",
+    "q_scale.png": "Q-scale: clean score and drops against parameters (log axis), per recipe and group",
+    "q_scale.pdf": "Q-scale: clean score and drops against parameters (log axis), per recipe and group",
     "q_robust_int.csv": "Q-robust-int: per recipe trained otherwise and the English-only recipe, group or language, "
                         "condition and measure (score, drop), both recipes' values and their difference with its "
                         "paired interval",
@@ -513,10 +521,11 @@ def _per_language_latex(per_language, all_recipes) -> str:
 
 def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: str | None = None,
                     q_direct: str | None = None, selection: Mapping[str, str] | None = None,
-                    alignment: bool = False, q_robust_int: str | None = None) -> str:
+                    alignment: bool = False, q_robust_int: str | None = None, q_scale: str | None = None) -> str:
     names = [name for name in REPORT_FILES if name != "index.md"] + (list(ROBUSTNESS_FILES) if q_adv else [])
     names += list(DIRECT_FILES) if q_direct else []
     names += list(ROBUST_INT_FILES) if q_robust_int else []
+    names += list(SCALING_FILES) if q_scale else []
     names += list(ALIGNMENT_FILES) if alignment else []
     links = "".join(f"- [{name}]({name}): {FILE_DESCRIPTIONS[name]}\n" for name in names)
     robustness = f"## Robustness (Q-adv)\n\n{q_adv}\nTables and figure: [robustness.md](robustness.md).\n\n" if q_adv else ""
@@ -526,6 +535,8 @@ def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: s
     if q_robust_int:
         robustness += (f"## Robust and multilingual intermediate training (Q-robust-int)\n\n{q_robust_int}\n"
                        "Tables and figure: [q_robust_int.md](q_robust_int.md).\n\n")
+    if q_scale:
+        robustness += f"## Model size (Q-scale)\n\n{q_scale}\nTables and figure: [q_scale.md](q_scale.md).\n\n"
     if alignment:  # written by its own job (rule report_alignment), beside this one
         robustness += ("## Cross-lingual alignment (Q-align)\n\nAlignment of every checkpoint per layer, clean and "
                        "perturbed, against `none`'s, and the answer: [alignment.md](alignment.md).\n\n")
@@ -681,6 +692,7 @@ def write_report(
     selection: Mapping[str, str] | None = None,
     alignment: bool = False,
     robust: Mapping | None = None,
+    parameters: Mapping[str, int] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -701,6 +713,8 @@ def write_report(
     `alignment`: the study measures alignment, whose section (ALIGNMENT_FILES) another job writes; the
     index links it. `robust` (Plan.robust_comparison: {"against": the English-only recipe, "recipes":
     those trained otherwise}) adds the Q-robust-int section's ROBUST_INT_FILES where it lists recipes.
+    `parameters` (model -> its parameter count, report.scaling.parameter_counts) adds the Q-scale section's
+    SCALING_FILES where it names two or more models.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -734,7 +748,7 @@ def write_report(
     write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
     write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
     # The index goes last: its presence says the rest is complete.
-    q_adv = q_direct = q_robust_int = None
+    q_adv = q_direct = q_robust_int = q_scale = None
     spread_columns = {b: f"{b} F1" for b in qa_benches}
     if perturbed and any(condition != CLEAN for _, _, _, condition, _ in perturbed):
         q_adv = robustness_section.write_section(perturbed, out_dir, recipes=recipes, benches=benches,
@@ -749,7 +763,11 @@ def write_report(
                                                         against=robust["against"], seed_spread=seed_spread,
                                                         spread_columns=spread_columns, language_info=language_info,
                                                         benches=benches)
-    write_text(out_dir / "index.md",
-               _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection, alignment, q_robust_int))
+    if parameters and len(parameters) > 1:
+        q_scale = scaling_section.write_section(perturbed or {}, out_dir, parameters=parameters, seed_spread=seed_spread,
+                                                spread_columns=spread_columns)
+    write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection, alignment,
+                                                     q_robust_int, q_scale))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())
-            + (DIRECT_FILES if q_direct else ()) + (ROBUST_INT_FILES if q_robust_int else ())]
+            + (DIRECT_FILES if q_direct else ()) + (ROBUST_INT_FILES if q_robust_int else ())
+            + (SCALING_FILES if q_scale else ())]
