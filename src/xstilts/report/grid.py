@@ -173,13 +173,13 @@ def load_train_logs(paths_by_name: Mapping[str, str | os.PathLike]) -> dict[str,
 
 def _read_jsonl(path: Path) -> list[dict]:
     lines = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             lines.append(json.loads(line))
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}, line {number}: not valid JSON ({error})") from error
+            raise ValueError(f"{path}, line {line_number}: not valid JSON ({error})") from error
     return lines
 
 
