@@ -4,7 +4,8 @@ own training loop on CPU, for model shapes given on the command line.
 Each shape runs in a fresh process: a random XLM-R-architecture encoder of that shape saved as a hub
 model would be, a classification task of full-length rows, and a few optimizer steps of
 xstilts.training.Trainer at the given micro-batch; the peak is the process's peak resident memory
-after the steps minus its resident memory before the model was loaded (glibc's allocator is told to
+after the steps minus its resident memory before the model was loaded, the peak reset there (Linux's
+/proc/self/clear_refs), so that nothing the process held before counts (glibc's allocator is told to
 return freed blocks at once, so the figure follows live tensors rather than the allocator's cache).
 
     python benchmarks/memory_estimate.py --shape 256,4,4,1024,8000 --shape 512,6,8,2048,8000 --rows 16 --length 128
@@ -28,8 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure_in_process(hidden: int, layers: int, heads: int, intermediate: int, vocab: int, *, rows: int, length: int,
                        steps: int, gradient_checkpointing: bool) -> dict:
     """Run in a fresh interpreter (see measure): the estimate and the measured peak, in bytes."""
-    import resource
-
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
@@ -52,6 +51,7 @@ def measure_in_process(hidden: int, layers: int, heads: int, intermediate: int, 
         torch.manual_seed(0)
         XLMRobertaModel(config).save_pretrained(folder)
         before = _resident_bytes()
+        _reset_peak()  # what this process held before (imports, the saved model) is not the stage's
         model = build_model(folder, {"toy": kind})
     # A dev set scored at every step, so that the loop keeps its copy of the best weights as in a real stage.
     dev = {"input_ids": features["input_ids"][:rows], "label": features["label"][:rows]}
@@ -62,12 +62,25 @@ def measure_in_process(hidden: int, layers: int, heads: int, intermediate: int, 
     with tempfile.TemporaryDirectory() as state:
         Trainer(model, [task], hp, seed=0, device=torch.device("cpu"), pad_id=1, state_dir=Path(state),
                 progress=False).run()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    peak = _peak_bytes() - before
     estimate = training_memory(Shape.of(config), rows=rows, length=length, gradient_checkpointing=gradient_checkpointing,
                                host_is_device=True)
     return {"shape": [hidden, layers, heads, intermediate, vocab], "parameters": estimate.parameters,
             "counted": sum(p.numel() for p in model.encoder.parameters()), "estimate": estimate.peak,
             "measured": peak, "describe": estimate.describe()}
+
+
+def _reset_peak() -> None:
+    """Start the kernel's peak resident size (VmHWM) afresh from the current one (Linux's clear_refs 5).
+    Not getrusage's ru_maxrss: Linux carries into it the peak of the forked copy of the parent before
+    exec, so under a large parent (pytest, late in the suite) it measured the parent."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def _peak_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 
 
 def _resident_bytes() -> int:

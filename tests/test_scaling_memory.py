@@ -14,7 +14,7 @@ from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaXLConfig, 
 from helpers import features_file, tiny_pretrained, toy_examples
 from xstilts.config import TRAINING_DEFAULTS
 from xstilts.features import load_tokenizer
-from xstilts.scaling.memory import DoesNotFit, Shape, micro_batch_shape, training_memory
+from xstilts.scaling.memory import DoesNotFit, Shape, largest_micro_batch, micro_batch_shape, training_memory
 from xstilts.train_stages import train_stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -87,3 +87,72 @@ def test_a_stage_that_cannot_fit_fails_before_any_step_naming_the_estimate_and_w
     assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists() and not (tmp_path / "log.jsonl").exists()
     summary = train_stage(**run, device_memory_gb=64)  # the same stage with room trains
     assert summary["tasks"] == ["toy"] and (tmp_path / "out" / "training_summary.json").exists()
+
+
+# ---------------------------------------------------------------------------- training.micro_batch
+def test_the_largest_micro_batch_that_fits_divides_the_effective_batch_evenly_over_the_devices():
+    assert largest_micro_batch(32, lambda rows: rows <= 12) == 8
+    assert largest_micro_batch(32, lambda rows: rows <= 16, ranks=2) == 16
+    assert largest_micro_batch(32, lambda rows: rows <= 20, ranks=4) == 8  # 16 would leave 2 micro-batches for 4 devices
+    assert largest_micro_batch(24, lambda rows: True) == 24
+    with pytest.raises(DoesNotFit, match="no micro-batch of an effective batch of 32 fits the device, not even one row"):
+        largest_micro_batch(32, lambda rows: False)
+
+
+def test_a_micro_batch_that_does_not_divide_the_effective_batch_is_refused_by_the_plan():
+    import yaml
+
+    from workflow_runs import TINY
+    from xstilts.config import ConfigError, Plan
+
+    config = yaml.safe_load(TINY.read_text())
+    config["training"]["target"] = {**config["training"].get("target", {}), "micro_batch": 5}
+    with pytest.raises(ConfigError, match=r"training.micro_batch: 5 does not divide the effective batch of the target "
+                                          r"stage 'mnli' of tiny \(batch_size \d+ x grad_accum \d+ = \d+\)"):
+        Plan(config)
+    config["training"]["target"]["micro_batch"] = "auto"
+    assert Plan(config).result_settings("target", "tiny", "mnli")["micro_batch"] == "auto"
+    assert "micro_batch" not in Plan(config).result_settings("pretrain", "tiny"), "pre-training splits no batch"
+
+
+@pytest.fixture
+def toy_stage(tmp_path):
+    pretrained = tiny_pretrained(tmp_path / "tiny")
+    train = features_file(tmp_path / "train.parquet", "classification", LABELS, toy_examples(64, 0),
+                          load_tokenizer(pretrained))
+    spec = {"name": "toy", "type": "classification", "labels": LABELS, "metric": "accuracy", "train": train}
+
+    def run(name: str, device_memory_gb=None, **hp):
+        return train_stage(encoder_path=pretrained, tasks=[spec], seed=1, out_dir=tmp_path / name / "out",
+                           hp={**TRAINING_DEFAULTS, "batch_size": 4, "grad_accum": 8, "epochs": 1, **hp},
+                           log_out=tmp_path / name / "log.jsonl", state_dir=tmp_path / name / "state",
+                           device=torch.device("cpu"), eval_batch_size=8, device_memory_gb=device_memory_gb)
+    return run
+
+
+def test_micro_batch_auto_runs_the_effective_batch_in_the_largest_micro_batch_the_memory_holds(toy_stage, tmp_path):
+    from xstilts.features import read_features
+    from xstilts.modeling import build_model
+    from xstilts.scaling import memory
+    from xstilts.tasks import task_type
+
+    # memory that holds a micro-batch of 8 rows and not one of 16, by the estimate at the toy rows' length
+    model = build_model(tmp_path / "tiny", {"toy": task_type("classification")(LABELS)})
+    length = memory.micro_batch_shape(read_features(tmp_path / "train.parquet"), 1)[1]
+    needs = {rows: memory.training_memory(memory.Shape.of(model.encoder.config), rows=rows, length=length,
+                                          host_is_device=True, parameters=sum(p.numel() for p in model.parameters())).peak
+             for rows in (8, 16)}
+    between = (needs[8] + needs[16]) / 2 / memory.GIB
+    summary = toy_stage("auto", device_memory_gb=between, micro_batch="auto")
+    assert summary["micro_batch"] == {"rows": 8, "grad_accum": 4}
+    assert toy_stage("roomy", device_memory_gb=64, micro_batch="auto")["micro_batch"] == {"rows": 32, "grad_accum": 1}
+    assert toy_stage("given", micro_batch=16)["micro_batch"] == {"rows": 16, "grad_accum": 2}
+    # on the CPU, with no memory given, as configured
+    assert toy_stage("unknown", micro_batch="auto")["micro_batch"] == {"rows": 4, "grad_accum": 8}
+    assert "micro_batch" not in toy_stage("plain")
+
+
+def test_micro_batch_auto_refuses_a_stage_no_micro_batch_of_which_fits_before_any_step(toy_stage, tmp_path):
+    with pytest.raises(DoesNotFit, match="not even one row"):
+        toy_stage("tiny_device", device_memory_gb=1e-5, micro_batch="auto")
+    assert not (tmp_path / "tiny_device").exists()

@@ -91,8 +91,10 @@ def unset_key(config: dict, dotted: str) -> None:
     del get_key(config, ".".join(parents))[last]
 
 
-def changed_value(value):
+def changed_value(value, key: str = ""):
     """Another valid value of a training setting."""
+    if key == "micro_batch":
+        return "auto" if value is None else None
     if value is None:  # a setting that is off unless given (training.adversarial)
         return {"method": "freelb", "eps": 0.1}
     if isinstance(value, dict):
@@ -113,7 +115,7 @@ def training_change(place: str, key: str, tiny: dict) -> dict:
             set_key(config, entry, {list_key: get_key(config, entry)})
     block = get_key(config, spec["at"]) or {}
     current = block.get(key, get_key(tiny, f"training.defaults.{key}", TRAINING_DEFAULTS.get(key)))
-    set_key(config, f"{spec['at']}.{key}", changed_value(current))
+    set_key(config, f"{spec['at']}.{key}", changed_value(current, key))
     return config
 
 

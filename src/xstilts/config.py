@@ -100,6 +100,8 @@ RUNTIME_ONLY = ("log_every", "save_every", "num_workers", "gradient_checkpointin
 SELECTION_ONLY = ("eval_every", "eval_examples", "patience")
 # - masking: only stages that train a masked LM (pre-training, MLM inside a recipe).
 MLM_ONLY = ("mlm_probability",)
+# - how the fine-tuning stages split their effective batch: not the pre-training's.
+FINETUNE_ONLY = ("micro_batch",)
 # A pre-trained model's position table is part of its architecture, not of a feature length: the
 # later stages' inputs must fit it (checked), but changing them never retrains the model. Dropout
 # is XLM-R's; the model keeps it in its config, so later stages train with it too.
@@ -194,6 +196,7 @@ class Plan:
         self.smoothing = {name: self._smoothing(name, spec) for name, spec in config.get("smoothing", {}).items()}
         self.perturbations.update(self._fresh_draws())
         self.robust_comparison()  # report.english_only named wrongly fails here, before any job
+        self._check_micro_batches()
 
     # ---- validation beyond the schema ---------------------------------------------------
     def _check_names(self) -> None:
@@ -869,13 +872,26 @@ class Plan:
         if key in RUNTIME_ONLY:
             return False
         if stage == "pretrain":  # a masked LM, selected on its corpus's dev split
-            return True
+            return key not in FINETUNE_ONLY
         tasks = self.stage_tasks(stage, name)
         if key in SELECTION_ONLY:
             return any(self.selects_on_dev(task) for task in tasks)
         if key in MLM_ONLY:
             return any(self.task(task)["type"] == "mlm" for task in tasks)
         return True
+
+    def _check_micro_batches(self) -> None:
+        """A micro-batch size given as a number divides each fine-tuning stage's effective batch."""
+        stages = [("intermediate", recipe) for recipe, entry in self.recipes.items() if entry["tasks"]]
+        stages += [("target", target) for target in self.targets]
+        for model in self.models:
+            for stage, name in stages:
+                hp = self.training(stage, model, name)
+                rows, effective = hp.get("micro_batch"), hp["batch_size"] * hp["grad_accum"]
+                if isinstance(rows, int) and effective % rows:
+                    raise ConfigError(f"training.micro_batch: {rows} does not divide the effective batch of the "
+                                      f"{stage} stage '{name}' of {model} (batch_size {hp['batch_size']} x grad_accum "
+                                      f"{hp['grad_accum']} = {effective})")
 
     def stage_tasks(self, stage: str, name: str | None) -> list[str]:
         """The training tasks of an intermediate recipe or a target stage."""

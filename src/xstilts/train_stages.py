@@ -97,6 +97,7 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     for task in train_tasks:
         for features in [task.train, *task.draws]:
             check_fits(features, model.encoder.config, f"task '{task.name}'")
+    hp = resolve_micro_batch(model, train_tasks, hp, device, device_memory_gb)
     check_memory(model, train_tasks, hp, device, device_memory_gb)
     pad_id = model.encoder.config.pad_token_id
     inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
@@ -105,6 +106,8 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()
+    if hp.get("micro_batch") is not None:  # the micro-batches the effective batch ran in
+        summary["micro_batch"] = {"rows": hp["batch_size"], "grad_accum": hp["grad_accum"]}
     # What each task trained on, per language: a multilingual target's translations are all there.
     summary["train_rows"] = {spec["name"]: {Path(path).stem: pq.read_metadata(path).num_rows
                                             for path in train_files(spec["train"])} for spec in tasks}
@@ -118,24 +121,63 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     return summary
 
 
-def check_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
-                 device_memory_gb: float | None) -> None:
-    """Print the stage's memory estimate per device (xstilts.scaling.memory) and fail before any step
-    when it exceeds the device's memory: `device_memory_gb` where given, else a GPU's total."""
+def stage_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict,
+                 device: torch.device) -> tuple[memory.TrainingMemory, int, int]:
+    """The stage's memory estimate per device (xstilts.scaling.memory) at its largest micro-batch:
+    (estimate, rows, length)."""
     rows, length = max(memory.micro_batch_shape(task.train, hp["batch_size"]) for task in train_tasks)
     estimate = memory.training_memory(memory.Shape.of(model.encoder.config), rows=rows, length=length,
-                               bf16=bool(hp["bf16"]) and device.type == "cuda",
-                               gradient_checkpointing=bool(hp["gradient_checkpointing"]),
-                               attention_matrices=device.type != "cuda", host_is_device=device.type == "cpu",
-                               parameters=sum(p.numel() for p in model.parameters()))
+                                      bf16=bool(hp["bf16"]) and device.type == "cuda",
+                                      gradient_checkpointing=bool(hp["gradient_checkpointing"]),
+                                      attention_matrices=device.type != "cuda", host_is_device=device.type == "cpu",
+                                      parameters=sum(p.numel() for p in model.parameters()))
+    return estimate, rows, length
+
+
+def device_memory(device: torch.device, device_memory_gb: float | None) -> int | None:
+    """Bytes a stage's estimate is checked against: `device_memory_gb` where given, else a GPU's total."""
+    if device_memory_gb:
+        return int(device_memory_gb * memory.GIB)
+    return torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
+
+
+def resolve_micro_batch(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
+                        device_memory_gb: float | None) -> dict:
+    """hp with `training.micro_batch` applied: the effective batch (batch_size x grad_accum) in
+    micro-batches of the given size, or with `auto` of the largest size the device holds."""
+    choice, effective, ranks = hp.get("micro_batch"), hp["batch_size"] * hp["grad_accum"], data_parallel_world()[1]
+    if choice is None:
+        return hp
+    if choice == "auto":
+        available = device_memory(device, device_memory_gb)
+        if available is None:
+            print("[xstilts] micro_batch auto: the device's memory is unknown (no GPU, no resources.device_memory_gb): "
+                  f"batch_size {hp['batch_size']} x grad_accum {hp['grad_accum']} as configured", file=sys.stderr)
+            return hp
+        choice = memory.largest_micro_batch(
+            effective, lambda rows: stage_memory(model, train_tasks, {**hp, "batch_size": rows}, device)[0].peak
+            <= available, ranks=ranks)
+    if effective % choice or (effective // choice) % ranks:
+        raise ValueError(f"micro_batch {choice} does not split the effective batch {effective} (batch_size "
+                         f"{hp['batch_size']} x grad_accum {hp['grad_accum']}) evenly over {ranks} device(s)")
+    if is_main_process():
+        print(f"[xstilts] micro_batch {hp['micro_batch']}: the effective batch {effective} in {effective // choice} "
+              f"micro-batch(es) of {choice}", file=sys.stderr)
+    return {**hp, "batch_size": choice, "grad_accum": effective // choice}
+
+
+def check_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
+                 device_memory_gb: float | None) -> None:
+    """Print the stage's memory estimate per device and fail before any step when it exceeds the
+    device's memory."""
+    estimate, rows, length = stage_memory(model, train_tasks, hp, device)
     if is_main_process():
         print(f"[xstilts] memory: micro-batch {rows} x {length} tokens: {estimate.describe()}", file=sys.stderr)
-    available = device_memory_gb * memory.GIB if device_memory_gb else (
-        torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None)
+    available = device_memory(device, device_memory_gb)
     if available is not None:
-        memory.check_fits(estimate, int(available), what="this training stage", rows=hp["batch_size"],
-                   grad_accum=hp["grad_accum"], gpus=data_parallel_world()[1],
-                   gradient_checkpointing=bool(hp["gradient_checkpointing"]))
+        memory.check_fits(estimate, available, what="this training stage", rows=hp["batch_size"],
+                          grad_accum=hp["grad_accum"], gpus=data_parallel_world()[1],
+                          gradient_checkpointing=bool(hp["gradient_checkpointing"]))
 
 
 def stage_model(encoder_path: str | Path, train_tasks: list[TrainTask]) -> MultiTaskModel:
@@ -220,6 +262,8 @@ def pretrain(*, corpus_train: list[str], corpus_dev: list[str], architecture: di
                       state_dir=state_dir, eval_batch_size=eval_batch_size,
                       inputs=inputs_identity([*corpus_train, *corpus_dev], code))
     summary = trainer.run()
+    if hp.get("micro_batch") is not None:  # the micro-batches the effective batch ran in
+        summary["micro_batch"] = {"rows": hp["batch_size"], "grad_accum": hp["grad_accum"]}
     if is_main_process():  # rank 0 writes: every rank ends with the same weights and summary
         mlm.to("cpu")
         write_log(log_out, summary)

@@ -19,6 +19,7 @@ project's own training loop on CPU for two model sizes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FLOAT32 = 4
@@ -166,3 +167,13 @@ def micro_batch_shape(features: dict[str, list], batch_size: int) -> tuple[int, 
     if ids and ids[0] and isinstance(ids[0][0], list):  # multiple choice: a list of choices per example
         return batch_size * max(len(choices) for choices in ids), max(len(c) for choices in ids for c in choices)
     return batch_size, max(len(row) for row in ids)
+
+
+def largest_micro_batch(effective: int, fits: Callable[[int], bool], *, ranks: int = 1) -> int:
+    """The largest micro-batch that divides the effective batch into a number of micro-batches each of
+    `ranks` devices takes an equal share of, and that `fits`; DoesNotFit when none does."""
+    for rows in range(effective, 0, -1):
+        if effective % rows == 0 and (effective // rows) % ranks == 0 and fits(rows):
+            return rows
+    raise DoesNotFit(f"micro_batch auto: no micro-batch of an effective batch of {effective} fits the device, "
+                     "not even one row; turn gradient_checkpointing on or train on more GPUs with sharding")
