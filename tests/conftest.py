@@ -7,6 +7,25 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_finish(session):
+    """Where the Slurm run's tests are selected and the test cluster is up, start that run now, in the
+    background (tests/test_slurm.py: it mostly waits on the scheduler)."""
+    if not any(item.nodeid.startswith("tests/test_slurm.py::test_the_workflow_through_slurm") or
+               item.nodeid.startswith("test_slurm.py::test_the_workflow_through_slurm") for item in session.items):
+        return
+    import test_slurm
+
+    if test_slurm.cluster_running():
+        test_slurm.start_background_run(session.config._tmp_path_factory.mktemp("slurm-run"))
+
+
+def pytest_sessionfinish(session):
+    import sys
+
+    if "test_slurm" in sys.modules:
+        sys.modules["test_slurm"].stop_background_run()
+
+
 @pytest.fixture
 def demo_config() -> dict:
     """The demo with its model pre-trained in the workflow (configs/demo_model.yaml: config.yaml
