@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -57,6 +58,8 @@ def profile_run(workdir: Path, configfile: Path) -> subprocess.CompletedProcess:
 # has finished), so conftest.py starts it as soon as the session has collected this module's tests, where
 # the cluster is up, and it runs beside the rest of the suite; `slurm_run` waits for it.
 BACKGROUND: dict = {}
+SQUEUE = ["squeue", "--states=all", "--noheader", "--format=%i %T"]
+STATES = "slurm-states.txt"
 
 
 def cluster_running() -> bool:
@@ -69,8 +72,20 @@ def start_background_run(folder: Path) -> None:
     (folder / "slurm.yaml").write_text(yaml.safe_dump(slurm_config(yaml.safe_load(TINY.read_text()))))
     output = open(folder / "profile-run.out", "w")
     command = snakemake_command(folder, folder / "slurm.yaml", "--profile", str(ROOT / "profiles" / "slurm"), *SMALL_NODE)
-    BACKGROUND.update(folder=folder, output=output, process=subprocess.Popen(command, stdout=output,
+    # Slurm's record of the jobs as the run ends: squeue forgets an ended job after MinJobAge (300 s), and
+    # the tests that read it may come later than that.
+    script = (f"{shlex.join(command)}; code=$?; {shlex.join(SQUEUE)} > {shlex.quote(str(folder / STATES))}; "
+              "exit $code")
+    BACKGROUND.update(folder=folder, output=output, process=subprocess.Popen(["bash", "-c", script], stdout=output,
                                                                               stderr=subprocess.STDOUT))
+
+
+def job_states(workdir: Path) -> dict[str, str]:
+    """Slurm job id -> its state: as recorded when the background run ended, else squeue's now."""
+    recorded = workdir / STATES
+    lines = recorded.read_text() if recorded.exists() else subprocess.run(
+        SQUEUE, capture_output=True, text=True, check=True).stdout
+    return dict(line.split() for line in lines.splitlines())
 
 
 def stop_background_run() -> None:
@@ -178,9 +193,7 @@ def test_the_workflow_through_slurm_is_the_local_run(slurm_run, finished_tiny_ru
 
     assert not bypassed_jobs(output), bypassed_jobs(output)
     # Slurm's own record: every submitted job finished (squeue keeps ended jobs for MinJobAge seconds).
-    states = dict(line.split() for line in subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--format=%i %T"], capture_output=True, text=True,
-        check=True).stdout.splitlines())
+    states = job_states(tmp_path)
     assert {states.get(job) for job in job_ids} == {"COMPLETED"}, {job: states.get(job) for job in job_ids}
     assert not devices_not_from_slurm(tmp_path, job_ids), devices_not_from_slurm(tmp_path, job_ids)
     # Every job a fresh process (xstilts.warm stays off under Slurm), against the local run's warm ones:

@@ -25,7 +25,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..config import CLEAN
-from .levels import all_levels, distance_figure, languages_markdown, profiles_of, with_interval
+from .levels import all_levels, distance_figure, languages_markdown, profiles_of, reading, with_interval
 from .render import MISSING, markdown_table, new_figure, note_figure, number, write_csv, write_figure, write_text
 from .robustness import (BASELINE, ENGLISH, Evaluation, Key, compare_settings, example_runs, level_caveat,
                          per_language)
@@ -231,13 +231,9 @@ def _level_caveat(cells: pd.DataFrame) -> str:
 
 
 def _reading(row) -> str:
-    if pd.isna(row.low):
-        return " (no interval)"
-    if row.low <= 0 <= row.high:
-        return " (cannot be told from noise)"
     if row.condition == CLEAN:
-        return " (higher)" if row.difference > 0 else " (lower)"
-    return " (it loses more)" if row.difference > 0 else " (it loses less)"
+        return reading(row, above="higher", below="lower")
+    return reading(row, above="it loses more", below="it loses less")
 
 
 def _stacked_axes(count: int):

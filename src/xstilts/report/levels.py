@@ -51,6 +51,16 @@ def profiles_of(language_info: Mapping[str, dict] | None, bench: str) -> dict[st
     return ((language_info or {}).get(bench) or {}).get("languages", {})
 
 
+def reading(row, *, above: str, below: str) -> str:
+    """How a difference with its interval (row.difference, row.low, row.high) reads: no interval, noise,
+    or `above` / `below` zero."""
+    if pd.isna(row.low):
+        return " (no interval)"
+    if row.low <= 0 <= row.high:
+        return " (cannot be told from noise)"
+    return f" ({above})" if row.difference > 0 else f" ({below})"
+
+
 def with_interval(value: float, low: float, high: float) -> str:
     """A difference with its interval; in italics where the interval contains 0."""
     if pd.isna(value):

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from ..config import CLEAN
 from ..robustness.drops import compare_paired
 from .direct import clean_seed_means
-from .levels import all_levels, distance_figure, languages_markdown, profiles_of, with_interval
+from .levels import all_levels, distance_figure, languages_markdown, profiles_of, reading, with_interval
 from .render import markdown_table, number, write_csv, write_figure, write_text
 from .robustness import Evaluation, Key, compare_settings, per_language
 
@@ -153,12 +153,9 @@ def _tables(table: pd.DataFrame, level: str, measure: str) -> str:
 
 
 def _reading(row) -> str:
-    if pd.isna(row.low):
-        return " (no interval)"
-    if row.low <= 0 <= row.high:
-        return " (cannot be told from noise)"
-    better = row.difference > 0 if row.measure == SCORE else row.difference < 0
-    return " (better)" if better else " (worse)"
+    if row.measure == SCORE:
+        return reading(row, above="better", below="worse")
+    return reading(row, above="worse", below="better")
 
 
 def q_robust_int(table: pd.DataFrame) -> str:

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from ..config import CLEAN
 from ..scaling.memory import Shape
-from .levels import language_groups, with_interval
+from .levels import language_groups, reading, with_interval
 from .render import markdown_table, new_figure, note_figure, number, write_csv, write_figure, write_text
 from .robust_intermediate import DROP, SCORE, _seed_means, compare, example_values
 from .robustness import Evaluation, Key, per_language
@@ -108,13 +108,9 @@ def _heading(condition: str, measure: str) -> str:
 
 
 def _reading(row) -> str:
-    if pd.isna(row.low):
-        return " (no interval)"
-    if row.low <= 0 <= row.high:
-        return " (cannot be told from noise)"
     if row.measure == SCORE:
-        return " (higher)" if row.difference > 0 else " (lower)"
-    return " (loses more)" if row.difference > 0 else " (loses less)"
+        return reading(row, above="higher", below="lower")
+    return reading(row, above="loses more", below="loses less")
 
 
 def q_scale(changes: pd.DataFrame) -> str:
