@@ -17,6 +17,7 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -40,13 +41,8 @@ def parameter_counts(config_paths: Mapping[str, str | Path]) -> dict[str, int]:
     counts = {}
     for model, path in config_paths.items():
         config = json.loads(Path(path).read_text(encoding="utf-8"))
-        counts[model] = Shape.of(_Attributes(config)).parameters()
+        counts[model] = Shape.of(SimpleNamespace(**config)).parameters()
     return counts
-
-
-class _Attributes:
-    def __init__(self, values: dict):
-        self.__dict__.update(values)
 
 
 def scaled(evaluations: Mapping[Key, Evaluation], parameters: Mapping[str, int]) -> list[tuple[str, str, list[str]]]:
