@@ -20,7 +20,8 @@ rule align:
         batch_size=lambda w, input: PLAN.eval_batch_size,
         code=CODE["align"],
     resources:
-        gpu=min(GPUS, 1),
+        gpu=whole_gpus(min(GPUS, 1)),
+        gpu_slots=gpu_slots(min(GPUS, 1)),
     log:
         "results/logs/align/{model}/{recipe}/{target}/seed{seed}.log",
     benchmark:

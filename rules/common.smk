@@ -37,6 +37,19 @@ os.environ.setdefault("MKL_CBWR", "AVX2")
 PRETRAIN_THREADS = 2
 GPUS = config.get("resources", {}).get("gpus_per_job", 1)
 GPU_LOCK_DIR = config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
+# Several jobs per GPU (resources.jobs_per_gpu, local runs): a GPU job then asks for `gpu_slots`, K of
+# which make a device (`snakemake --resources gpu_slots=<GPUs x K>`), since Snakemake rounds a fractional
+# `gpu` down to 0; with one job per GPU it asks for `gpu` as always.
+JOBS_PER_GPU = config.get("resources", {}).get("jobs_per_gpu", 1)
+
+
+def whole_gpus(count):
+    return count if JOBS_PER_GPU == 1 else 0
+
+
+def gpu_slots(count):
+    return count if JOBS_PER_GPU > 1 else 0
+
 DATA_SPLITS = PLAN.data_splits()
 # (benchmark, split, perturbation) -> languages of every perturbed set; tokenized like a split
 # named `<split>/<perturbation>`, which is where its files live.

@@ -21,7 +21,8 @@ rule evaluate:
         batch_size=lambda w, input: PLAN.eval_batch_size,
         code=CODE["evaluate"],
     resources:
-        gpu=min(GPUS, 1),  # evaluation runs on one device; only training runs data-parallel
+        gpu=whole_gpus(min(GPUS, 1)),  # evaluation runs on one device; only training runs data-parallel
+        gpu_slots=gpu_slots(min(GPUS, 1)),
     log:
         "results/logs/evaluate/{model}/{recipe}/{target}/{bench}/{condition}/seed{seed}.log",
     benchmark:

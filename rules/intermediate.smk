@@ -13,7 +13,8 @@ rule intermediate:
         checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:
-        gpu=GPUS,
+        gpu=whole_gpus(GPUS),
+        gpu_slots=gpu_slots(GPUS),
     log:
         "results/logs/intermediate/{model}/{recipe}/seed{seed}.log",
     benchmark:

@@ -56,7 +56,8 @@ if ADVERSARIAL_SETS:
             batch_size=lambda w, input: PLAN.eval_batch_size,  # speed, not the result
             code=CODE["adversarial_data"],
         resources:
-            gpu=min(GPUS, 1),
+            gpu=whole_gpus(min(GPUS, 1)),
+            gpu_slots=gpu_slots(min(GPUS, 1)),
         log:
             "results/logs/adversarial_data/{task}/{condition}/{lang}.log",
         benchmark:

@@ -19,7 +19,8 @@ rule pretrain:
         code=CODE["pretrain"],
     threads: PRETRAIN_THREADS  # nothing else can run before the model exists
     resources:
-        gpu=GPUS,
+        gpu=whole_gpus(GPUS),
+        gpu_slots=gpu_slots(GPUS),
     log:
         "results/logs/pretrain/{model}.log",
     benchmark:

@@ -12,7 +12,8 @@ rule target:
         checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:
-        gpu=GPUS,
+        gpu=whole_gpus(GPUS),
+        gpu_slots=gpu_slots(GPUS),
     log:
         "results/logs/target/{model}/{recipe}/{target}/seed{seed}.log",
     benchmark:

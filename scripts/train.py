@@ -15,6 +15,7 @@ with stage(snakemake, data_parallel=True) as workers:
     p = snakemake.params
     runtime = dict(p.runtime)
     eval_batch_size, device_memory_gb = runtime.pop("eval_batch_size"), runtime.pop("device_memory_gb")
+    jobs_per_device = runtime.pop("jobs_per_gpu")
     hp = {**p.stage["hp"], **runtime}
     local_grad_accum(hp["grad_accum"], workers.count)  # an unsupported split fails before any worker starts
     tasks = [{**spec, "eval_examples": hp["eval_examples"]} for spec in p.stage["tasks"]]
@@ -26,4 +27,5 @@ with stage(snakemake, data_parallel=True) as workers:
         seed=int(snakemake.wildcards.seed), out_dir=Path(snakemake.output[0]).parent,
         log_out=str(snakemake.output.train_log), state_dir=str(p.stage["state_dir"]), code=p.code,
         eval_batch_size=eval_batch_size, checkpoint_dtype=p.checkpoint_dtype, device_memory_gb=device_memory_gb,
+        jobs_per_device=jobs_per_device,
     )

@@ -4,6 +4,7 @@ The functions named `*_on_rank` run inside the workers, which import this module
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from xstilts import train_stages, training
+from xstilts import devices, train_stages, training
 from xstilts.config import PRETRAIN_DEFAULTS, TRAINING_DEFAULTS
 from xstilts.features import load_tokenizer
 from xstilts.io import read_json, write_jsonl
@@ -263,10 +264,12 @@ def test_pretraining_runs_data_parallel_with_one_tokenizer(tmp_path):
 # ---------------------------------------------------------------- the stage of a Snakemake job
 
 
-def fake_job(tmp_path, gpus):
+def fake_job(tmp_path, gpus, jobs_per_gpu=1):
+    """A Snakemake job asking for `gpus` devices: whole ones, or with jobs_per_gpu > 1 slots (rules/common.smk)."""
+    asks = SimpleNamespace(gpu=gpus, gpu_slots=0) if jobs_per_gpu == 1 else SimpleNamespace(gpu=0, gpu_slots=gpus)
     return SimpleNamespace(log=[str(tmp_path / "job.log")], threads=2, params=SimpleNamespace(torch_threads=2),
-                           resources=SimpleNamespace(gpu=gpus),
-                           config={"resources": {"gpu_lock_dir": str(tmp_path / "locks")}})
+                           resources=asks,
+                           config={"resources": {"gpu_lock_dir": str(tmp_path / "locks"), "jobs_per_gpu": jobs_per_gpu}})
 
 
 def where_am_i_on_rank(device):
@@ -296,6 +299,27 @@ def test_an_evaluation_job_claiming_two_gpus_uses_the_first(tmp_path, monkeypatc
     with stage(fake_job(tmp_path, 2)) as device:
         assert isinstance(device, torch.device) and device == select_torch_device()
     assert "the first of the claimed GPUs ['90', '91']" in (tmp_path / "job.log").read_text()
+
+
+def test_a_job_asking_for_a_slot_shares_a_device_another_job_holds(tmp_path, monkeypatch):
+    """resources.jobs_per_gpu 2: with one job on the only device, a second gets its other slot (a claim that
+    cannot be had fails in 5 s here instead of waiting an hour)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "90")
+    monkeypatch.setattr(devices, "claimed_devices", functools.partial(devices.claimed_devices, timeout_s=5))
+    with devices.claimed_devices(1, tmp_path / "locks", environ={}, visible=["90"], jobs_per_device=2):
+        with stage(fake_job(tmp_path, 1, jobs_per_gpu=2)) as device:
+            assert device == select_torch_device()
+        assert "(claimed GPUs: ['90'])" in (tmp_path / "job.log").read_text()
+        with pytest.raises(TimeoutError):  # one job per GPU: the device is taken
+            with stage(fake_job(tmp_path, 1, jobs_per_gpu=1)):
+                pass
+
+
+def test_several_jobs_per_gpu_are_refused_under_slurm(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    with pytest.raises(RuntimeError, match="jobs_per_gpu applies to local runs only"):
+        with stage(fake_job(tmp_path, 1, jobs_per_gpu=2)):
+            pass
 
 
 def process_on_rank(device):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -18,14 +19,18 @@ FAKE_GPUS = ["0", "1", "2", "3"]
 HOLD_S = 0.3
 
 
-def fake_gpu_job(job: int, lock_dir: str, record_dir: str) -> None:
-    """One job of a `gpu=1` rule: claim a device, 'train' on it, record when and where."""
+def fake_gpu_job(job: int, lock_dir: str, record_dir: str, visible=tuple(FAKE_GPUS), jobs_per_device: int = 1,
+                 start_at: float | None = None, hold_s: float = HOLD_S) -> None:
+    """One job of a `gpu=1` rule: claim a device, 'train' on it, record when and where. With `start_at` (a
+    time.time()), it asks for its device then, so that processes started one by one ask at once."""
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
     environ: dict[str, str] = {}
     asked = time.monotonic()
-    with claimed_devices(1, lock_dir, environ=environ, visible=FAKE_GPUS) as devices:
+    with claimed_devices(1, lock_dir, environ=environ, visible=list(visible), jobs_per_device=jobs_per_device) as devices:
         start = time.monotonic()
         pinned = environ["CUDA_VISIBLE_DEVICES"]
-        time.sleep(HOLD_S)
+        time.sleep(hold_s)
         end = time.monotonic()
     record = {"job": job, "devices": devices, "pinned": pinned, "asked": asked, "start": start, "end": end}
     Path(record_dir, f"{job}.json").write_text(json.dumps(record))
@@ -57,6 +62,53 @@ def test_concurrent_jobs_never_share_a_device_and_never_wait(tmp_path):
                 assert first["devices"] != second["devices"], (first, second)
     # Four jobs ran at once, so all four devices were in use.
     assert {record["devices"][0] for record in records} == set(FAKE_GPUS)
+
+
+def most_at_once(records: list[dict], device: str) -> int:
+    """The most jobs that held `device` at one time."""
+    spans = [(r["start"], r["end"]) for r in records if r["devices"] == [device]]
+    return max((sum(start <= moment < end for start, end in spans) for moment, _ in spans), default=0)
+
+
+SHARED_HOLD_S = 1.0  # long beside a busy machine's scheduling delays, so that jobs asking at once overlap
+
+
+def run_fake_jobs(count: int, workers: int, lock_dir: Path, record_dir: Path, jobs_per_device: int) -> list[dict]:
+    """`count` fake jobs on devices 0 and 1 in `workers` spawned processes, all asking at one moment. Spawned,
+    not forked: the suite runs threads (the background Slurm run) whose locks a fork would copy held."""
+    shutil.rmtree(record_dir, ignore_errors=True)
+    record_dir.mkdir(parents=True)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        pool.apply(time.sleep, (0,))  # the workers are up (imports done) before the start time is set
+        start_at = time.time() + 3
+        jobs = [(job, str(lock_dir), str(record_dir), ("0", "1"), jobs_per_device, start_at, SHARED_HOLD_S)
+                for job in range(count)]
+        pool.starmap_async(fake_gpu_job, jobs, chunksize=1).get(timeout=120)
+    return [json.loads(path.read_text()) for path in sorted(record_dir.glob("*.json"))]
+
+
+def test_k_jobs_share_a_device_never_more_and_spread_over_the_devices_first(tmp_path):
+    """resources.jobs_per_gpu: 2 on two fake devices, real processes: four jobs at once never wait and each
+    device has two holders, and of five jobs at once one waits for a slot."""
+    lock_dir, record_dir = tmp_path / "locks", tmp_path / "records"
+    records = run_fake_jobs(4, 4, lock_dir, record_dir, jobs_per_device=2)
+    assert len(records) == 4 and all(r["start"] - r["asked"] < SHARED_HOLD_S / 2 for r in records), "a job waited"
+    assert most_at_once(records, "0") == most_at_once(records, "1") == 2
+    records = run_fake_jobs(5, 5, lock_dir, record_dir, jobs_per_device=2)
+    assert len(records) == 5
+    assert sorted(r["start"] - r["asked"] > SHARED_HOLD_S / 2 for r in records) == [False] * 4 + [True]
+    assert max(most_at_once(records, device) for device in ("0", "1")) == 2
+
+
+def test_with_slots_a_first_job_per_device_comes_before_a_second_on_any(tmp_path):
+    with claimed_devices(1, tmp_path, environ={}, visible=["0", "1"], jobs_per_device=3) as first:
+        with claimed_devices(1, tmp_path, environ={}, visible=["0", "1"], jobs_per_device=3) as second:
+            with claimed_devices(2, tmp_path, environ={}, visible=["0", "1"], jobs_per_device=3, timeout_s=5) as both:
+                assert (first, second, both) == (["0"], ["1"], ["0", "1"])
+    with pytest.raises(ValueError, match="jobs per device must be >= 1"):
+        with claimed_devices(1, tmp_path, environ={}, visible=["0"], jobs_per_device=0):
+            pass
 
 
 def test_two_devices_are_distinct_and_pinned_together(tmp_path):

@@ -122,11 +122,12 @@ def toy_stage(tmp_path):
                           load_tokenizer(pretrained))
     spec = {"name": "toy", "type": "classification", "labels": LABELS, "metric": "accuracy", "train": train}
 
-    def run(name: str, device_memory_gb=None, **hp):
+    def run(name: str, device_memory_gb=None, jobs_per_device=1, **hp):
         return train_stage(encoder_path=pretrained, tasks=[spec], seed=1, out_dir=tmp_path / name / "out",
                            hp={**TRAINING_DEFAULTS, "batch_size": 4, "grad_accum": 8, "epochs": 1, **hp},
                            log_out=tmp_path / name / "log.jsonl", state_dir=tmp_path / name / "state",
-                           device=torch.device("cpu"), eval_batch_size=8, device_memory_gb=device_memory_gb)
+                           device=torch.device("cpu"), eval_batch_size=8, device_memory_gb=device_memory_gb,
+                           jobs_per_device=jobs_per_device)
     return run
 
 
@@ -146,6 +147,9 @@ def test_micro_batch_auto_runs_the_effective_batch_in_the_largest_micro_batch_th
     summary = toy_stage("auto", device_memory_gb=between, micro_batch="auto")
     assert summary["micro_batch"] == {"rows": 8, "grad_accum": 4}
     assert toy_stage("roomy", device_memory_gb=64, micro_batch="auto")["micro_batch"] == {"rows": 32, "grad_accum": 1}
+    # with four jobs on the device, each has a quarter of it (resources.jobs_per_gpu)
+    shared = toy_stage("shared", device_memory_gb=4 * between, jobs_per_device=4, micro_batch="auto")
+    assert shared["micro_batch"] == {"rows": 8, "grad_accum": 4}
     assert toy_stage("given", micro_batch=16)["micro_batch"] == {"rows": 16, "grad_accum": 2}
     # on the CPU, with no memory given, as configured
     assert toy_stage("unknown", micro_batch="auto")["micro_batch"] == {"rows": 4, "grad_accum": 8}
@@ -156,3 +160,11 @@ def test_micro_batch_auto_refuses_a_stage_no_micro_batch_of_which_fits_before_an
     with pytest.raises(DoesNotFit, match="not even one row"):
         toy_stage("tiny_device", device_memory_gb=1e-5, micro_batch="auto")
     assert not (tmp_path / "tiny_device").exists()
+
+
+def test_a_stage_whose_share_of_a_shared_device_cannot_hold_it_fails_before_any_step(toy_stage, tmp_path):
+    """resources.jobs_per_gpu K: each training job has 1/K of the device's memory."""
+    assert toy_stage("alone", device_memory_gb=0.05)["tasks"] == ["toy"]
+    with pytest.raises(DoesNotFit, match=r"this training stage \(1000 jobs per device\) does not fit its device"):
+        toy_stage("crowded", device_memory_gb=0.05, jobs_per_device=1000)
+    assert not (tmp_path / "crowded").exists()

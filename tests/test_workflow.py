@@ -383,3 +383,29 @@ def test_robust_intermediate_study_dry_run_plans_its_job_counts(tmp_path):
                                                             if label.startswith("evaluate/"))
     assert plan["evaluate/xnli"] == plan["evaluate/xnli/codeswitch_30"] == plan["evaluate/xnli/pgd"] == 12 * 3
     assert plan["evaluate/xnli/polygloss"] == plan["evaluate/pawsx/polygloss"] == 12 * 3
+
+
+def gpu_asks(workdir: Path, configfile: Path) -> dict[str, set[tuple[int, int]]]:
+    """Rule -> the (gpu, gpu_slots) its jobs ask Snakemake for, in a dry run of everything."""
+    asks: dict[str, set[tuple[int, int]]] = {}
+    with dry_run_dag(workdir, configfile, forceall=True) as dag:
+        for job in dag.jobs:
+            asks.setdefault(job.rule.name, set()).add((job.resources.get("gpu", 0), job.resources.get("gpu_slots", 0)))
+    return asks
+
+
+def test_with_several_jobs_per_gpu_the_gpu_jobs_ask_for_slots_not_gpus(tmp_path):
+    """Snakemake rounds a fractional `gpu` down to 0: with resources.jobs_per_gpu > 1 a GPU job asks for one
+    `gpu_slots` per device instead (`--resources gpu_slots=<GPUs x K>`), and for no `gpu`."""
+    config = yaml.safe_load(TINY.read_text())
+    one = gpu_asks(tmp_path / "one", TINY)
+    shared = gpu_asks(tmp_path / "shared", run_config_file(tmp_path, {**config, "resources": {"jobs_per_gpu": 4}}))
+    for rule in ("pretrain", "intermediate", "target", "evaluate"):
+        assert one[rule] == {(1, 0)} and shared[rule] == {(0, 1)}, rule
+    assert one["prepare"] == shared["prepare"] == {(0, 0)}, "a job without torch asks for neither"
+
+
+def run_config_file(tmp_path: Path, config: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

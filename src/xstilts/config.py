@@ -866,6 +866,8 @@ class Plan:
         settings["eval_batch_size"] = self.eval_batch_size
         # what the training stages' memory estimate is checked against (xstilts.scaling.memory)
         settings["device_memory_gb"] = self.config.get("resources", {}).get("device_memory_gb")
+        # jobs that may share a device, which the estimate's device memory is shared between
+        settings["jobs_per_gpu"] = self.config.get("resources", {}).get("jobs_per_gpu", 1)
         return settings
 
     def _in_scope(self, key: str, stage: str, name: str | None) -> bool:

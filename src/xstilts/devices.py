@@ -41,6 +41,7 @@ def claimed_devices(
     environ: MutableMapping[str, str] = os.environ,
     visible: list[str] | None = None,
     timeout_s: float = 3600,
+    jobs_per_device: int = 1,
 ) -> Iterator[list[str]]:
     """Claim `count` free devices with an exclusive fcntl.flock on one file per device under lock_dir; set
     environ["CUDA_VISIBLE_DEVICES"] to the claimed ids (comma-joined) for the duration; release on exit.
@@ -51,10 +52,14 @@ def claimed_devices(
     used without locking; if it gave more, the jobs inside that allocation share them through the locks.
     A child process of a job holding a claim uses the first `count` of its parent's devices, unlocked.
     count > pool size raises ValueError. While all devices are taken, polls until `timeout_s`, then raises
-    TimeoutError.
+    TimeoutError. `jobs_per_device` K (resources.jobs_per_gpu) lets up to K jobs hold a device at once, each
+    through one of its K lock files; a job holds at most one of a device's, and the first free ones of
+    every device are taken before any device's second, so jobs spread over the devices before they share.
     """
     if count < 0:
         raise ValueError(f"device count must be >= 0, got {count}")
+    if jobs_per_device < 1:
+        raise ValueError(f"jobs per device must be >= 1, got {jobs_per_device}")
     pool = device_pool(environ, visible) if count else []
     if not pool:
         yield []
@@ -65,9 +70,9 @@ def claimed_devices(
         with _pinned(environ, pool[:count]):
             yield pool[:count]
         return
-    held = _claim(pool, count, Path(lock_dir), timeout_s)
+    held = _claim(pool, count, Path(lock_dir), timeout_s, jobs_per_device)
     try:
-        claimed = [device for device, _ in held]
+        claimed = sorted((device for device, _ in held), key=pool.index)
         with _pinned(environ, claimed):
             yield claimed
     finally:
@@ -116,12 +121,12 @@ def _torch_device_count() -> int:
     return int(counted.stdout.strip().splitlines()[-1])
 
 
-def _claim(pool: list[str], count: int, lock_dir: Path, timeout_s: float) -> list[tuple[str, int]]:
+def _claim(pool: list[str], count: int, lock_dir: Path, timeout_s: float, slots: int = 1) -> list[tuple[str, int]]:
     """Hold locks on `count` devices of `pool`, polling until enough are free at once."""
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     while True:
-        held = _try_claim(pool, count, lock_dir)
+        held = _try_claim(pool, count, lock_dir, slots)
         if len(held) == count:
             return held
         # Give back a partial claim: holding some devices while waiting for more would let two
@@ -132,22 +137,26 @@ def _claim(pool: list[str], count: int, lock_dir: Path, timeout_s: float) -> lis
         time.sleep(POLL_INTERVAL_S)
 
 
-def _try_claim(pool: list[str], count: int, lock_dir: Path) -> list[tuple[str, int]]:
-    """One non-blocking pass over the pool, in order; returns the (device, fd) pairs it locked."""
-    held = []
-    for device in pool:
-        if len(held) == count:
-            break
-        fd = _lock_nowait(_lock_path(lock_dir, device))
-        if fd is not None:
-            held.append((device, fd))
+def _try_claim(pool: list[str], count: int, lock_dir: Path, slots: int = 1) -> list[tuple[str, int]]:
+    """One non-blocking pass over the pool, in order, slot by slot (every device's first slot, then
+    every device's second, ...); returns the (device, fd) pairs it locked, one per device."""
+    held: list[tuple[str, int]] = []
+    for slot in range(slots):
+        for device in pool:
+            if len(held) == count:
+                return held
+            if any(device == taken for taken, _ in held):
+                continue
+            fd = _lock_nowait(_lock_path(lock_dir, device, slot))
+            if fd is not None:
+                held.append((device, fd))
     return held
 
 
-def _lock_path(lock_dir: Path, device: str) -> Path:
+def _lock_path(lock_dir: Path, device: str, slot: int = 0) -> Path:
     # Device ids are per machine; the host name keeps jobs on different nodes sharing one lock
-    # folder from blocking each other.
-    return lock_dir / f"{socket.gethostname()}.gpu{device}.lock"
+    # folder from blocking each other. A device's first slot keeps the name it has with one job per device.
+    return lock_dir / (f"{socket.gethostname()}.gpu{device}" + (f".slot{slot}" if slot else "") + ".lock")
 
 
 def _lock_nowait(path: Path) -> int | None:

@@ -64,11 +64,16 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
         if os.environ.get("XSTILTS_WARM_CHILD") == str(os.getpid()):
             print("[xstilts] warm: forked from a server with torch imported (xstilts.warm)", file=sys.stderr)
         _quiet_libraries()
-        gpus = int(getattr(snakemake.resources, "gpu", 0) or 0)
-        lock_dir = snakemake.config.get("resources", {}).get("gpu_lock_dir", ".xstilts-gpu-locks")
+        # the devices the job asked for: whole ones, or slots of resources.jobs_per_gpu (rules/common.smk)
+        gpus = int(getattr(snakemake.resources, "gpu", 0) or 0) or int(getattr(snakemake.resources, "gpu_slots", 0) or 0)
+        settings = snakemake.config.get("resources", {})
+        lock_dir, jobs_per_gpu = settings.get("gpu_lock_dir", ".xstilts-gpu-locks"), int(settings.get("jobs_per_gpu", 1))
+        if jobs_per_gpu > 1 and "SLURM_JOB_ID" in os.environ:
+            raise RuntimeError("resources.jobs_per_gpu applies to local runs only: under Slurm each job gets the "
+                               "GPUs its allocation holds (set it to 1 in a cluster's config)")
         from .devices import claimed_devices
 
-        with claimed_devices(gpus, lock_dir) as devices:
+        with claimed_devices(gpus, lock_dir, jobs_per_device=jobs_per_gpu) as devices:
             yield Workers(devices, threads) if data_parallel else single_device(devices)
 
 

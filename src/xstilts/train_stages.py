@@ -86,9 +86,11 @@ def dev_subset(features: dict[str, list], examples: list[dict], limit: int | Non
 
 def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: int, out_dir: str | Path,
                 log_out: str | Path, state_dir: str | Path, device: torch.device, eval_batch_size: int,
-                code: str = "", checkpoint_dtype: str = "float32", device_memory_gb: float | None = None) -> dict:
+                code: str = "", checkpoint_dtype: str = "float32", device_memory_gb: float | None = None,
+                jobs_per_device: int = 1) -> dict:
     """Intermediate or target training: encoder from `encoder_path`, a fresh head per task.
-    device_memory_gb: the memory the estimate is checked against (default: a GPU's own; none on CPU)."""
+    device_memory_gb: the memory the estimate is checked against (default: a GPU's own; none on CPU), of
+    which this stage has a `jobs_per_device` share (resources.jobs_per_gpu)."""
     tokenizer = load_tokenizer(encoder_path) if any(spec["type"] == "mlm" for spec in tasks) else None
     train_tasks = [train_task_from(spec, tokenizer=tokenizer, mlm_probability=hp["mlm_probability"])
                    for spec in tasks]
@@ -97,8 +99,10 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     for task in train_tasks:
         for features in [task.train, *task.draws]:
             check_fits(features, model.encoder.config, f"task '{task.name}'")
-    hp = resolve_micro_batch(model, train_tasks, hp, device, device_memory_gb)
-    check_memory(model, train_tasks, hp, device, device_memory_gb)
+    available = device_memory(device, device_memory_gb)
+    share = available // jobs_per_device if available is not None else None
+    hp = resolve_micro_batch(model, train_tasks, hp, device, share)
+    check_memory(model, train_tasks, hp, device, share, jobs_per_device)
     pad_id = model.encoder.config.pad_token_id
     inputs = [p for p in Path(encoder_path).iterdir() if p.is_file()]
     inputs += [path for spec in tasks for path in train_files(spec["train"]) + dev_files(spec.get("dev"))
@@ -142,14 +146,13 @@ def device_memory(device: torch.device, device_memory_gb: float | None) -> int |
 
 
 def resolve_micro_batch(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
-                        device_memory_gb: float | None) -> dict:
+                        available: int | None) -> dict:
     """hp with `training.micro_batch` applied: the effective batch (batch_size x grad_accum) in
-    micro-batches of the given size, or with `auto` of the largest size the device holds."""
+    micro-batches of the given size, or with `auto` of the largest size that `available` bytes hold."""
     choice, effective, ranks = hp.get("micro_batch"), hp["batch_size"] * hp["grad_accum"], data_parallel_world()[1]
     if choice is None:
         return hp
     if choice == "auto":
-        available = device_memory(device, device_memory_gb)
         if available is None:
             print("[xstilts] micro_batch auto: the device's memory is unknown (no GPU, no resources.device_memory_gb): "
                   f"batch_size {hp['batch_size']} x grad_accum {hp['grad_accum']} as configured", file=sys.stderr)
@@ -167,15 +170,15 @@ def resolve_micro_batch(model: MultiTaskModel, train_tasks: list[TrainTask], hp:
 
 
 def check_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
-                 device_memory_gb: float | None) -> None:
+                 available: int | None, jobs_per_device: int = 1) -> None:
     """Print the stage's memory estimate per device and fail before any step when it exceeds the
-    device's memory."""
+    `available` bytes (its share of the device where several jobs share one)."""
     estimate, rows, length = stage_memory(model, train_tasks, hp, device)
     if is_main_process():
         print(f"[xstilts] memory: micro-batch {rows} x {length} tokens: {estimate.describe()}", file=sys.stderr)
-    available = device_memory(device, device_memory_gb)
     if available is not None:
-        memory.check_fits(estimate, available, what="this training stage", rows=hp["batch_size"],
+        what = "this training stage" + (f" ({jobs_per_device} jobs per device)" if jobs_per_device > 1 else "")
+        memory.check_fits(estimate, available, what=what, rows=hp["batch_size"],
                           grad_accum=hp["grad_accum"], gpus=data_parallel_world()[1],
                           gradient_checkpointing=bool(hp["gradient_checkpointing"]))
 
