@@ -15,7 +15,8 @@ with stage(snakemake, data_parallel=True) as workers:
     p = snakemake.params
     runtime = dict(p.runtime)
     eval_batch_size = runtime.pop("eval_batch_size")
-    runtime.pop("device_memory_gb"), runtime.pop("jobs_per_gpu")  # the estimate covers the fine-tuning stages
+    # the memory estimate and sharding cover the fine-tuning stages
+    runtime.pop("device_memory_gb"), runtime.pop("jobs_per_gpu"), runtime.pop("sharding")
     hp = {**p.hp, **runtime}
     local_grad_accum(hp["grad_accum"], workers.count)  # an unsupported split fails before any worker starts
     workers.run(

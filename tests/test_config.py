@@ -123,7 +123,7 @@ def test_settings_outside_a_stages_scope_travel_as_runtime(demo_config):
         "intermediate", "demo-tiny", "mnli")
     assert "mlm_probability" in runtime and "mlm_probability" not in result  # no MLM task in the recipe
     assert "eval_every" in result and "log_every" in runtime
-    assert set(result) | set(runtime) == set(TRAINING_DEFAULTS) | {"eval_batch_size", "device_memory_gb", "jobs_per_gpu"}
+    assert set(result) | set(runtime) == set(TRAINING_DEFAULTS) | {"eval_batch_size", "device_memory_gb", "jobs_per_gpu", "sharding"}
     assert "mlm_probability" in plan.result_settings("pretrain", "demo-tiny")
 
 

@@ -868,6 +868,8 @@ class Plan:
         settings["device_memory_gb"] = self.config.get("resources", {}).get("device_memory_gb")
         # jobs that may share a device, which the estimate's device memory is shared between
         settings["jobs_per_gpu"] = self.config.get("resources", {}).get("jobs_per_gpu", 1)
+        # how a data-parallel training stage holds the model (xstilts.scaling.sharding)
+        settings["sharding"] = self.config.get("resources", {}).get("sharding", "none")
         return settings
 
     def _in_scope(self, key: str, stage: str, name: str | None) -> bool:

@@ -52,10 +52,17 @@ class MultiTaskModel(nn.Module):
         hidden_states = self.encoder(**inputs, output_hidden_states=True).hidden_states
         return hidden_states if layer == ALL_LAYERS else hidden_states[layer]
 
-    def forward(self, head: str, batch: dict[str, torch.Tensor], task: TaskType | None = None):
-        """Run `batch` through the encoder and the head `head`; `task` defaults to that head's type."""
+    def forward(self, head: str, batch: dict[str, torch.Tensor], task: TaskType | None = None, *,
+                every_head: bool = False):
+        """Run `batch` through the encoder and the head `head`; `task` defaults to that head's type. With
+        `every_head`, the other heads join the loss with weight zero: sharded training (FSDP) reduces a
+        unit's gradients in one collective whose size must agree across ranks, whichever task each ran."""
         task = task or self.task_types[head]
-        return task.forward(self.encode, self.heads[head] if head in self.heads else None, batch)
+        loss, outputs = task.forward(self.encode, self.heads[head] if head in self.heads else None, batch)
+        if every_head:
+            others = [p.sum() for name, module in self.heads.items() if name != head for p in module.parameters()]
+            loss = loss + 0.0 * sum(others)
+        return loss, outputs
 
 
 def segment_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -132,15 +139,18 @@ def build_model(encoder_path: str | os.PathLike, task_types: dict[str, TaskType]
     return MultiTaskModel(encoder, heads, task_types)
 
 
-def save_checkpoint(model: MultiTaskModel, out_dir: str | os.PathLike, summary: dict, *, dtype: torch.dtype | None = None) -> None:
+def save_checkpoint(model: MultiTaskModel, out_dir: str | os.PathLike, summary: dict, *, dtype: torch.dtype | None = None,
+                    max_shard_size: str | int = "50GB") -> None:
     """Write every checkpoint file under a temporary folder, then move them into `out_dir`,
-    the summary last: a crash leaves no folder that looks complete."""
+    the summary last: a crash leaves no folder that looks complete. Weights larger than `max_shard_size`
+    are written as save_pretrained shards them, with their index (every XLM-R size fits one file of the
+    default 50 GB in float32, the one file the workflow's rules name)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
         encoder = model.encoder if dtype is None else _cast_copy(model.encoder, dtype)
-        encoder.save_pretrained(staging, safe_serialization=True)
+        encoder.save_pretrained(staging, safe_serialization=True, max_shard_size=max_shard_size)
         head_state = {f"{name}.{key}": value.detach().cpu().contiguous()
                       for name, head in model.heads.items() for key, value in head.state_dict().items()}
         if dtype is not None:
@@ -149,7 +159,8 @@ def save_checkpoint(model: MultiTaskModel, out_dir: str | os.PathLike, summary: 
         write_json(staging / "heads.json", {name: {"type": t.name, "labels": t.labels}
                                             for name, t in model.task_types.items() if t.trainable})
         write_json(staging / "training_summary.json", summary)
-        for name in CHECKPOINT_FILES:
+        summary_file = CHECKPOINT_FILES[-1]
+        for name in sorted(p.name for p in staging.iterdir() if p.name != summary_file) + [summary_file]:
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -162,7 +173,8 @@ def _cast_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
 def load_checkpoint(path: str | os.PathLike) -> MultiTaskModel:
     """Encoder and every head of a checkpoint folder written by `save_checkpoint`."""
     path = Path(path)
-    missing = [name for name in CHECKPOINT_FILES if not (path / name).exists()]
+    missing = [name for name in CHECKPOINT_FILES if not (path / name).exists()
+               and not (name == SAFETENSORS_WEIGHTS[0] and (path / SAFETENSORS_WEIGHTS[1]).exists())]
     if missing:
         raise FileNotFoundError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
     specs = read_json(path / "heads.json")

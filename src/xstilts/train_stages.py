@@ -19,7 +19,7 @@ from .features import load_tokenizer, read_features
 from .io import read_jsonl, write_json
 from .modeling import (MultiTaskModel, build_model, check_fits, check_safetensors, check_weight_files, head_dropout,
                        save_checkpoint)
-from .scaling import memory
+from .scaling import memory, sharding
 from .tasks import task_type
 from .tasks.mlm import MaskedLM
 from .tasks.tagging import Tagging
@@ -101,6 +101,7 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
             check_fits(features, model.encoder.config, f"task '{task.name}'")
     available = device_memory(device, device_memory_gb)
     share = available // jobs_per_device if available is not None else None
+    hp = resolve_sharding(model, train_tasks, hp, device, share)
     hp = resolve_micro_batch(model, train_tasks, hp, device, share)
     check_memory(model, train_tasks, hp, device, share, jobs_per_device)
     pad_id = model.encoder.config.pad_token_id
@@ -110,6 +111,11 @@ def train_stage(*, encoder_path: str | Path, tasks: list[dict], hp: dict, seed: 
     trainer = Trainer(model, train_tasks, hp, seed=seed, device=device, pad_id=pad_id, state_dir=state_dir,
                       eval_batch_size=eval_batch_size, inputs=inputs_identity(inputs, code))
     summary = trainer.run()
+    if trainer.sharded:  # the whole weights, gathered on rank 0 into an unsharded model to save
+        weights = sharding.full_weights(model)
+        if is_main_process():
+            model = stage_model(encoder_path, train_tasks)
+            model.load_state_dict(weights)
     if hp.get("micro_batch") is not None:  # the micro-batches the effective batch ran in
         summary["micro_batch"] = {"rows": hp["batch_size"], "grad_accum": hp["grad_accum"]}
     # What each task trained on, per language: a multilingual target's translations are all there.
@@ -130,8 +136,10 @@ def stage_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict,
     """The stage's memory estimate per device (xstilts.scaling.memory) at its largest micro-batch:
     (estimate, rows, length)."""
     rows, length = max(memory.micro_batch_shape(task.train, hp["batch_size"]) for task in train_tasks)
+    ranks = data_parallel_world()[1]
     estimate = memory.training_memory(memory.Shape.of(model.encoder.config), rows=rows, length=length,
                                       bf16=bool(hp["bf16"]) and device.type == "cuda",
+                                      shards=ranks if hp.get("sharding") == "fsdp" else 1,
                                       gradient_checkpointing=bool(hp["gradient_checkpointing"]),
                                       attention_matrices=device.type != "cuda", host_is_device=device.type == "cpu",
                                       parameters=sum(p.numel() for p in model.parameters()))
@@ -143,6 +151,23 @@ def device_memory(device: torch.device, device_memory_gb: float | None) -> int |
     if device_memory_gb:
         return int(device_memory_gb * memory.GIB)
     return torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
+
+
+def resolve_sharding(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,
+                     available: int | None) -> dict:
+    """hp with `resources.sharding` decided: `auto` shards (FSDP) a data-parallel stage whose unsharded
+    estimate exceeds `available` bytes; one rank never shards."""
+    choice, ranks = hp.get("sharding", "none"), data_parallel_world()[1]
+    if choice == "auto":
+        too_big = available is not None and stage_memory(model, train_tasks, {**hp, "sharding": "none"},
+                                                          device)[0].peak > available
+        choice = "fsdp" if too_big and ranks > 1 else "none"
+        if is_main_process():
+            print(f"[xstilts] sharding auto: {choice} ({'does not fit' if too_big else 'fits'} one device unsharded, "
+                  f"{ranks} rank(s))", file=sys.stderr)
+    elif choice == "fsdp" and ranks == 1 and is_main_process():
+        print("[xstilts] sharding fsdp: one device, nothing to shard over; trained unsharded", file=sys.stderr)
+    return {**hp, "sharding": choice} if "sharding" in hp else hp
 
 
 def resolve_micro_batch(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict, device: torch.device,

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from .inference import autocast_for, evaluate_split, rows_of, to_device
 from .io import atomic_path, write_jsonl
 from .robust_training.adversarial import AdversarialTraining
+from .scaling import sharding
 from .tasks import TaskType
 
 GROUPING_FACTOR = 50  # length-sorted pools of this many batches, then shuffled
@@ -237,6 +238,14 @@ class Trainer:
         self.total_steps = hp["max_steps"] or max(1, math.ceil(self.batches_per_epoch * hp["epochs"] / self.accum))
         self.bf16 = bool(hp["bf16"]) and device.type == "cuda"
         self.adversarial = AdversarialTraining.from_config(hp.get("adversarial"))
+        # resources.sharding fsdp: the weights, gradients and optimizer state sharded over the ranks
+        self.sharded = hp.get("sharding") == "fsdp" and self.world_size > 1
+        # Sharded with several heads, every head takes part in every step's gradients (at weight zero);
+        # a head no rank used in a step then gets no gradient again, as in unsharded training.
+        self.heads_apart = self.sharded and len(tasks) > 1
+        if self.sharded and self.adversarial is not None:
+            raise ValueError("adversarial training (training.adversarial) does not run sharded yet: set "
+                             "resources.sharding to none for this recipe, or train it on one GPU")
         # A saved position is a position in this rank's share: state resumes only with as many ranks.
         described_hp = hp if self.world_size == 1 else {**hp, WORLD_SIZE_KEY: self.world_size}
         self.fingerprint = fingerprint(described_hp, seed, tasks, inputs)
@@ -248,7 +257,8 @@ class Trainer:
         decision from the same numbers, so no rank goes on alone into a collective."""
         if self.world_size == 1:
             return self.dev_set_scores()
-        shared = [self.dev_set_scores() if self.rank == 0 else None]
+        # Sharded, every rank runs the forward passes: each gathers its share of every layer.
+        shared = [self.dev_set_scores() if self.rank == 0 or self.sharded else None]
         torch.distributed.broadcast_object_list(shared, src=0)
         return shared[0]
 
@@ -269,10 +279,16 @@ class Trainer:
     # ---- resumable state ---------------------------------------------------------------
     def resumable_state(self, s: dict, optimizer, scheduler, running_loss: torch.Tensor) -> dict:
         """Everything a resumed run needs; a collective under data parallelism (every rank's RNG,
-        and the loss summed so far in the current log interval, over all ranks)."""
-        return {**s, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "torch_rng": self.rng_state(),
-                "running_loss": self.summed_across_ranks(running_loss).item()}
+        and the loss summed so far in the current log interval, over all ranks). Sharded, every rank
+        first writes its shards of the weights, optimizer state and best weights to a folder of their
+        own, which the state names."""
+        common = {"scheduler": scheduler.state_dict(), "torch_rng": self.rng_state(),
+                  "running_loss": self.summed_across_ranks(running_loss).item()}
+        if not self.sharded:
+            return {**s, "model": self.model.state_dict(), "optimizer": optimizer.state_dict(), **common}
+        folder = f"{sharding.SHARDED_STATE_PREFIX}{s['step']:09d}"
+        sharding.save_state(self.model, optimizer, s["best_state"], self.state_dir / folder)
+        return {**s, "best_state": None, "has_best": s["best_state"] is not None, "shards": folder, **common}
 
     def rng_state(self):
         """The torch RNG: this process's, or (data-parallel) a list of every rank's, since each rank
@@ -292,6 +308,8 @@ class Trainer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.state_dir / "state.pt") as tmp:
             torch.save(state, tmp)
+        if self.sharded:  # the state names its shards' folder: the others are earlier saves
+            sharding.remove_other_folders(self.state_dir, self.state_dir / state["shards"])
 
     def load_state(self) -> dict | None:
         """The saved state to resume, or None: none saved, saved by other settings or inputs (the
@@ -315,7 +333,24 @@ class Trainer:
                 print(f"[xstilts] resumable state {path} is from other settings or inputs; training from step 0",
                       file=sys.stderr)
             return None
+        if self.sharded and not (self.state_dir / state["shards"] / ".metadata").exists():
+            if self.rank == 0:
+                warnings.warn(f"resumable state {path} names shards {state['shards']} that are missing or "
+                              "incomplete; training from step 0", stacklevel=2)
+            return None
         return state
+
+    def restore(self, resumed: dict, optimizer, scheduler) -> None:
+        """Weights, optimizer, scheduler and RNG from a saved state (a collective when sharded)."""
+        if self.sharded:
+            best = sharding.load_state(self.model, optimizer, self.state_dir / resumed.pop("shards"),
+                                       has_best=resumed.pop("has_best"))
+            resumed["best_state"] = best
+        else:
+            self.model.load_state_dict(resumed.pop("model"))
+            optimizer.load_state_dict(resumed.pop("optimizer"))
+        scheduler.load_state_dict(resumed.pop("scheduler"))
+        self.restore_rng(resumed.pop("torch_rng"))
 
     def batches(self, schedule: list[tuple[int, list[int]]], start: int, epoch: int):
         """Collated batches of `schedule` from position `start`: in `num_workers` background
@@ -356,9 +391,10 @@ class Trainer:
         self.model.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     def data_parallel(self) -> torch.nn.Module:
-        """The model as the training step calls it: itself, or wrapped in DDP, which averages the
-        gradients across ranks in the backward of every synchronised micro-step."""
-        if self.world_size == 1:
+        """The model as the training step calls it: itself (one rank, or sharded in place by FSDP before
+        the optimizer was made), or wrapped in DDP, which averages the gradients across ranks in the
+        backward of every synchronised micro-step."""
+        if self.world_size == 1 or self.sharded:
             return self.model
         from torch.nn.parallel import DistributedDataParallel
 
@@ -378,7 +414,22 @@ class Trainer:
         once, in the backward of the step's last micro-batch."""
         if self.world_size == 1 or syncs:
             return nullcontext()
+        if self.sharded:
+            return sharding.gradient_sync(self.model, syncs)
         return wrapped.no_sync()
+
+    def drop_unused_head_gradients(self, step_tasks: torch.Tensor) -> None:
+        """The gradients of the heads of tasks that no rank ran in this step, which took part at weight
+        zero, removed: AdamW then leaves those heads alone (no decay, no moment update), as unsharded.
+        A head's parameters shared with the encoder (an MLM head's tied embeddings) keep theirs."""
+        used = step_tasks.clone()
+        torch.distributed.all_reduce(used)
+        encoder = {id(p) for p in self.model.encoder.parameters()}
+        for task, ran in zip(self.tasks, used.tolist()):
+            if not ran and task.name in self.model.heads:
+                for param in self.model.heads[task.name].parameters():
+                    if id(param) not in encoder:
+                        param.grad = None
 
     def summed_across_ranks(self, value: torch.Tensor) -> torch.Tensor:
         if self.world_size == 1:
@@ -394,6 +445,8 @@ class Trainer:
         self.model.to(self.device).train()
         if hp["gradient_checkpointing"] and hasattr(self.model.encoder, "gradient_checkpointing_enable"):
             self.enable_gradient_checkpointing()
+        if self.sharded:  # before the optimizer, which then holds this rank's shards
+            sharding.shard(self.model, bf16=self.bf16)
         optimizer = make_optimizer(self.model, hp, self.device)
         warmup = int(hp["warmup_ratio"] * self.total_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, self.total_steps))
@@ -403,10 +456,7 @@ class Trainer:
         running_loss = torch.zeros((), device=self.device)
         resumed = self.load_state()
         if resumed:
-            self.model.load_state_dict(resumed.pop("model"))
-            optimizer.load_state_dict(resumed.pop("optimizer"))
-            scheduler.load_state_dict(resumed.pop("scheduler"))
-            self.restore_rng(resumed.pop("torch_rng"))
+            self.restore(resumed, optimizer, scheduler)
             # The loss of the interrupted log interval, summed over the ranks: rank 0 carries it.
             saved_loss = resumed.pop("running_loss", 0.0)
             if self.rank == 0:
@@ -423,6 +473,7 @@ class Trainer:
 
         bar = tqdm(total=self.total_steps, initial=s["step"], disable=not self.progress, desc="train", mininterval=2)
         micro, stopped, started = 0, False, time.perf_counter()
+        step_tasks = torch.zeros(len(self.tasks), dtype=torch.int64)  # which tasks this rank ran in the step
         while s["step"] < self.total_steps and not stopped:
             # The same full schedule on every rank (seeded by seed and epoch), then each rank's share.
             schedule = shard_schedule(epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"]),
@@ -432,10 +483,12 @@ class Trainer:
                 batch = to_device(batch, self.device)
                 micro += 1
                 syncs = micro % self.accum == 0
+                step_tasks[task_index] = 1
                 if self.adversarial is None:
                     with self.gradient_sync(wrapped, syncs):
                         with autocast_for(self.device, self.bf16):
-                            loss, _ = forward(task.name, batch)
+                            loss, _ = (forward(task.name, batch, every_head=True) if self.heads_apart
+                                       else forward(task.name, batch))
                         (loss / self.accum).backward()
                 else:
                     loss = self.adversarial.micro_batch(
@@ -445,6 +498,9 @@ class Trainer:
                 running_loss += loss.detach()
                 if not syncs:
                     continue
+                if self.heads_apart:
+                    self.drop_unused_head_gradients(step_tasks)
+                step_tasks.zero_()
                 if hp["max_grad_norm"]:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp["max_grad_norm"])
                 optimizer.step()
@@ -499,8 +555,10 @@ class Trainer:
         several = {task: sets for task, sets in per_set.items() if len(sets) > 1}
         s["log"].append({**line, "dev_sets": several} if several else line)
         if score > s["best_score"]:
-            s.update(best_score=score, best_step=s["step"], evals_since_best=0,
-                     best_state={k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()})
+            # Sharded, each rank keeps its own shard of the best weights, where they are.
+            best = (sharding.best_copy(self.model) if self.sharded else
+                    {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()})
+            s.update(best_score=score, best_step=s["step"], evals_since_best=0, best_state=best)
         else:
             s["evals_since_best"] += 1
         return s["evals_since_best"] >= self.hp["patience"]

@@ -155,7 +155,7 @@ def check_fits(estimate: TrainingMemory, device_bytes: int, *, what: str, rows: 
                        f"{grad_accum} -> {grad_accum * 2}: the same effective batch)")
     if not gradient_checkpointing:
         changes.append("gradient_checkpointing: true (activations of one layer input each)")
-    changes.append(f"more GPUs with sharding (resources.gpus_per_job, now {gpus})")
+    changes.append(f"more GPUs with sharding (resources.gpus_per_job, now {gpus}, with resources.sharding fsdp or auto)")
     raise DoesNotFit(f"{what} does not fit its device: {estimate.describe()}, against {gib(device_bytes)} on the "
                      f"device. Change one of: " + "; ".join(changes))
 
