@@ -50,6 +50,28 @@ def whole_gpus(count):
 def gpu_slots(count):
     return count if JOBS_PER_GPU > 1 else 0
 
+
+# Training jobs on several nodes (resources.nodes_per_job, Slurm only): a training rule asks the Slurm
+# plugin for the nodes, for `gpus_per_job` GPUs on each (`gres`, per node, where `gpu` would be the
+# job's total, spread over the nodes as Slurm likes), and for one task per GPU (`tasks` is the plugin's
+# --ntasks-per-gpu for a GPU job), which the job's srun step fills (xstilts.scaling.multinode). With one
+# node it asks for none of these, as before.
+NODES = config.get("resources", {}).get("nodes_per_job", 1)
+
+
+def training_gpus():
+    """The `gpu` a training rule asks for: none with several nodes, whose GPUs are in `gres`."""
+    return whole_gpus(GPUS) if NODES == 1 else 0
+
+
+def training_nodes():
+    """The resources a training rule adds for a job on several nodes."""
+    if NODES == 1:
+        return {}
+    if GPUS == 0:  # one CPU rank per node
+        return {"nodes": NODES, "tasks": NODES}
+    return {"nodes": NODES, "gres": f"gpu:{GPUS}", "tasks": 1}
+
 DATA_SPLITS = PLAN.data_splits()
 # (benchmark, split, perturbation) -> languages of every perturbed set; tokenized like a split
 # named `<split>/<perturbation>`, which is where its files live.

@@ -13,8 +13,9 @@ rule intermediate:
         checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:
-        gpu=whole_gpus(GPUS),
+        gpu=training_gpus(),
         gpu_slots=gpu_slots(GPUS),
+        **training_nodes(),
     log:
         "results/logs/intermediate/{model}/{recipe}/seed{seed}.log",
     benchmark:

@@ -19,8 +19,9 @@ rule pretrain:
         code=CODE["pretrain"],
     threads: PRETRAIN_THREADS  # nothing else can run before the model exists
     resources:
-        gpu=whole_gpus(GPUS),
+        gpu=training_gpus(),
         gpu_slots=gpu_slots(GPUS),
+        **training_nodes(),
     log:
         "results/logs/pretrain/{model}.log",
     benchmark:

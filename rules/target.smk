@@ -12,8 +12,9 @@ rule target:
         checkpoint_dtype=PLAN.checkpoint_dtype,
         code=CODE["train"],
     resources:
-        gpu=whole_gpus(GPUS),
+        gpu=training_gpus(),
         gpu_slots=gpu_slots(GPUS),
+        **training_nodes(),
     log:
         "results/logs/target/{model}/{recipe}/{target}/seed{seed}.log",
     benchmark:

@@ -29,6 +29,8 @@ SMALLEST = {
     "demo_learnability.py": ["--no-probe"],
     "attack_throughput.py": ["--examples", "8", "--batch-size", "4", "--seq-len", "32", "--steps", "1", "--reps", "1",
                              "--max-changes", "1", "--threads", "1", "--corpus-lines", "100"],
+    "grid_throughput.py": ["--size", "demo", "--jobs", "1,2", "--steps", "2", "--batch-size", "4", "--seq-len", "32",
+                           "--threads", "1", "--corpus-lines", "100"],
     "align_throughput.py": ["--sentences", "12", "--languages", "2", "--batch-size", "8", "--reps", "1", "--threads", "1",
                             "--corpus-lines", "100"],
 }
@@ -42,12 +44,13 @@ FIGURES = {
     "warm_jobs.py": ("ratio_cold_over_warm", "seconds"),
     "demo_learnability.py": ("english", "transfer"),
     "attack_throughput.py": ("attacks",),
+    "grid_throughput.py": ("grid", "ratio_best_over_trainer", "best"),
     "align_throughput.py": ("median_forward_seconds", "median_measures_seconds", "measures_over_forward"),
 }
 
 
 # Scripts that start processes of their own: run alone, at once with the rest.
-OWN_PROCESS = ("workflow_overhead.py", "pinning.py", "warm_jobs.py")
+OWN_PROCESS = ("workflow_overhead.py", "pinning.py", "warm_jobs.py", "grid_throughput.py")
 
 # Runs scripts given as JSON [[script, args], ...] in this interpreter; prints one JSON line per script.
 IN_ONE_INTERPRETER = """
@@ -107,5 +110,8 @@ def test_benchmark_prints_its_figures(outputs, script):
         assert set(figures["attacks"]) == {"pgd", "hotflip"} and figures["attacks"]["hotflip"]["agree"] == 1.0
     if script == "align_throughput.py":  # both parts timed, over every hidden state of the demo-size model
         assert figures["layers"] == 4 and figures["median_forward_seconds"] > 0 and figures["median_measures_seconds"] > 0
+    if script == "grid_throughput.py":  # K jobs at once ran and were counted, beside the Trainer baseline
+        assert set(figures["grid"]) == {"trainer K=1", "ours K=1", "ours K=2"}
+        assert figures["grid"]["ours K=2"]["jobs"] == 2 and figures["grid"]["ours K=2"]["examples_per_s"] > 0
     if script == "demo_learnability.py":  # the no-model ceilings are real numbers, not placeholders
         assert 0 < figures["english"]["xnli"]["shallow_lr_percent"]["test"] <= 100

@@ -1,6 +1,7 @@
 """What every stage script does around its work: log to the rule's log file, use the rule's
 thread count, claim its GPUs, and pick the torch device; for a training stage on several
-claimed GPUs, run it data-parallel in one process per device."""
+claimed GPUs, run it data-parallel in one process per device (on several nodes of a Slurm
+allocation with resources.nodes_per_job: xstilts.scaling.multinode)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,15 @@ LOOPBACK = "127.0.0.1"  # the workers of a job share one machine
 COLLECTIVE_TIMEOUT = datetime.timedelta(hours=1)
 POLL_INTERVAL_S = 0.2
 STOP_GRACE_S = 10
-# A worker is a fresh interpreter that imports xstilts, with the launcher's module search path.
+# A worker is a fresh interpreter that imports xstilts, with the launcher's module search path, and
+# runs an entry (module, function) that takes the job's worker folder: run_worker here, or the entry
+# that first maps Slurm's environment to torchrun's (xstilts.scaling.multinode).
 WORKER_BOOTSTRAP = ("import json, sys; sys.path[:] = json.loads(sys.argv[2]); "
-                    "from xstilts.runtime import run_worker; run_worker(sys.argv[1])")
+                    "from {module} import {function}; {function}(sys.argv[1])")
 LAUNCHER_PID = "XSTILTS_LAUNCHER_PID"
+# Set (to 1) where no launcher process holds the rendezvous store, as for ranks that srun started on
+# several nodes: rank 0 then serves it at MASTER_ADDR:MASTER_PORT, as torchrun's env:// does.
+STORE_ON_RANK0 = "XSTILTS_STORE_ON_RANK0"
 CPU_CODE_PATHS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
 
 
@@ -51,6 +57,14 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
         if not uses_torch:
             yield None
             return
+        settings = snakemake.config.get("resources", {})
+        nodes = int(settings.get("nodes_per_job", 1))
+        if data_parallel and nodes > 1:
+            # Checked before torch loads: outside a Slurm allocation the job fails before any work.
+            from .scaling.multinode import slurm_workers
+
+            across_nodes = slurm_workers(os.environ, nodes, int(settings.get("gpus_per_job", 1)),
+                                         int(getattr(snakemake.params, "torch_threads", 1)))
         import torch
 
         # The rule's fixed thread count, not what --cores left it: the number of threads changes how
@@ -66,11 +80,15 @@ def stage(snakemake, *, uses_torch: bool = True, data_parallel: bool = False) ->
         _quiet_libraries()
         # the devices the job asked for: whole ones, or slots of resources.jobs_per_gpu (rules/common.smk)
         gpus = int(getattr(snakemake.resources, "gpu", 0) or 0) or int(getattr(snakemake.resources, "gpu_slots", 0) or 0)
-        settings = snakemake.config.get("resources", {})
         lock_dir, jobs_per_gpu = settings.get("gpu_lock_dir", ".xstilts-gpu-locks"), int(settings.get("jobs_per_gpu", 1))
         if jobs_per_gpu > 1 and "SLURM_JOB_ID" in os.environ:
             raise RuntimeError("resources.jobs_per_gpu applies to local runs only: under Slurm each job gets the "
                                "GPUs its allocation holds (set it to 1 in a cluster's config)")
+        if data_parallel and nodes > 1:
+            # The ranks on every node, this one's included, are srun's tasks with their own GPUs: this
+            # process claims none (its rule asks Slurm for them per node, rules/common.smk).
+            yield across_nodes
+            return
         from .devices import claimed_devices
 
         with claimed_devices(gpus, lock_dir, jobs_per_device=jobs_per_gpu) as devices:
@@ -140,14 +158,31 @@ def launch_data_parallel(fn: Callable, kwargs: dict, world_size: int, *, threads
     store = dist.TCPStore(LOOPBACK, 0, None, True, timeout=COLLECTIVE_TIMEOUT, wait_for_workers=False)
     with tempfile.TemporaryDirectory(prefix="xstilts-workers-") as folder:
         folder = Path(folder)
-        (folder / "spec.pkl").write_bytes(pickle.dumps({"fn": fn, "kwargs": kwargs, "threads": threads}))
+        write_spec(folder, fn, kwargs, threads)
         _flush_output()  # the workers write to the same log
         workers = [_start_worker(folder, rank, world_size, store.port) for rank in range(world_size)]
         try:
             _wait_for(workers, folder)
         finally:
             _stop(workers)
-        return [pickle.loads((folder / f"result-{rank}.pkl").read_bytes()) for rank in range(world_size)]
+        return collect_results(folder, world_size)
+
+
+def write_spec(folder: Path, fn: Callable, kwargs: dict, threads: int) -> None:
+    """What every worker runs, for the workers to read from `folder` (one on a shared file system
+    when they run on other nodes)."""
+    (folder / "spec.pkl").write_bytes(pickle.dumps({"fn": fn, "kwargs": kwargs, "threads": threads}))
+
+
+def collect_results(folder: Path, world_size: int) -> list:
+    """Every rank's return value, in rank order, as the workers left them in `folder`."""
+    return [pickle.loads((folder / f"result-{rank}.pkl").read_bytes()) for rank in range(world_size)]
+
+
+def worker_command(folder: Path, module: str = "xstilts.runtime", function: str = "run_worker") -> list[str]:
+    """The command line of a worker: this interpreter, this module search path, the entry to run."""
+    bootstrap = WORKER_BOOTSTRAP.format(module=module, function=function)
+    return [sys.executable, "-c", bootstrap, str(folder), json.dumps(sys.path)]
 
 
 def _start_worker(folder: Path, rank: int, world_size: int, port: int) -> subprocess.Popen:
@@ -156,7 +191,7 @@ def _start_worker(folder: Path, rank: int, world_size: int, port: int) -> subpro
     env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size),
            "MASTER_ADDR": LOOPBACK, "MASTER_PORT": str(port), LAUNCHER_PID: str(os.getpid()),
            "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-c", WORKER_BOOTSTRAP, str(folder), json.dumps(sys.path)]
+    command = worker_command(folder)
     # Same process group as the job: a Snakemake that kills the job's group kills the workers.
     return subprocess.Popen(command, env=env, stdout=_file_descriptor(sys.stdout),
                             stderr=_file_descriptor(sys.stderr))
@@ -210,7 +245,10 @@ def _stop(workers: list[subprocess.Popen]) -> None:
 def run_worker(folder: str) -> None:
     """A worker's life: join the process group, run the job's function on this rank's device,
     leave the result (or the traceback) in `folder` for the launcher."""
-    _die_with_launcher(int(os.environ[LAUNCHER_PID]))
+    if LAUNCHER_PID in os.environ:
+        # A task that srun started has slurmstepd as its parent, and Slurm ends the step's tasks
+        # when the srun that launched it dies: only a local worker watches its launcher itself.
+        _die_with_launcher(int(os.environ[LAUNCHER_PID]))
     folder = Path(folder)
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     try:
@@ -230,9 +268,11 @@ def _run_rank(spec: dict, rank: int, world_size: int):
 
     torch.set_num_threads(spec["threads"])
     _quiet_libraries()
-    device = rank_device(rank)
+    # The device among this node's: LOCAL_RANK is the rank on one machine, and all of them there.
+    device = rank_device(int(os.environ.get("LOCAL_RANK", rank)))
     backend = "nccl" if device.type == "cuda" else "gloo"
-    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), None, False,
+    serves_store = rank == 0 and os.environ.get(STORE_ON_RANK0) == "1"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), None, serves_store,
                           timeout=COLLECTIVE_TIMEOUT)
     dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=COLLECTIVE_TIMEOUT)
     print(f"[xstilts] worker {rank} of {world_size} on {device} ({backend})", file=sys.stderr)
@@ -243,13 +283,13 @@ def _run_rank(spec: dict, rank: int, world_size: int):
     return result
 
 
-def rank_device(rank: int):
-    """cuda:rank among the job's visible devices, else the CPU (a CPU-only or test run)."""
+def rank_device(local_rank: int):
+    """cuda:local_rank among the devices visible on this node, else the CPU (a CPU-only or test run)."""
     import torch
 
     if not torch.cuda.is_available():
         return torch.device("cpu")
-    device = torch.device("cuda", rank)
+    device = torch.device("cuda", local_rank)
     torch.cuda.set_device(device)  # before NCCL starts: its communicator binds to the current device
     return device
 

@@ -36,6 +36,7 @@ from .io import atomic_path, write_jsonl
 from .robust_training.adversarial import AdversarialTraining
 from .scaling import sharding
 from .tasks import TaskType
+from .tasks.tensors import pad_to_length
 
 GROUPING_FACTOR = 50  # length-sorted pools of this many batches, then shuffled
 WORLD_SIZE_KEY = "data_parallel_ranks"  # in the fingerprint and summary of a data-parallel run
@@ -125,6 +126,17 @@ def epoch_schedule(tasks: list[TrainTask], batch_size: int, seed: int, epoch: in
     return schedule
 
 
+def length_bucket(length: int, longest: int) -> int:
+    """The length a batch whose longest row has `length` tokens is padded to when the training step is
+    compiled: the next of 16, 24, 32, 48, 64, 96, ... (powers of two and 1.5 times them), at most the
+    task's `longest` row. A compiled model then meets a handful of shapes (a dozen up to 512 tokens),
+    not one per batch, and a batch is at most half as long again as its longest row."""
+    bucket = 16
+    while bucket < length:
+        bucket = bucket * 3 // 2 if bucket & (bucket - 1) == 0 else bucket * 4 // 3
+    return min(bucket, longest)
+
+
 def batch_seed(seed: int, rank: int, epoch: int, position: int) -> int:
     """A 63-bit seed for the random draws of one batch, from its place in the run."""
     digest = hashlib.sha256(f"{seed}-{rank}-{epoch}-{position}".encode()).digest()
@@ -178,7 +190,7 @@ def local_grad_accum(grad_accum: int, world_size: int) -> int:
             f"grad_accum {grad_accum} is not divisible by the {world_size} devices of this data-parallel job: "
             f"the effective batch (batch_size * grad_accum) must stay that of one device, so each device "
             f"accumulates grad_accum / {world_size} batches; set training.grad_accum to a multiple of "
-            f"{world_size}, or resources.gpus_per_job to a divisor of {grad_accum}")
+            f"{world_size}, or resources.gpus_per_job (times nodes_per_job) to a divisor of {grad_accum}")
     return grad_accum // world_size
 
 
@@ -229,6 +241,7 @@ class Trainer:
         self.device, self.pad_id, self.eval_batch_size = device, pad_id, eval_batch_size
         self.state_dir = Path(state_dir)
         self._rows = {}  # (task index, epoch's draw) -> the rows batches are collated from
+        self._longest = {}  # task index -> its longest row (length buckets of a compiled step)
         self.rank, self.world_size = data_parallel_world()
         self.progress = progress and self.rank == 0
         # Per device: this rank's batches of an epoch, and its micro-batches per optimizer step.
@@ -363,9 +376,14 @@ class Trainer:
             rows = [self.rows(task_index, epoch)[i] for i in indices]
             kind = self.tasks[task_index].type
             if not kind.draws_when_collating:
-                return task_index, kind.collate(rows, self.pad_id)
-            generator = torch.Generator().manual_seed(batch_seed(self.seed, self.rank, epoch, position))
-            return task_index, kind.collate(rows, self.pad_id, generator=generator)
+                batch = kind.collate(rows, self.pad_id)
+            else:
+                generator = torch.Generator().manual_seed(batch_seed(self.seed, self.rank, epoch, position))
+                batch = kind.collate(rows, self.pad_id, generator=generator)
+            if self.hp["compile"]:  # a few padded lengths, not one compiled graph per batch length
+                longest = self.longest_row(task_index)
+                batch = pad_to_length(batch, length_bucket(batch["input_ids"].shape[-1], longest), self.pad_id)
+            return task_index, batch
 
         # An own generator: a DataLoader otherwise draws its worker seed from the global RNG, which
         # would shift dropout, and a resumed run would diverge.
@@ -373,6 +391,13 @@ class Trainer:
                                            collate_fn=collate, num_workers=self.hp["num_workers"],
                                            pin_memory=self.device.type == "cuda",
                                            generator=torch.Generator().manual_seed(self.seed + self.rank))
+
+    def longest_row(self, task_index: int) -> int:
+        """The task's longest row of every draw, in tokens (a choice's, for multiple choice)."""
+        if task_index not in self._longest:
+            task = self.tasks[task_index]
+            self._longest[task_index] = max(max(task.type.lengths(features)) for features in [task.train, *task.draws])
+        return self._longest[task_index]
 
     def rows(self, task_index: int, epoch: int) -> list[dict]:
         task = self.tasks[task_index]
@@ -469,11 +494,11 @@ class Trainer:
         # After loading: every rank has read the saved state before DDP's first collective, so rank
         # 0 cannot overwrite it under a rank that is still reading.
         wrapped = self.data_parallel()
-        forward = torch.compile(wrapped) if hp["compile"] else wrapped
+        forward = compiled(wrapped, heads=len(self.tasks)) if hp["compile"] else wrapped
 
         bar = tqdm(total=self.total_steps, initial=s["step"], disable=not self.progress, desc="train", mininterval=2)
         micro, stopped, started = 0, False, time.perf_counter()
-        step_tasks = torch.zeros(len(self.tasks), dtype=torch.int64)  # which tasks this rank ran in the step
+        step_tasks = torch.zeros(len(self.tasks), dtype=torch.int64, device=self.device)  # tasks run in the step
         while s["step"] < self.total_steps and not stopped:
             # The same full schedule on every rank (seeded by seed and epoch), then each rank's share.
             schedule = shard_schedule(epoch_schedule(self.tasks, hp["batch_size"], self.seed, s["epoch"]),
@@ -483,7 +508,8 @@ class Trainer:
                 batch = to_device(batch, self.device)
                 micro += 1
                 syncs = micro % self.accum == 0
-                step_tasks[task_index] = 1
+                if self.heads_apart:
+                    step_tasks[task_index] = 1
                 if self.adversarial is None:
                     with self.gradient_sync(wrapped, syncs):
                         with autocast_for(self.device, self.bf16):
@@ -565,6 +591,19 @@ class Trainer:
 
     def clear_state(self) -> None:
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def compiled(model: torch.nn.Module, *, heads: int) -> torch.nn.Module:
+    """The model compiled for static shapes (the length buckets make them few): one graph per head,
+    bucket and batch size (an epoch's last batch may be smaller). Dynamo's default limit of 8 graphs
+    per function would send the rest back to eager mode without a word, so it is raised to what the
+    buckets need."""
+    needed = heads * 2 * 16
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):  # the limit's name in newer and older torch
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), needed))
+    return torch.compile(model, dynamic=False)
 
 
 def write_log(path: str | Path, summary: dict) -> None:

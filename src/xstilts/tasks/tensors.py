@@ -32,6 +32,31 @@ def encoder_inputs(input_ids: Sequence[Sequence[int]], pad_id: int) -> dict[str,
     return {"input_ids": ids, "attention_mask": (ids != pad_id).long()}
 
 
+# What each per-token tensor of a collated batch is padded with (pad_id for input_ids).
+PER_TOKEN_PADDING = {"attention_mask": 0, "labels": IGNORE_INDEX}
+
+
+def pad_to_length(batch: dict[str, torch.Tensor], length: int, pad_id: int) -> dict[str, torch.Tensor]:
+    """`batch` right-padded to `length` tokens: input_ids with pad_id, the attention mask with 0, token
+    labels with IGNORE_INDEX, so that the loss and the predictions of real tokens are unchanged. A
+    per-token tensor of another name is refused (its padding value is not known here)."""
+    ids = batch["input_ids"]
+    extra = length - ids.shape[-1]
+    if extra <= 0:
+        return batch
+    padded = {}
+    for key, tensor in batch.items():
+        if tensor.shape != ids.shape:
+            padded[key] = tensor
+            continue
+        if key != "input_ids" and key not in PER_TOKEN_PADDING:
+            raise ValueError(f"per-token tensor {key!r} has no padding value (known: input_ids, "
+                             f"{', '.join(PER_TOKEN_PADDING)})")
+        value = pad_id if key == "input_ids" else PER_TOKEN_PADDING[key]
+        padded[key] = torch.nn.functional.pad(tensor, (0, extra), value=value)
+    return padded
+
+
 def trim_per_row(outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> list:
     lengths = batch["attention_mask"].sum(dim=1).tolist()
     rows = outputs.float().cpu().numpy() if outputs.is_floating_point() else outputs.cpu().numpy()
