@@ -62,7 +62,10 @@ def paper_config(model_dir: Path, data_root: Path, hub_repos: dict[str, Path], *
     config["data"]["max_examples"] = {"wiki_mlm": 10}
     config["data"]["languages"] = LANGUAGES
     config["features"] = {"max_length": {kind: 64 for kind in config["features"]["max_length"]}, "qa_stride": 24}
-    config["training"]["defaults"].update(max_steps=2, batch_size=8, grad_accum=1, eval_every=2, eval_examples=8)
+    # compile off: a GPU setting, whose compilation would dominate CPU steps this short
+    # (tests/test_compile_buckets.py counts the compiled graphs)
+    config["training"]["defaults"].update(max_steps=2, batch_size=8, grad_accum=1, eval_every=2, eval_examples=8,
+                                          compile=False)
     # Hundreds of two-step jobs: forked warm, as the demo's (a runtime setting; results unchanged).
     config.setdefault("resources", {})["warm_processes"] = True
     config.update(grid)

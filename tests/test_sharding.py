@@ -7,6 +7,7 @@ The functions named `*_on_rank` run inside the workers, which import this module
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -118,7 +119,7 @@ def test_two_sharded_ranks_reach_the_weights_of_one_process(trained, toy):
             == [line["dev_score"] for line in single["summary"]["log"] if "dev_score" in line])
 
 
-def test_a_killed_sharded_run_resumes_to_the_same_weights(trained, toy, tmp_path):
+def test_a_killed_sharded_run_resumes_to_the_same_weights_and_a_cut_short_save_is_ignored(trained, toy, tmp_path):
     state_dir = tmp_path / "state"
     with pytest.raises(DataParallelError, match="simulated kill"):
         launch_data_parallel(train_toy_on_rank, {"toy": toy, "state_dir": state_dir, "crash_at_step": 12}, 2)
@@ -127,21 +128,16 @@ def test_a_killed_sharded_run_resumes_to_the_same_weights(trained, toy, tmp_path
     assert "model" not in state and "optimizer" not in state and state["best_state"] is None and state["has_best"]
     assert [p.name for p in sharding.saved_folders(state_dir)] == [state["shards"]], "earlier saves removed"
     assert len(list((state_dir / state["shards"]).glob("*.distcp"))) == 2, "a shard file per rank"
+    cut_short = tmp_path / "cut-short"  # the same state whose shards lack their metadata: a save cut short
+    shutil.copytree(state_dir, cut_short)
+    (cut_short / state["shards"] / ".metadata").unlink()
     resumed = launch_data_parallel(train_toy_on_rank, {"toy": toy, "state_dir": state_dir}, 2)
     log = resumed[0]["summary"]["log"]
     assert any(line.get("resumed_at_step") == state["step"] for line in log), log
     assert resumed[0]["summary"]["best_dev_score"] == trained["fsdp"][0]["summary"]["best_dev_score"]
     assert_close(resumed[0]["weights"], trained["fsdp"][0]["weights"], atol=1e-6)
-
-
-def test_a_saved_state_whose_shards_are_gone_trains_from_step_zero(trained, toy, tmp_path):
-    state_dir = tmp_path / "state"
-    with pytest.raises(DataParallelError, match="simulated kill"):
-        launch_data_parallel(train_toy_on_rank, {"toy": toy, "state_dir": state_dir, "crash_at_step": 12}, 2)
-    for folder in sharding.saved_folders(state_dir):
-        (folder / ".metadata").unlink()  # a save cut short
-    again = launch_data_parallel(train_toy_on_rank, {"toy": toy, "state_dir": state_dir}, 2)
-    assert not any("resumed_at_step" in line for line in again[0]["summary"]["log"])
+    again = launch_data_parallel(train_toy_on_rank, {"toy": toy, "state_dir": cut_short}, 2)
+    assert not any("resumed_at_step" in line for line in again[0]["summary"]["log"]), "trained from step 0"
     assert_close(again[0]["weights"], trained["fsdp"][0]["weights"], atol=1e-6)
 
 
