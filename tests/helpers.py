@@ -93,3 +93,24 @@ def toy_examples(n: int, seed: int) -> list[dict]:
         rows.append({"id": f"t{i}", "text_a": f"{rng.choice(['Anna', 'Marco', 'Lena'])} buys {rng.randint(1, 20)} "
                      f"red apples in {place} .", "label": "yes" if place == "Paris" else "no"})
     return rows
+
+
+def mnli_with_mlm_tasks(pretrained: Path, folder: Path) -> list[dict]:
+    """The task specs of a training stage of MNLI (24 examples, a dev set of 6) with continued MLM (40 lines
+    of the toy corpus, the pretrained LM head): two heads, one per batch, the MLM head tied to the
+    embeddings. Their files are written under `folder`."""
+    from xstilts.features import load_tokenizer
+    from xstilts.io import write_jsonl
+
+    tokenizer = load_tokenizer(pretrained)
+    write_jsonl(folder / "nli-dev.jsonl", nli_examples("d", 6))
+    corpus = [{"id": f"c{i}", "text": TOY_TEXTS[i]} for i in range(40)]
+    return [
+        {"name": "mnli", "type": "classification", "labels": NLI_LABELS, "metric": "accuracy", "settings": {},
+         "train": [features_file(folder / "nli.parquet", "classification", NLI_LABELS, nli_examples("t", 24), tokenizer)],
+         "dev": features_file(folder / "nli-dev.parquet", "classification", NLI_LABELS, nli_examples("d", 6), tokenizer),
+         "dev_examples": str(folder / "nli-dev.jsonl")},
+        {"name": "wiki_mlm", "type": "mlm", "labels": None, "metric": "mlm_accuracy", "settings": {},
+         "train": [features_file(folder / "mlm.parquet", "mlm", None, corpus, tokenizer)], "dev": None,
+         "dev_examples": None},
+    ]

@@ -25,10 +25,9 @@ from xstilts.devices import select_torch_device
 from xstilts.training import (Trainer, TrainTask, data_parallel_world, epoch_schedule, local_grad_accum,
                               made_on_rank_zero, shard_schedule)
 
-from helpers import TOY_TEXTS, features_file, nli_examples, tiny_pretrained, toy_examples
+from helpers import TOY_TEXTS, mnli_with_mlm_tasks, tiny_pretrained, toy_examples
 
 LABELS = ["no", "yes"]
-NLI = ["entailment", "neutral", "contradiction"]
 # Effective batch 16 as in test_training.py: 4 per device, 4 micro-batches per step on one device, 2 on
 # each of two (so DDP's no_sync is used).
 HP = {**TRAINING_DEFAULTS, "lr": 3e-3, "batch_size": 4, "grad_accum": 4, "epochs": 4, "eval_every": 6,
@@ -212,18 +211,7 @@ def test_only_rank_zero_writes_outputs_of_a_multi_task_recipe(toy, tmp_path):
     """MNLI with continued MLM (the pretrained LM head): two heads, one per batch, so DDP must
     cope with parameters unused in a step."""
     pretrained = toy["pretrained"]
-    tokenizer = load_tokenizer(pretrained)
-    write_jsonl(tmp_path / "nli-dev.jsonl", nli_examples("d", 6))
-    corpus = [{"id": f"c{i}", "text": TOY_TEXTS[i]} for i in range(40)]
-    tasks = [
-        {"name": "mnli", "type": "classification", "labels": NLI, "metric": "accuracy", "settings": {},
-         "train": [features_file(tmp_path / "nli.parquet", "classification", NLI, nli_examples("t", 24), tokenizer)],
-         "dev": features_file(tmp_path / "nli-dev.parquet", "classification", NLI, nli_examples("d", 6), tokenizer),
-         "dev_examples": str(tmp_path / "nli-dev.jsonl")},
-        {"name": "wiki_mlm", "type": "mlm", "labels": None, "metric": "mlm_accuracy", "settings": {},
-         "train": [features_file(tmp_path / "mlm.parquet", "mlm", None, corpus, tokenizer)], "dev": None,
-         "dev_examples": None},
-    ]
+    tasks = mnli_with_mlm_tasks(pretrained, tmp_path)
     # 8 batches an epoch, 4 per rank, 2 per rank and step: unused heads under no_sync too.
     hp = {**TRAINING_DEFAULTS, "lr": 1e-3, "batch_size": 8, "grad_accum": 4, "epochs": 2, "eval_every": 2,
           "save_every": 1, "patience": 100}

@@ -24,10 +24,9 @@ from xstilts.scaling import sharding
 from xstilts.tasks import task_type
 from xstilts.training import Trainer, TrainTask, data_parallel_world
 
-from helpers import TOY_TEXTS, features_file, nli_examples, tiny_pretrained, toy_examples
+from helpers import NLI_LABELS, features_file, mnli_with_mlm_tasks, nli_examples, tiny_pretrained, toy_examples
 
 LABELS = ["no", "yes"]
-NLI = ["entailment", "neutral", "contradiction"]
 # Effective batch 16: 4 micro-batches of 4 on one process, 2 on each of two ranks (so gradient sync is
 # skipped on the first micro-step of every step).
 HP = {**TRAINING_DEFAULTS, "lr": 3e-3, "batch_size": 4, "grad_accum": 4, "epochs": 2, "eval_every": 6,
@@ -152,9 +151,9 @@ def test_a_sharded_stage_writes_a_checkpoint_that_reloads_to_the_same_prediction
     pretrained = toy["pretrained"]
     tokenizer = load_tokenizer(pretrained)
     write_jsonl(tmp_path / "dev.jsonl", nli_examples("d", 12))
-    dev = features_file(tmp_path / "dev.parquet", "classification", NLI, nli_examples("d", 12), tokenizer)
-    tasks = [{"name": "mnli", "type": "classification", "labels": NLI, "metric": "accuracy", "settings": {},
-              "train": [features_file(tmp_path / "train.parquet", "classification", NLI, nli_examples("t", 32), tokenizer)],
+    dev = features_file(tmp_path / "dev.parquet", "classification", NLI_LABELS, nli_examples("d", 12), tokenizer)
+    tasks = [{"name": "mnli", "type": "classification", "labels": NLI_LABELS, "metric": "accuracy", "settings": {},
+              "train": [features_file(tmp_path / "train.parquet", "classification", NLI_LABELS, nli_examples("t", 32), tokenizer)],
               "dev": dev, "dev_examples": str(tmp_path / "dev.jsonl")}]
     hp = {**HP, "batch_size": 4, "grad_accum": 2, "epochs": 1, "eval_every": 2, "save_every": 1}
     kwargs = {"encoder_path": pretrained, "tasks": tasks, "hp": hp, "seed": 1, "out_dir": tmp_path / "sharded",
@@ -164,7 +163,7 @@ def test_a_sharded_stage_writes_a_checkpoint_that_reloads_to_the_same_prediction
     reloaded = load_checkpoint(tmp_path / "sharded")
 
     def scored(model):
-        return evaluate_split(model, "mnli", task_type("classification")(NLI), read_features(dev),
+        return evaluate_split(model, "mnli", task_type("classification")(NLI_LABELS), read_features(dev),
                               nli_examples("d", 12), metric="accuracy", lang="en", settings={},
                               pad_id=tokenizer.pad_token_id, batch_size=8, device=torch.device("cpu"))
 
@@ -189,18 +188,7 @@ def test_a_multi_task_recipe_trains_sharded_as_replicated(toy, tmp_path):
     """MNLI with continued MLM: a head unused in a step and the MLM head tied to the embeddings. Sharded
     and replicated (DDP) on two ranks draw the same dropout and masks, so they end with the same weights."""
     pretrained = tiny_pretrained(tmp_path / "tiny")  # with dropout, and the pretrained LM head
-    tokenizer = load_tokenizer(pretrained)
-    write_jsonl(tmp_path / "nli-dev.jsonl", nli_examples("d", 6))
-    corpus = [{"id": f"c{i}", "text": TOY_TEXTS[i]} for i in range(40)]
-    tasks = [
-        {"name": "mnli", "type": "classification", "labels": NLI, "metric": "accuracy", "settings": {},
-         "train": [features_file(tmp_path / "nli.parquet", "classification", NLI, nli_examples("t", 24), tokenizer)],
-         "dev": features_file(tmp_path / "nli-dev.parquet", "classification", NLI, nli_examples("d", 6), tokenizer),
-         "dev_examples": str(tmp_path / "nli-dev.jsonl")},
-        {"name": "wiki_mlm", "type": "mlm", "labels": None, "metric": "mlm_accuracy", "settings": {},
-         "train": [features_file(tmp_path / "mlm.parquet", "mlm", None, corpus, tokenizer)], "dev": None,
-         "dev_examples": None},
-    ]
+    tasks = mnli_with_mlm_tasks(pretrained, tmp_path)
     # One batch per rank and step: some steps run MLM on both ranks, and leave the MNLI head alone.
     hp = {**TRAINING_DEFAULTS, "lr": 1e-3, "batch_size": 8, "grad_accum": 2, "epochs": 2, "eval_every": 4,
           "save_every": 1, "patience": 100}
