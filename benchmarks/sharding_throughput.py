@@ -62,7 +62,8 @@ def train_on_rank(device, *, shape: list[int], rows: int, length: int, steps: in
     # no dev set, so no copy of the best weights on the host
     estimate = training_memory(Shape.of(model.encoder.config), rows=rows, length=length, bf16=cuda,
                                gradient_checkpointing=gradient_checkpointing, attention_matrices=not cuda,
-                               shards=world_size if sharding == "fsdp" else 1, host_is_device=False)
+                               shards=world_size if sharding == "fsdp" else 1,
+                               replicas=1 if sharding == "fsdp" else world_size, host_is_device=False)
     peak = torch.cuda.max_memory_allocated(device) if cuda else _peak_bytes() - before
     return {"seconds": summary["seconds"], "examples": n, "peak": peak, "estimate": estimate.peak}
 

@@ -52,6 +52,10 @@ def test_the_estimate_grows_with_the_micro_batch_and_shrinks_with_checkpointing_
     assert training_memory(LARGE, rows=8, length=128, gradient_checkpointing=True).activations < base.activations / 5
     sharded = training_memory(LARGE, rows=8, length=128, shards=4)
     assert sharded.optimizer == base.optimizer // 4 and sharded.peak < base.peak
+    # DDP keeps its gradient buckets beside the gradients: a second float32 copy on every replica
+    replicated = training_memory(LARGE, rows=8, length=128, replicas=4)
+    assert replicated.gradients == 2 * base.gradients and "DDP's gradient buckets" in replicated.describe()
+    assert training_memory(LARGE, rows=8, length=128, shards=4, replicas=4).gradients == sharded.gradients
 
 
 def test_a_micro_batch_of_multiple_choice_runs_every_choice():

@@ -140,6 +140,7 @@ def stage_memory(model: MultiTaskModel, train_tasks: list[TrainTask], hp: dict,
     estimate = memory.training_memory(memory.Shape.of(model.encoder.config), rows=rows, length=length,
                                       bf16=bool(hp["bf16"]) and device.type == "cuda",
                                       shards=ranks if hp.get("sharding") == "fsdp" else 1,
+                                      replicas=1 if hp.get("sharding") == "fsdp" else ranks,
                                       gradient_checkpointing=bool(hp["gradient_checkpointing"]),
                                       attention_matrices=device.type != "cuda", host_is_device=device.type == "cpu",
                                       parameters=sum(p.numel() for p in model.parameters()))

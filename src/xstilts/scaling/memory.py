@@ -113,9 +113,11 @@ def gradients_in_flight(shape: Shape, rows: int, length: int, dtype: int, attent
 
 
 def training_memory(shape: Shape, *, rows: int, length: int, bf16: bool = False, gradient_checkpointing: bool = False,
-                    shards: int = 1, attention_matrices: bool = True, host_is_device: bool = False,
+                    shards: int = 1, replicas: int = 1, attention_matrices: bool = True, host_is_device: bool = False,
                     parameters: int | None = None) -> TrainingMemory:
-    """The estimate for a micro-batch of `rows` sequences of `length` tokens. attention_matrices:
+    """The estimate for a micro-batch of `rows` sequences of `length` tokens. shards: ranks the states
+    are sharded over (FSDP); replicas: ranks holding a whole copy each (DDP, whose gradient buckets are
+    a second float32 copy of the gradients). attention_matrices:
     whether attention materialises its heads x length^2 probabilities (eager attention, or SDPA's
     math path, which CPU training with dropout takes; not the fused GPU kernels). parameters: the
     model's own count where it is loaded (heads included), else the encoder's from its shape."""
@@ -127,6 +129,10 @@ def training_memory(shape: Shape, *, rows: int, length: int, bf16: bool = False,
         gathered = 2 * shape.layer_parameters() * 2 * FLOAT32
         weights += gathered
         notes.append(f"sharded {shards} ways, {gib(gathered)} of gathered layers")
+    gradients = FLOAT32 * parameters // shards
+    if replicas > 1 and shards == 1:  # DDP all-reduces from buckets of its own, beside the .grad tensors
+        gradients += FLOAT32 * parameters
+        notes.append(f"DDP's gradient buckets {gib(FLOAT32 * parameters)}")
     one_layer = layer_activations(shape, rows, length, dtype, attention_matrices)
     embeddings = rows * length * shape.hidden * (FLOAT32 + MASK)
     if gradient_checkpointing:  # the recomputed layer's tensors are freed as its gradients are made
@@ -134,7 +140,7 @@ def training_memory(shape: Shape, *, rows: int, length: int, bf16: bool = False,
     else:
         kept = shape.layers * one_layer + gradients_in_flight(shape, rows, length, dtype, attention_matrices)
     activations = embeddings + kept
-    return TrainingMemory(parameters=parameters, weights=weights, gradients=FLOAT32 * parameters // shards,
+    return TrainingMemory(parameters=parameters, weights=weights, gradients=gradients,
                           optimizer=2 * FLOAT32 * parameters // shards, activations=activations,
                           step_temporaries=2 * FLOAT32 * shape.largest_parameter(),
                           host_copy=FLOAT32 * parameters if host_is_device else 0, notes=tuple(notes))
