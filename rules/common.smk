@@ -60,7 +60,7 @@ NODES = config.get("resources", {}).get("nodes_per_job", 1)
 
 
 def training_gpus():
-    """The `gpu` a training rule asks for: none with several nodes, whose GPUs are in `gres`."""
+    """The `gpu` of a training job: none with several nodes, whose GPUs are in `gres`."""
     return whole_gpus(GPUS) if NODES == 1 else 0
 
 
