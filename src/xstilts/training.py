@@ -443,18 +443,24 @@ class Trainer:
             return sharding.gradient_sync(self.model, syncs)
         return wrapped.no_sync()
 
-    def drop_unused_head_gradients(self, step_tasks: torch.Tensor) -> None:
+    def heads_own_parameters(self) -> list[list[torch.nn.Parameter]]:
+        """Per task, its head's parameters that are not the encoder's (an MLM head's tied embeddings are):
+        taken once the model is sharded, which replaces every parameter."""
+        encoder = {id(p) for p in self.model.encoder.parameters()}
+        heads = self.model.heads
+        return [[p for p in heads[t.name].parameters() if id(p) not in encoder] if t.name in heads else []
+                for t in self.tasks]
+
+    def drop_unused_head_gradients(self, step_tasks: torch.Tensor, own: list[list[torch.nn.Parameter]]) -> None:
         """The gradients of the heads of tasks that no rank ran in this step, which took part at weight
         zero, removed: AdamW then leaves those heads alone (no decay, no moment update), as unsharded.
-        A head's parameters shared with the encoder (an MLM head's tied embeddings) keep theirs."""
+        `own`: heads_own_parameters (a head's parameters shared with the encoder keep their gradients)."""
         used = step_tasks.clone()
         torch.distributed.all_reduce(used)
-        encoder = {id(p) for p in self.model.encoder.parameters()}
-        for task, ran in zip(self.tasks, used.tolist()):
-            if not ran and task.name in self.model.heads:
-                for param in self.model.heads[task.name].parameters():
-                    if id(param) not in encoder:
-                        param.grad = None
+        for parameters, ran in zip(own, used.tolist()):
+            if not ran:
+                for param in parameters:
+                    param.grad = None
 
     def summed_across_ranks(self, value: torch.Tensor) -> torch.Tensor:
         if self.world_size == 1:
@@ -472,6 +478,7 @@ class Trainer:
             self.enable_gradient_checkpointing()
         if self.sharded:  # before the optimizer, which then holds this rank's shards
             sharding.shard(self.model, bf16=self.bf16)
+        own_head_parameters = self.heads_own_parameters() if self.heads_apart else []
         optimizer = make_optimizer(self.model, hp, self.device)
         warmup = int(hp["warmup_ratio"] * self.total_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, self.total_steps))
@@ -525,7 +532,7 @@ class Trainer:
                 if not syncs:
                     continue
                 if self.heads_apart:
-                    self.drop_unused_head_gradients(step_tasks)
+                    self.drop_unused_head_gradients(step_tasks, own_head_parameters)
                 step_tasks.zero_()
                 if hp["max_grad_norm"]:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), hp["max_grad_norm"])

@@ -58,12 +58,6 @@ def gradient_sync(model: nn.Module, syncs: bool):
         model.set_requires_gradient_sync(True)
 
 
-def _options(**kwargs):
-    from torch.distributed.checkpoint.state_dict import StateDictOptions
-
-    return StateDictOptions(**kwargs)
-
-
 def save_state(model: nn.Module, optimizer: torch.optim.Optimizer, best: dict | None, folder: Path) -> None:
     """Every rank writes its shard of the weights, the optimizer's state and the best weights so far
     into `folder` (a collective)."""
@@ -97,9 +91,9 @@ def best_copy(model: nn.Module) -> dict:
 
 def full_weights(model: nn.Module) -> dict | None:
     """The whole model's weights on the CPU of rank 0 (a collective; None on the other ranks)."""
-    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    weights = get_model_state_dict(model, options=_options(full_state_dict=True, cpu_offload=True))
+    weights = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     return weights if torch.distributed.get_rank() == 0 else None
 
 
