@@ -194,7 +194,7 @@ def eval_results(perturbed=False):
     the report reads these, and one file per job instead of one per language keeps a study's plan
     quick."""
     return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
-            for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
+            for model in PLAN.models for recipe, target, bench in PLAN.evaluations(model)
             for condition in PLAN.conditions(bench) if (condition != CLEAN) == perturbed for seed in PLAN.seeds]
 
 
@@ -207,12 +207,12 @@ def robustness_results():
     perturbed = {bench for condition in [*PLAN.perturbations.values(), *PLAN.attacks.values(),
                                          *PLAN.smoothing.values()]
                  for bench in condition["benchmarks"]} | {bench for _, bench in PLAN.further_targets()}
-    perturbed |= {bench for recipe, _, bench in PLAN.evaluations() if recipe in compared}
+    perturbed |= {bench for model in PLAN.models for recipe, _, bench in PLAN.evaluations(model) if recipe in compared}
     if len(PLAN.models) > 1:  # Q-scale compares every benchmark's clean scores across model sizes
         perturbed |= set(PLAN.benches())
     # A smoothed evaluation's copies are read by its vote, not by the report.
     return [f"{eval_dir(model, recipe, target, bench, seed, condition)}/scores.json"
-            for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
+            for model in PLAN.models for recipe, target, bench in PLAN.evaluations(model)
             if bench in perturbed for condition in PLAN.conditions(bench) if not PLAN.is_draw(condition)
             for seed in PLAN.seeds]
 
@@ -221,12 +221,12 @@ def all_train_logs():
     logs = {}
     for model in PLAN.models:
         for seed in PLAN.seeds:
-            for recipe in PLAN.recipes:
+            for recipe in PLAN.model_recipes(model):
                 if recipe != "none":
                     logs[f"{model}/intermediate/{recipe}/seed{seed}"] = (
                         f"results/train_logs/{model}/intermediate/{recipe}/seed{seed}.jsonl"
                     )
-                for target in [t for t in PLAN.targets if PLAN.trains_after(t, recipe)]:
+                for target in [t for t in PLAN.targets if PLAN.trains_after(t, recipe, model)]:
                     logs[f"{model}/target/{recipe}/{target}/seed{seed}"] = (
                         f"results/train_logs/{model}/target/{recipe}/{target}/seed{seed}.jsonl"
                     )
@@ -293,7 +293,7 @@ def alignment_files(name="measures.csv"):
     """One file `name` (measures.csv, retrieval_hits.npz) per checkpoint and seed when `alignment.sets`
     names any (rules/align.smk)."""
     return [f"results/align/{model}/{recipe}/{target or ENCODER_TARGET}/seed{seed}/{name}"
-            for model in PLAN.models for recipe, target in PLAN.aligned_checkpoints() for seed in PLAN.seeds]
+            for model in PLAN.models for recipe, target in PLAN.aligned_checkpoints(model) for seed in PLAN.seeds]
 
 
 def alignment_scores():
@@ -302,10 +302,9 @@ def alignment_scores():
     they are the alignment)."""
     if not PLAN.alignment["sets"]:
         return []
-    aligned = set(PLAN.aligned_checkpoints())
     return [f"{eval_dir(model, recipe, target, bench, seed, CLEAN)}/scores.json"
-            for model in PLAN.models for recipe, target, bench in PLAN.evaluations()
-            if target and (recipe, target) in aligned for seed in PLAN.seeds]
+            for model in PLAN.models for recipe, target, bench in PLAN.evaluations(model)
+            if target and (recipe, target) in PLAN.aligned_checkpoints(model) for seed in PLAN.seeds]
 
 
 def alignment_report_files():
@@ -504,8 +503,9 @@ SHIPPED = checked_shipped_models()
 
 def target_encoder(w):
     """The encoder a target trains from: the recipe's, where the target is trained after that recipe."""
-    if not PLAN.trains_after(w.target, w.recipe):
-        raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' (targets.{w.target}.recipes)")
+    if not PLAN.trains_after(w.target, w.recipe, w.model):
+        raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' on {w.model} "
+                            f"({PLAN.crossing_settings(w.target, w.recipe, w.model)})")
     return encoder_files(w.model, w.recipe, w.seed)
 
 
@@ -524,8 +524,11 @@ def eval_bench(w):
     scored_on = PLAN.targets_of(w.bench) or [ENCODER_TARGET]
     if w.target not in scored_on:
         raise WorkflowError(f"{w.bench} is scored on {', '.join(scored_on)}, not on {w.target}")
-    if w.target != ENCODER_TARGET and not PLAN.trains_after(w.target, w.recipe):
-        raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' (targets.{w.target}.recipes)")
+    if w.recipe not in PLAN.model_recipes(w.model):
+        raise WorkflowError(f"recipe '{w.recipe}' is not run on {w.model} (models.{w.model}.recipes)")
+    if w.target != ENCODER_TARGET and not PLAN.trains_after(w.target, w.recipe, w.model):
+        raise WorkflowError(f"{w.target} is not trained after recipe '{w.recipe}' on {w.model} "
+                            f"({PLAN.crossing_settings(w.target, w.recipe, w.model)})")
     return w.bench
 
 

@@ -19,6 +19,8 @@ rule report:
     params:
         train_logs=all_train_logs(),
         recipe_order=list(PLAN.recipes),
+        # Model -> the recipes it runs (models.<m>.recipes): its tables hold those rows only.
+        model_recipes={model: PLAN.model_recipes(model) for model in PLAN.models},
         bench_order=PLAN.benches(),
         qa_benches=[b for b in PLAN.benches() if PLAN.task(b)["type"] == "span_qa"],
         # Mixed pairs with several partner languages: condition -> (perturbation, partner).

@@ -22,5 +22,6 @@ with stage(snakemake):
                         transfers=p.transfers, further_targets=further, language_info=p.language_info,
                         selection=p.selection, alignment=p.alignment, robust=p.robust,
                         parameters=parameter_counts({Path(path).parts[-3]: path for path in snakemake.input.model_configs}),
+                        model_recipes=p.model_recipes,
                         # A further target not crossed with a recipe has no row after it, so no cell to name.
-                        not_crossed={(r, b): t for r, t, b in p.not_crossed if (t, b) not in further})
+                        not_crossed={(m, r, b): (t, why) for m, r, t, b, why in p.not_crossed if (t, b) not in further})

@@ -149,11 +149,12 @@ def test_a_target_may_list_only_recipes_of_the_study(demo_config):
         Plan(demo_config)
     demo_config["targets"]["panx"]["recipes"] = ["mnli"]
     plan = Plan(demo_config)
-    evaluated = plan.evaluations()
+    evaluated = plan.evaluations("demo-tiny")
     assert ("mnli", "panx", "panx") in evaluated and ("none", "panx", "panx") not in evaluated
     assert ("none", None, "tatoeba") in evaluated  # retrieval: the recipe's encoder
     assert ("none", "mnli", "xnli") in evaluated  # a target without `recipes` is trained after every recipe
-    assert ("none", "panx", "panx") in plan.not_crossed() and ("mnli", "panx", "panx") not in plan.not_crossed()
+    not_crossed = [(recipe, target, bench) for model, recipe, target, bench, _ in plan.not_crossed() if model == "demo-tiny"]
+    assert ("none", "panx", "panx") in not_crossed and ("mnli", "panx", "panx") not in not_crossed
 
 
 def test_a_benchmark_may_be_fed_by_several_targets_each_its_own_evaluations(demo_config):
@@ -163,11 +164,12 @@ def test_a_benchmark_may_be_fed_by_several_targets_each_its_own_evaluations(demo
     plan = Plan(demo_config)
     assert plan.targets_of("xnli") == ["mnli", "mnli_mt"] and plan.first_target("xnli") == "mnli"
     assert plan.benches().count("xnli") == 1
-    xnli = [(recipe, target) for recipe, target, bench in plan.evaluations() if bench == "xnli"]
+    xnli = [(recipe, target) for recipe, target, bench in plan.evaluations("demo-tiny") if bench == "xnli"]
     assert xnli == [("none", "mnli"), ("none", "mnli_mt"), ("mnli", "mnli"), ("mnli", "mnli_mt"), ("multi", "mnli"),
                     ("mnli_cs", "mnli"), ("mnli_freelb", "mnli"), ("mnli_polygloss", "mnli")]
     assert plan.further_targets() == [("mnli_mt", "xnli")]
-    assert ("multi", "mnli_mt", "xnli") in plan.not_crossed()
+    assert ("demo-tiny", "multi", "mnli_mt", "xnli", "targets.mnli_mt.recipes or recipes.multi.targets") \
+        in plan.not_crossed()
     # The translations train: every language of mnli_mt's train split; selection on English dev.
     assert plan.data_splits()[("mnli_mt", "train")] == list(demo_config["data"]["synthetic"]["languages"])
     assert plan.data_splits()[("mnli_mt", "dev")] == ["en"]
@@ -222,8 +224,8 @@ def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
     demo_config["alignment"] = {"sets": ["tatoeba"], "max_examples": 50}
     plan = Plan(demo_config)
     assert plan.data_splits()[("tatoeba", "test")] == ["de", "ru", "ar", "zh"]
-    assert ("none", None) in plan.aligned_checkpoints() and ("mnli", "mnli_mt") in plan.aligned_checkpoints()
-    assert ("multi", "mnli_mt") not in plan.aligned_checkpoints()  # mnli_mt is trained after none and mnli only
+    assert ("none", None) in plan.aligned_checkpoints("demo-tiny") and ("mnli", "mnli_mt") in plan.aligned_checkpoints("demo-tiny")
+    assert ("multi", "mnli_mt") not in plan.aligned_checkpoints("demo-tiny")  # mnli_mt is trained after none and mnli only
     demo_config["alignment"] = {"sets": ["xnli", "xquad"]}
     plan = Plan(demo_config)
     assert plan.translated_sets() == ["xnli", "xquad"] and plan.data_splits()[("xquad", "test")][0] == "en"
@@ -237,7 +239,7 @@ def test_alignment_reads_one_to_one_parallel_sets_only(demo_config):
         with pytest.raises(ConfigError, match=f"alignment.sets.*{message}"):
             Plan(demo_config)
     demo_config["alignment"] = {"sets": []}
-    assert Plan(demo_config).aligned_checkpoints() == []
+    assert Plan(demo_config).aligned_checkpoints("demo-tiny") == []
 
 
 def test_alignment_measures_a_perturbation_only_where_it_perturbs_the_sets(demo_config):
@@ -329,8 +331,44 @@ def test_a_recipe_may_feed_only_some_targets(demo_config):
     demo_config["recipes"]["mnli_cs"] = {"tasks": ["mnli"], "targets": ["mnli"]}
     plan = Plan(demo_config)
     assert plan.trains_after("mnli", "mnli_cs") and not plan.trains_after("pawsx", "mnli_cs")
-    assert {(target, bench) for recipe, target, bench in plan.evaluations() if recipe == "mnli_cs"} == \
+    assert {(target, bench) for recipe, target, bench in plan.evaluations("demo-tiny") if recipe == "mnli_cs"} == \
         {("mnli", "xnli"), (None, "tatoeba"), (None, "bucc2018")}
     demo_config["recipes"]["mnli_cs"]["targets"] = ["mnli", "xnli"]
     with pytest.raises(ConfigError, match=r"recipes.mnli_cs.targets: xnli not among the targets \(mnli, pawsx, "):
         Plan(demo_config)
+
+
+def test_a_model_may_run_only_some_recipes_and_targets(demo_config):
+    """models.<m>.recipes and .targets: the demo's second size runs `none` and `mnli`, fine-tuned on MNLI
+    only; its retrieval sets are scored on both recipes' encoders; everything else stays demo-tiny's."""
+    assert demo_config["models"]["demo-small"]["recipes"] == ["none", "mnli"]
+    plan = Plan(demo_config)
+    assert plan.model_recipes("demo-small") == ["none", "mnli"] and plan.model_recipes("demo-tiny") == list(plan.recipes)
+    assert plan.evaluations("demo-small") == [(recipe, target, bench) for recipe in ("none", "mnli")
+                                              for target, bench in (("mnli", "xnli"), (None, "tatoeba"),
+                                                                    (None, "bucc2018"))]
+    assert len(plan.evaluations("demo-tiny")) > 3 * len(plan.evaluations("demo-small"))
+    assert plan.trains_after("pawsx", "none") and not plan.trains_after("pawsx", "none", "demo-small")
+    assert not plan.trains_after("mnli", "multi", "demo-small") and plan.trains_after("mnli", "multi", "demo-tiny")
+    assert plan.aligned_checkpoints("demo-small") == [("none", None), ("none", "mnli"), ("mnli", None), ("mnli", "mnli")]
+    assert ("demo-small", "none", "pawsx", "pawsx", "models.demo-small.targets") in plan.not_crossed()
+    assert not any(model == "demo-small" and recipe == "multi" for model, recipe, *_ in plan.not_crossed())
+
+
+@pytest.mark.parametrize("key, names, message", [
+    ("recipes", ["none", "mnli_x"], r"models.demo-small.recipes: mnli_x not among the recipes \(none, mnli, "),
+    ("targets", ["mnli", "xnli"], r"models.demo-small.targets: xnli not among the targets \(mnli, pawsx, "),
+])
+def test_a_model_may_list_only_recipes_and_targets_of_the_study(demo_config, key, names, message):
+    demo_config["models"]["demo-small"][key] = names
+    with pytest.raises(ConfigError, match=message):
+        Plan(demo_config)
+
+
+def test_an_attack_may_not_transfer_from_a_recipe_its_model_does_not_run(demo_config):
+    demo_config["attacks"]["hotflip"]["transfer_from"] = {"model": "demo-small", "recipe": "multi", "seed": 1}
+    with pytest.raises(ConfigError, match=r"transfer_from.recipe: mnli is not trained after 'multi' on demo-small "
+                                          r"\(models.demo-small.recipes\)"):
+        Plan(demo_config)
+    demo_config["attacks"]["hotflip"]["transfer_from"]["recipe"] = "mnli"
+    assert Plan(demo_config).perturbations["hotflip-transfer"]["options"]["reference"]["model"] == "demo-small"

@@ -273,10 +273,32 @@ def test_a_cell_the_config_does_not_run_is_named_so_not_missing():
                           "n_seeds": 0},
                          {"model": "m", "recipe": "mnli", "column": "xnli", "bench": "xnli", "kind": "score",
                           "n_seeds": 0}])
-    issues = _cell_issues(main, {"m": 1}, {("mnli", "panx"): "panx"})
+    issues = _cell_issues(main, {"m": 1}, {("m", "mnli", "panx"): ("panx", "targets.panx.recipes or recipes.mnli.targets")})
     assert [i["problem"] for i in issues] == [
         "not run: panx is not trained after this recipe (targets.panx.recipes or recipes.mnli.targets)",
         "no seed has results"]
+    # Another model's cell left out is not this one's.
+    assert [i["problem"] for i in _cell_issues(main, {"m": 1}, {("m2", "mnli", "panx"): ("panx", "x")})] == \
+        ["no seed has results"] * 2
+
+
+def test_a_model_that_runs_some_recipes_has_their_rows_only(tmp_path):
+    """models.<m>.recipes: the second size's tables hold its own recipes; a recipe it runs without
+    results is still a missing cell, and its benchmark left out is named with the setting."""
+    small = [{**r, "model": "small"} for r in make_results(skip={("squad_v1", "xquad"), ("squad_v1", "xnli"),
+                                                                  ("mnli", "xquad")})]
+    write_report(make_results() + small, TRAIN_LOGS, tmp_path, **OPTIONS,
+                 model_recipes={MODEL: list(BASE), "small": ["none", "mnli"]},
+                 not_crossed={("small", recipe, "xquad"): ("squad_v1", "models.small.targets")
+                              for recipe in ("none", "mnli")})
+    main = (tmp_path / "main_table.md").read_text()
+    table = pd.read_csv(tmp_path / "main_table.csv")
+    rows = {model: list(dict.fromkeys(mine["recipe"])) for model, mine in table.groupby("model")}
+    assert rows == {MODEL: ["none", "squad_v1", "mnli"], "small": ["none", "mnli"]}
+    small_table = main.split("### small")[1].split("Change against")[0]
+    assert "| none |" in small_table and "| mnli |" in small_table and "squad_v1 |" not in small_table
+    assert "- small / mnli / xquad F1: not run: squad_v1 is not trained after this recipe (models.small.targets)" in main
+    assert "small / squad_v1" not in main
 
 
 def test_a_further_target_of_a_benchmark_gets_rows_of_its_own(tmp_path):

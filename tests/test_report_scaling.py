@@ -48,6 +48,17 @@ def test_each_model_has_its_mean_and_spread_and_the_larger_one_its_paired_differ
     answer = q_scale(changes)
     assert "large (4.0M) against small (1.0M)" in answer and "drop under typos 5.0 against 20.0, -15.0" in answer
     assert "(loses less)" in answer and "(higher)" in answer
+    assert "it has more to lose before chance: a larger drop may be that alone" in answer
+
+
+def test_a_smaller_drop_from_a_lower_clean_score_is_said_to_start_lower():
+    """The larger model nearer chance loses less under typos: the answer says its drop starts lower."""
+    evaluations = study({("small", "mnli"): (80, 60), ("large", "mnli"): (45, 40)})
+    answer = q_scale(scale_tables(evaluations, PARAMETERS)[1])
+    assert "(lower)" in answer and "(loses less)" in answer
+    assert "Its clean score is lower, so it has less to lose before chance: a smaller drop may be that alone." in answer
+    alike = q_scale(scale_tables(study({("small", "mnli"): (60, 40), ("large", "mnli"): (60, 40)}), PARAMETERS)[1])
+    assert "to lose before chance" not in alike
 
 
 def test_no_difference_is_read_where_sizes_score_alike():

@@ -28,20 +28,49 @@ def _what_pretraining_reads(data: dict) -> dict:
     return {**data, "synthetic": synthetic}
 
 
-def test_the_committed_model_is_the_one_its_provenance_describes():
+def _pretrain_settings(entry: dict) -> dict:
+    """A model's entry minus what only later stages read (its recipes and targets)."""
+    return {key: value for key, value in entry.items() if key not in ("recipes", "targets")}
+
+
+@pytest.mark.parametrize("model", list(DEMO_MODEL["models"]))
+def test_the_committed_model_is_the_one_its_provenance_describes(model):
     """Fails when src/xstilts/synthetic.py changes without `python -m xstilts.shipped rebuild`."""
-    provenance = shipped.check(shipped.DEMO_MODEL_FOLDER, generator_seed=DEMO["data"]["synthetic"]["seed"])
-    assert provenance["config"]["models"] == DEMO_MODEL["models"]
+    folder = ROOT / "pretrained" / model
+    provenance = shipped.check(folder, generator_seed=DEMO["data"]["synthetic"]["seed"])
+    assert provenance["model"] == model
+    assert {m: _pretrain_settings(e) for m, e in provenance["config"]["models"].items()} == \
+        {model: _pretrain_settings(DEMO_MODEL["models"][model])}
     assert _what_pretraining_reads(provenance["config"]["data"]) == _what_pretraining_reads(DEMO_MODEL["data"])
     assert set(provenance["files"]) >= {"config.json", "model.safetensors", "tokenizer.json", "training_summary.json"}
-    made = json.loads((shipped.DEMO_MODEL_FOLDER / "config.json").read_text())
-    dropout = DEMO_MODEL["models"]["demo-tiny"]["pretrain"].get("dropout", 0.1)
-    assert made["hidden_dropout_prob"] == made["attention_probs_dropout_prob"] == dropout
+    made = json.loads((folder / "config.json").read_text())
+    shape = DEMO_MODEL["models"][model]["pretrain"]
+    assert (made["hidden_size"], made["num_hidden_layers"]) == (shape["hidden_size"], shape["num_hidden_layers"])
+    assert made["hidden_dropout_prob"] == made["attention_probs_dropout_prob"] == shape.get("dropout", 0.1)
 
 
-def test_the_demo_reads_the_model_demo_model_yaml_pretrains():
-    assert DEMO["models"]["demo-tiny"]["shipped"] == "pretrained/demo-tiny"
-    assert DEMO_MODEL["models"]["demo-tiny"]["retrieval_layer"] == DEMO["models"]["demo-tiny"]["retrieval_layer"]
+def test_the_demos_two_sizes_share_one_tokenizer_and_differ_two_to_four_fold():
+    """Q-scale in the demo: the second size is 2-4x the first, pre-trained on the same corpora with the
+    same tokenizer, so that only the size differs."""
+    from xstilts.report.scaling import parameter_counts
+
+    folders = {model: ROOT / "pretrained" / model for model in DEMO["models"]}
+    assert [DEMO["models"][m]["shipped"] for m in folders] == [f"pretrained/{m}" for m in folders]
+    tiny, small = parameter_counts({m: folder / "config.json" for m, folder in folders.items()}).values()
+    assert 2 <= small / tiny <= 4
+    tokenizers = {(folder / "tokenizer.json").read_bytes() for folder in folders.values()}
+    assert len(tokenizers) == 1
+
+
+def test_the_demo_reads_the_models_demo_model_yaml_pretrains():
+    assert list(DEMO["models"]) == list(DEMO_MODEL["models"])
+    for model, entry in DEMO["models"].items():
+        assert entry["shipped"] == f"pretrained/{model}"
+        # A model's `training` reaches its pre-training too: the demo's fine-tuning settings stay out of
+        # demo_model.yaml, which pre-trains with the config's `training.pretrain`.
+        assert {k: v for k, v in entry.items() if k not in ("shipped", "training")} == \
+            {k: v for k, v in DEMO_MODEL["models"][model].items() if k != "pretrain"}
+        assert "training" not in DEMO_MODEL["models"][model]
     for key in set(DEMO) | set(DEMO_MODEL):
         if key != "models":
             assert DEMO.get(key) == DEMO_MODEL.get(key), f"configs/demo_model.yaml differs from config.yaml in '{key}'"
@@ -97,7 +126,7 @@ def test_the_workflow_refuses_a_stale_model_before_any_job(copy_of_the_model, tm
         planned_jobs(tmp_path, path)
 
 
-def test_the_demo_plans_no_pretraining_and_copies_the_model(tmp_path):
+def test_the_demo_plans_no_pretraining_and_copies_the_models(tmp_path):
     plan = planned_jobs(tmp_path, ROOT / "config.yaml")
-    assert plan["shipped_model"] == 1 and "pretrain" not in plan
+    assert plan["shipped_model"] == len(DEMO["models"]) == 2 and "pretrain" not in plan
     assert not any(label.startswith("prepare/corpus") for label in plan)  # nothing reads the corpora

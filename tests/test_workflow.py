@@ -206,6 +206,32 @@ def test_a_target_trained_after_some_recipes_runs_their_cells_only(tmp_path):
     assert plan["evaluate/xnli"] == plan["evaluate/tatoeba"] == 3
 
 
+def test_a_second_model_size_crossed_with_some_recipes_and_targets_runs_those_cells_only(tmp_path):
+    """models.small.recipes: [none, mnli] and .targets: [mnli]: the second size pre-trains, trains MNLI
+    as its one intermediate stage and XNLI's target after both recipes; XNLI (clean, perturbed and
+    attacked) and the retrieval sets are scored on it for those recipes only; the report gains Q-scale."""
+    config = yaml.safe_load(TINY.read_text())
+    config["models"]["small"] = {**config["models"]["tiny"], "recipes": ["none", "mnli"], "targets": ["mnli"]}
+    config["models"]["small"]["pretrain"] = {**config["models"]["tiny"]["pretrain"], "hidden_size": 48}
+    path = tmp_path / "two_sizes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    one = plan_of(tmp_path, TINY)
+    two = plan_of(tmp_path, path)
+    assert two["pretrain"] == 2 and two["intermediate"] == one["intermediate"] + 1
+    assert two["target"] == one["target"] + 2  # mnli after none and mnli
+    for job in ("evaluate/xnli", "evaluate/xnli/typos", "evaluate/xnli/probe", "evaluate/tatoeba", "evaluate/bucc2018"):
+        assert two[job] == one[job] + 2, job
+    for job in ("evaluate/panx", "evaluate/xquad", "evaluate/mlqa", "evaluate/panx/typos"):
+        assert two[job] == one[job], job
+    with dry_run_dag(tmp_path, path) as dag:
+        report = next(job for job in dag.jobs if job.rule.name == "report")
+        outputs = {Path(str(path)).name for path in report.output}
+        evaluated = {str(path) for path in report.input if "/eval/small/" in str(path)}
+    assert set(SCALING_FILES) <= outputs
+    assert evaluated and all(path.split("/")[3] in ("none", "mnli") for path in evaluated)
+    assert {path.split("/")[5] for path in evaluated} == {"xnli", "tatoeba", "bucc2018"}
+
+
 def test_a_second_target_of_a_benchmark_adds_its_own_jobs_and_keeps_exact_scopes(finished_run, tmp_path):
     """Translated MNLI (mnli_mt, English and German) feeds XNLI beside English MNLI, trained after
     `none` alone: on the finished run it plans its own data, one training and XNLI's evaluations of

@@ -233,6 +233,11 @@ class Plan:
         for model, spec in self.config["models"].items():
             if sum(source in spec for source in MODEL_SOURCES) != 1:
                 raise ConfigError(f"model '{model}' needs exactly one of {', '.join(map(repr, MODEL_SOURCES))}")
+            for key, known in (("recipes", self.recipes), ("targets", self.targets)):
+                unknown = [name for name in spec.get(key, ()) if name not in known]
+                if unknown:
+                    raise ConfigError(f"models.{model}.{key}: {', '.join(unknown)} not among the {key} "
+                                      f"({', '.join(known)})")
         for task in self.all_tasks():
             if self.source(task) == "xtreme_dir" and "xtreme_dir" not in self.config["data"]:
                 raise ConfigError(f"task '{task}' reads source 'xtreme_dir' but data.xtreme_dir (the folder) is not set")
@@ -463,9 +468,10 @@ class Plan:
             if against[key] not in known:
                 raise ConfigError(f"{where}.against.{key}: {against[key]!r} is not one of this study's "
                                   f"({', '.join(map(str, known))})")
-        if task not in self.targets or not self.trains_after(task, against["recipe"]):
+        if task not in self.targets or not self.trains_after(task, against["recipe"], against["model"]):
             raise ConfigError(f"{where}.against: the attack needs a checkpoint fine-tuned on '{task}', the target "
-                              f"'{task}' trained after '{against['recipe']}', which this study does not train")
+                              f"'{task}' trained after '{against['recipe']}' on {against['model']}, which this study "
+                              "does not train")
         if against["recipe"] == recipe:
             raise ConfigError(f"{where}.against.recipe: '{recipe}' cannot be trained on data made against its own "
                               "checkpoint")
@@ -639,9 +645,10 @@ class Plan:
             if target not in self.targets_of(bench):
                 raise ConfigError(f"{where}.target: '{target}' does not feed '{bench}' "
                                   f"({', '.join(self.targets_of(bench))} do)")
-            if not self.trains_after(target, reference["recipe"]):
-                raise ConfigError(f"{where}.recipe: {target} is not trained after "
-                                  f"'{reference['recipe']}' (targets.{target}.recipes)")
+            if not self.trains_after(target, reference["recipe"], reference["model"]):
+                why = self.crossing_settings(target, reference["recipe"], reference["model"])
+                raise ConfigError(f"{where}.recipe: {target} is not trained after '{reference['recipe']}' on "
+                                  f"{reference['model']} ({why})")
         return {"model": reference["model"], "recipe": reference["recipe"], "seed": reference["seed"],
                 "target": reference.get("target")}
 
@@ -958,11 +965,31 @@ class Plan:
     def checkpoint_dtype(self) -> str:
         return self.config.get("checkpoint_dtype", "float32")
 
-    def trains_after(self, target: str, recipe: str) -> bool:
-        """Whether `target` is trained after `recipe`: targets.<t>.recipes and recipes.<r>.targets, each
-        every one by default."""
+    def model_recipes(self, model: str) -> list[str]:
+        """The recipes run on a model, in the config's order: models.<m>.recipes, every one by default."""
+        chosen = self.config["models"][model].get("recipes")
+        return [recipe for recipe in self.recipes if chosen is None or recipe in chosen]
+
+    def model_trains(self, model: str, target: str) -> bool:
+        """Whether a target is trained on a model at all: models.<m>.targets, every one by default."""
+        chosen = self.config["models"][model].get("targets")
+        return chosen is None or target in chosen
+
+    def trains_after(self, target: str, recipe: str, model: str | None = None) -> bool:
+        """Whether `target` is trained after `recipe` (on `model`, where given): targets.<t>.recipes,
+        recipes.<r>.targets and models.<m>.recipes and .targets, each every one by default."""
         crossed, chosen = self.targets[target]["recipes"], self.recipes[recipe]["targets"]
+        if model is not None and not (recipe in self.model_recipes(model) and self.model_trains(model, target)):
+            return False
         return (crossed is None or recipe in crossed) and (chosen is None or target in chosen)
+
+    def crossing_settings(self, target: str, recipe: str, model: str) -> str:
+        """The settings that keep `target` from being trained after `recipe` on `model`, for messages."""
+        if recipe not in self.model_recipes(model):
+            return f"models.{model}.recipes"
+        if not self.model_trains(model, target):
+            return f"models.{model}.targets"
+        return f"targets.{target}.recipes or recipes.{recipe}.targets"
 
     def targets_of(self, bench: str) -> list[str]:
         """The targets whose checkpoints a benchmark is scored on, in the config's order ([] for
@@ -974,26 +1001,28 @@ class Plan:
         any other target feeding it (multilingual fine-tuning beside English, say) gets rows of its own."""
         return next(iter(self.targets_of(bench)), None)
 
-    def evaluations(self) -> list[tuple[str, str | None, str]]:
-        """(recipe, target, benchmark) for every checkpoint a benchmark is scored on: each target of
-        the benchmark trained after the recipe; target None for retrieval (the recipe's encoder)."""
-        return [(recipe, target, bench) for recipe in self.recipes for bench in self.benches()
+    def evaluations(self, model: str) -> list[tuple[str, str | None, str]]:
+        """(recipe, target, benchmark) for every checkpoint of `model` a benchmark is scored on: each
+        target of the benchmark trained after the recipe; target None for retrieval (the recipe's encoder)."""
+        return [(recipe, target, bench) for recipe in self.model_recipes(model) for bench in self.benches()
                 for target in self.targets_of(bench) or [None]
-                if target is None or self.trains_after(target, recipe)]
+                if target is None or self.trains_after(target, recipe, model)]
 
-    def aligned_checkpoints(self) -> list[tuple[str, str | None]]:
-        """(recipe, target) for every checkpoint the alignment stage measures when `alignment.sets`
-        names any: each recipe's encoder (target None: the pretrained model for `none`) and every
-        target trained after the recipe."""
+    def aligned_checkpoints(self, model: str) -> list[tuple[str, str | None]]:
+        """(recipe, target) for every checkpoint of `model` the alignment stage measures when
+        `alignment.sets` names any: each recipe's encoder (target None: the pretrained model for `none`)
+        and every target trained after the recipe."""
         if not self.alignment["sets"]:
             return []
-        return [(recipe, target) for recipe in self.recipes
-                for target in [None, *(t for t in self.targets if self.trains_after(t, recipe))]]
+        return [(recipe, target) for recipe in self.model_recipes(model)
+                for target in [None, *(t for t in self.targets if self.trains_after(t, recipe, model))]]
 
-    def not_crossed(self) -> list[tuple[str, str, str]]:
-        """(recipe, target, benchmark) for each target of a benchmark not trained after the recipe."""
-        return [(recipe, target, bench) for recipe in self.recipes for bench in self.benches()
-                for target in self.targets_of(bench) if not self.trains_after(target, recipe)]
+    def not_crossed(self) -> list[tuple[str, str, str, str, str]]:
+        """(model, recipe, target, benchmark, the settings why) for each target of a benchmark not
+        trained after a recipe the model runs."""
+        return [(model, recipe, target, bench, self.crossing_settings(target, recipe, model))
+                for model in self.models for recipe in self.model_recipes(model) for bench in self.benches()
+                for target in self.targets_of(bench) if not self.trains_after(target, recipe, model)]
 
     def further_targets(self) -> list[tuple[str, str]]:
         """(target, benchmark) for every target of a benchmark after its first: the report's own rows."""

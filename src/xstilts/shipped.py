@@ -31,7 +31,8 @@ from .io import read_json, write_json
 PROVENANCE = "provenance.json"
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: Snakefile, configs/, pretrained/
 DEMO_MODEL_CONFIG = ROOT / "configs" / "demo_model.yaml"
-DEMO_MODEL_FOLDER = ROOT / "pretrained" / "demo-tiny"
+DEMO_MODEL = "demo-tiny"
+DEMO_MODEL_FOLDER = ROOT / "pretrained" / DEMO_MODEL
 
 
 class ShippedModelError(ValueError):
@@ -69,7 +70,8 @@ def check(folder: Path, *, generator_seed: int | None) -> dict:
     if current != made["code"]:
         raise ShippedModelError(f"{folder} was pre-trained on the corpora of another generator (code {made['code']}, "
                                 f"now {current}): src/xstilts/synthetic.py changed since, so its languages may "
-                                "differ from the model's; run `python -m xstilts.shipped rebuild` and commit the result")
+                                f"differ from the model's; run `python -m xstilts.shipped rebuild --model {provenance['model']}` and "
+                                "commit the result")
     for name, digest in provenance["files"].items():
         path = folder / name
         if not path.is_file():
@@ -94,24 +96,26 @@ def copy_checked(folder: Path, out_dir: Path, digests: dict[str, str]) -> None:
 
 
 # ---- rebuilding ------------------------------------------------------------------------
-def rebuild(config_path: Path = DEMO_MODEL_CONFIG, out: Path = DEMO_MODEL_FOLDER, cores: int = 2) -> dict:
-    """Run the pretrain stage of `config_path` (one model with `pretrain:`) in a scratch working
-    directory and write its files with their provenance to `out`."""
+def rebuild(config_path: Path = DEMO_MODEL_CONFIG, model: str = DEMO_MODEL, out: Path | None = None,
+            cores: int = 2) -> dict:
+    """Run the pretrain stage of `model` (one with `pretrain:` in `config_path`) in a scratch working
+    directory and write its files with their provenance to `out` (default pretrained/<model>)."""
     config = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    (model,) = config["models"]
+    if "pretrain" not in config["models"].get(model, {}):
+        raise ShippedModelError(f"{config_path}: no model '{model}' with `pretrain:` (it has: "
+                                f"{', '.join(config['models'])})")
     with tempfile.TemporaryDirectory(prefix="xstilts-ship-") as workdir:
         pretrained = Path(workdir) / "results" / "models" / model / "pretrained"
         subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory",
                         workdir, "--configfile", str(Path(config_path).resolve()), "--cores", str(cores),
                         f"results/models/{model}/pretrained/training_summary.json"], check=True)
-        return pack(pretrained, config_path, out)
+        return pack(pretrained, config_path, out or ROOT / "pretrained" / model, model)
 
 
-def pack(pretrained: Path, config_path: Path, out: Path) -> dict:
-    """The files of a `pretrained` folder the pretrain stage wrote for `config_path`, with their
-    provenance, into `out` (replaced whole, never left half-written)."""
+def pack(pretrained: Path, config_path: Path, out: Path, model: str = DEMO_MODEL) -> dict:
+    """The files of the `pretrained` folder the pretrain stage wrote for `model` of `config_path`, with
+    their provenance, into `out` (replaced whole, never left half-written)."""
     config = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    (model,) = config["models"]
     files = sorted(p.name for p in Path(pretrained).iterdir() if p.is_file() and not p.name.startswith("."))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=Path(out).parent))
@@ -124,11 +128,11 @@ def pack(pretrained: Path, config_path: Path, out: Path) -> dict:
         write_json(staging / "training_summary.json", summary)
         provenance = {
             "model": model,
-            "made_by": "python -m xstilts.shipped rebuild --config " + _relative(Path(config_path)),
+            "made_by": f"python -m xstilts.shipped rebuild --config {_relative(Path(config_path))} --model {model}",
             "generator": {"seed": config["data"]["synthetic"]["seed"], "code": code_hash(*GENERATOR)},
             "pretrain_code": stage_code_hashes()["pretrain"],
-            "config": {"data": config["data"], "features": config.get("features", {}), "models": config["models"],
-                       "training": config.get("training", {})},
+            "config": {"data": config["data"], "features": config.get("features", {}),
+                       "models": {model: config["models"][model]}, "training": config.get("training", {})},
             "files": {name: sha256(staging / name) for name in files},
         }
         os.chmod(staging, 0o755)  # mkdtemp's folder is private; the model is not
@@ -153,13 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("rebuild", help="pre-train the shipped model again and write it with its provenance")
     make.add_argument("--config", type=Path, default=DEMO_MODEL_CONFIG)
-    make.add_argument("--out", type=Path, default=DEMO_MODEL_FOLDER)
+    make.add_argument("--model", default=DEMO_MODEL, help="which of the config's models (default %(default)s)")
+    make.add_argument("--out", type=Path, default=None, help="default: pretrained/<model>")
     make.add_argument("--cores", type=int, default=2)
     show = commands.add_parser("check", help="check a shipped model's files against its provenance")
     show.add_argument("folder", type=Path, nargs="?", default=DEMO_MODEL_FOLDER)
     args = parser.parse_args(argv)
     if args.command == "rebuild":
-        provenance = rebuild(args.config, args.out, args.cores)
+        provenance = rebuild(args.config, args.model, args.out, args.cores)
     else:
         provenance = check(args.folder, generator_seed=None)
     for name, digest in provenance["files"].items():

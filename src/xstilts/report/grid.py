@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,9 @@ from .render import (MISSING, latex_escape, latex_label, latex_signed, latex_tab
 from .selection import selection_markdown
 
 BASELINE = "none"
+# (model, recipe, benchmark) -> (its target, the settings that keep the target from being trained after
+# the recipe on the model): the main-table cells the config does not run (Plan.not_crossed).
+NotCrossed = Mapping[tuple[str, str, str], tuple[str, str]]
 ENGLISH = "en"
 AVG_XTREME = "avg (XTREME: F1 for QA)"
 AVG_JIANT = "avg (jiant: (EM+F1)/2 for QA)"
@@ -231,6 +234,23 @@ def _ordered(preferred: Iterable[str], present: Iterable[str], first: str | None
     return list(dict.fromkeys(order))
 
 
+def _model_rows(frame: pd.DataFrame, models: list[str], recipes: list[str],
+                model_recipes: Mapping[str, Collection[str]] | None) -> dict[str, list[str]]:
+    """Model -> its rows: every row, or for a model that runs some recipes only (models.<m>.recipes and
+    .targets: a second size crossed with a few) the rows of its recipes, a further target's row only
+    where the model has results in it."""
+    rows_of = {}
+    for model in models:
+        runs = (model_recipes or {}).get(model)
+        if runs is None or set(runs) >= {label.split(SEPARATOR, 1)[0] for label in recipes}:
+            rows_of[model] = list(recipes)
+            continue
+        present = set(frame.loc[frame["model"] == model, "recipe"])
+        rows_of[model] = [label for label in recipes if label.split(SEPARATOR, 1)[0] in runs
+                          and (SEPARATOR not in label or label in present)]
+    return rows_of
+
+
 def _main_columns(benches: list[str], qa_benches: set[str]) -> list[Column]:
     columns = []
     for bench in benches:
@@ -292,10 +312,10 @@ def _with_deltas(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
-def _main_table(scores, models, recipes, columns, seed_spread=None) -> pd.DataFrame:
+def _main_table(scores, rows_of: Mapping[str, list[str]], columns, seed_spread=None) -> pd.DataFrame:
     benches = list(dict.fromkeys(column.bench for column in columns if not column.is_average))
     rows = []
-    for model in models:
+    for model, recipes in rows_of.items():
         for recipe in recipes:
             for column in columns:
                 values = _seed_values(scores, model, recipe, column, benches)
@@ -329,11 +349,12 @@ def _languages(langs: Iterable[str]) -> list[str]:
     return ([ENGLISH] if ENGLISH in langs else []) + sorted(langs - {ENGLISH})
 
 
-def _per_language_table(frame, models, recipes, benches, qa_benches, further_targets=()) -> pd.DataFrame:
+def _per_language_table(frame, rows_of: Mapping[str, list[str]], benches, qa_benches,
+                        further_targets=()) -> pd.DataFrame:
     """One row per (model, bench, recipe, lang); a further target's row only for the benchmarks it feeds."""
     stats = frame.groupby(["model", "bench", "recipe", "lang"])["score"].agg(["mean", "std", "count"])
     rows = []
-    for model in models:
+    for model, recipes in rows_of.items():
         for bench in benches:
             present = frame[(frame["model"] == model) & (frame["bench"] == bench)]
             for recipe in [r for r in recipes if bench in (row_benches(r, further_targets) or {bench})]:
@@ -352,11 +373,10 @@ def _per_language_table(frame, models, recipes, benches, qa_benches, further_tar
 
 
 def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int],
-                 not_crossed: Mapping[tuple[str, str], str] | None = None,
-                 further_targets: FurtherTargets = ()) -> list[dict]:
+                 not_crossed: NotCrossed | None = None, further_targets: FurtherTargets = ()) -> list[dict]:
     """Main-table cells with no value, or with fewer seeds than the model was run with; a cell the
-    config does not run (`not_crossed`: (recipe, bench) -> its target) says so instead. A further
-    target's row has no cell for the benchmarks it does not feed, nor averages."""
+    config does not run (`not_crossed`) says so instead. A further target's row has no cell for the
+    benchmarks it does not feed, nor averages."""
     issues = []
     for row in main.itertuples(index=False):
         expected = seeds_by_model[row.model]
@@ -365,11 +385,11 @@ def _cell_issues(main: pd.DataFrame, seeds_by_model: Mapping[str, int],
         held = row_benches(row.recipe, further_targets)
         if held is not None and (row.kind in AVERAGE_KINDS or row.bench not in held):
             continue
-        target = (not_crossed or {}).get((row.recipe, row.bench))
-        if target is not None:
+        skipped = (not_crossed or {}).get((row.model, row.recipe, row.bench))
+        if skipped is not None:
+            target, settings = skipped
             issues.append({"model": row.model, "recipe": row.recipe, "column": row.column,
-                           "problem": f"not run: {target} is not trained after this recipe "
-                                      f"(targets.{target}.recipes or recipes.{row.recipe}.targets)"})
+                           "problem": f"not run: {target} is not trained after this recipe ({settings})"})
             continue
         found = "no seed" if row.n_seeds == 0 else f"{row.n_seeds} of {expected} seeds"
         verb = "has" if row.n_seeds <= 1 else "have"
@@ -388,8 +408,9 @@ def _grid(table: pd.DataFrame, model: str, recipes: list[str], labels: list[str]
     return mine.set_index(["recipe", by]).reindex(pd.MultiIndex.from_product([recipes, labels], names=["recipe", by]))
 
 
-def _main_markdown(main, models, recipes, columns) -> str:
+def _main_markdown(main, rows_of: Mapping[str, list[str]], columns) -> str:
     labels = [column.label for column in columns]
+    recipes = list(dict.fromkeys(recipe for rows in rows_of.values() for recipe in rows))
     parts = ["Cells: mean ± sample std over seeds (the mean alone where one seed); "
              f"{MISSING} where there is no result. Benchmark score = mean over all its test languages, "
              "English included. QA benchmarks appear as F1 and as (EM+F1)/2.\n"]
@@ -397,7 +418,7 @@ def _main_markdown(main, models, recipes, columns) -> str:
         parts.append(f"A recipe's row scores each benchmark on the first target that feeds it; a row `recipe{SEPARATOR}"
                      "target` scores the benchmarks of a further target of theirs (multilingual fine-tuning, say) "
                      "on that target's checkpoints, and has no averages.\n")
-    for model in models:
+    for model, recipes in rows_of.items():
         grid = _grid(main, model, recipes, labels, by="column")
         scores = [[recipe] + [mean_std(*grid.loc[(recipe, label), ["mean", "std"]]) for label in labels]
                   for recipe in recipes]
@@ -442,11 +463,11 @@ def _issues_markdown(issues: list[dict]) -> str:
     return "".join(f"- {i['model']} / {i['recipe']} / {i['column']}: {i['problem']}\n" for i in issues)
 
 
-def _main_latex(main, models, recipes, columns) -> str:
+def _main_latex(main, rows_of: Mapping[str, list[str]], columns) -> str:
     labels = [column.label for column in columns]
     header = ["recipe"] + [latex_escape(label) for label in labels]
     lines = ["% Generated by xstilts.report; needs \\usepackage{booktabs}."]
-    for model in models:
+    for model, recipes in rows_of.items():
         grid = _grid(main, model, recipes, labels, by="column")
         scores = [[latex_escape(recipe)]
                   + [mean_std(*grid.loc[(recipe, label), ["mean", "std"]], plus_minus=r"$\pm$").replace(MISSING, "--")
@@ -558,16 +579,17 @@ def _index_markdown(title: str, main_markdown: str, issues: list[dict], q_adv: s
 # ---------------------------------------------------------------------------- figures
 
 
-def _plot_delta_heatmap(main: pd.DataFrame, models, recipes, columns) -> Figure:
-    shown = [recipe for recipe in recipes if recipe != BASELINE]
-    if not shown:
+def _plot_delta_heatmap(main: pd.DataFrame, rows_of: Mapping[str, list[str]], columns) -> Figure:
+    shown_of = {model: [recipe for recipe in recipes if recipe != BASELINE] for model, recipes in rows_of.items()}
+    if not any(shown_of.values()):
         return note_figure(f"no recipe besides {BASELINE}: nothing to compare")
     labels = [column.label for column in columns]
     deltas = main.loc[main["recipe"] != BASELINE, "delta"].abs()
     limit = float(deltas.max()) if deltas.notna().any() and deltas.max() > 0 else 1.0
-    figure = new_figure(1.0 * len(labels) + 3, (0.45 * len(shown) + 1.8) * len(models))
-    axes = figure.subplots(len(models), 1, squeeze=False)[:, 0]
-    for ax, model in zip(axes, models):
+    figure = new_figure(1.0 * len(labels) + 3, sum(0.45 * len(shown) + 1.8 for shown in shown_of.values()))
+    axes = figure.subplots(len(shown_of), 1, squeeze=False,
+                           height_ratios=[max(len(shown), 1) + 4 for shown in shown_of.values()])[:, 0]
+    for ax, (model, shown) in zip(axes, shown_of.items()):
         grid = _grid(main, model, shown, labels, by="column")["delta"].unstack().reindex(index=shown, columns=labels)
         image = _draw_heatmap(ax, grid, limit)
         ax.set_title(f"{model}: change against {BASELINE} (points)")
@@ -686,13 +708,14 @@ def write_report(
     perturbed_sets=None,
     mixed: Mapping[str, tuple[str, str]] | None = None,
     transfers: Mapping[str, str] | None = None,
-    not_crossed: Mapping[tuple[str, str], str] | None = None,
+    not_crossed: NotCrossed | None = None,
     further_targets: FurtherTargets = (),
     language_info: Mapping[str, dict] | None = None,
     selection: Mapping[str, str] | None = None,
     alignment: bool = False,
     robust: Mapping | None = None,
     parameters: Mapping[str, int] | None = None,
+    model_recipes: Mapping[str, Collection[str]] | None = None,
 ) -> list[Path]:
     """Write every file of REPORT_FILES under `out_dir` and return their paths.
 
@@ -704,8 +727,7 @@ def write_report(
     perturbed set changed (`perturbed_sets`, report.robustness.load_set_summaries) and the language x
     language tables of mixed pairs (`mixed`: condition -> (perturbation, partner language)); the
     `transfers` (an attack's transfer set -> the checkpoint its texts were made against) go with the
-    attacks. `not_crossed` ((recipe, benchmark) -> its target, where the target is not trained after
-    the recipe) names the cells the config does not run. `further_targets` ((target, benchmark) for a
+    attacks. `not_crossed` (NotCrossed) names the cells the config does not run. `further_targets` ((target, benchmark) for a
     benchmark's targets after its first) are the rows `recipe / target` (report.rows) the loaders named.
     `language_info` (bench -> {"source", "languages": lang -> profile}, Plan.language_profiles) groups
     the Q-direct tables by script, family and distance to English. `selection` (target -> the dev sets it
@@ -714,7 +736,9 @@ def write_report(
     index links it. `robust` (Plan.robust_comparison: {"against": the English-only recipe, "recipes":
     those trained otherwise}) adds the Q-robust-int section's ROBUST_INT_FILES where it lists recipes.
     `parameters` (model -> its parameter count, report.scaling.parameter_counts) adds the Q-scale section's
-    SCALING_FILES where it names two or more models.
+    SCALING_FILES where it names two or more models. `model_recipes` (model -> the recipes it runs,
+    Plan.model_recipes, in the config's order of models: the tables' order) keeps a model's tables to its own
+    rows; every recipe is every model's by default.
     """
     if not results:
         raise ValueError("no evaluation results to report")
@@ -722,7 +746,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     qa_benches = set(qa_benches)
     frame = _results_frame(results, qa_benches)
-    models = sorted(frame["model"].unique())
+    models = _ordered(model_recipes or (), frame["model"].unique())  # the config's order, then any other
     preferred = [BASELINE] + [r for r in recipe_order if r != BASELINE]
     recipes = _ordered(row_order(preferred, further_targets, set(frame["recipe"])), frame["recipe"].unique(),
                        first=BASELINE)
@@ -730,21 +754,22 @@ def write_report(
     columns = _main_columns(benches, qa_benches)
 
     scores, language_issues = _seed_scores(frame)
-    main = _main_table(scores, models, recipes, columns, seed_spread)
-    per_language = _per_language_table(frame, models, recipes, benches, qa_benches, further_targets)
+    rows_of = _model_rows(frame, models, recipes, model_recipes)
+    main = _main_table(scores, rows_of, columns, seed_spread)
+    per_language = _per_language_table(frame, rows_of, benches, qa_benches, further_targets)
     seeds_by_model = frame.groupby("model")["seed"].nunique().to_dict()
     issues = language_issues + _cell_issues(main, seeds_by_model, not_crossed, further_targets)
 
-    main_markdown = _main_markdown(main, models, recipes, columns)
+    main_markdown = _main_markdown(main, rows_of, columns)
     write_csv(out_dir / "main_table.csv", main)
     missing = f"## Missing cells\n\n{_issues_markdown(issues)}"
     write_text(out_dir / "main_table.md", f"# Main table\n\n{main_markdown}\n{missing}")
-    write_text(out_dir / "main_table.tex", _main_latex(main, models, recipes, columns))
+    write_text(out_dir / "main_table.tex", _main_latex(main, rows_of, columns))
     write_csv(out_dir / "per_language.csv", per_language)
     per_language_markdown = _per_language_markdown(per_language, recipes)
     write_text(out_dir / "per_language.md", f"# Per-language results\n\n{per_language_markdown}")
     write_text(out_dir / "per_language.tex", _per_language_latex(per_language, recipes))
-    write_figure(out_dir, "deltas_heatmap", _plot_delta_heatmap(main, models, recipes, columns))
+    write_figure(out_dir, "deltas_heatmap", _plot_delta_heatmap(main, rows_of, columns))
     write_figure(out_dir, "per_language_bars", _plot_per_language_bars(per_language, recipes))
     write_figure(out_dir, "training_curves", _plot_training_curves(train_logs))
     # The index goes last: its presence says the rest is complete.

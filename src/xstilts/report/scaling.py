@@ -109,6 +109,17 @@ def _reading(row) -> str:
     return reading(row, above="loses more", below="loses less")
 
 
+def _floor_caveat(cells: pd.DataFrame) -> str:
+    """Where two sizes' clean scores differ beyond noise, their drops start from different heights: a
+    model nearer chance has less to lose, so a smaller drop is not by itself robustness."""
+    clean = cells[(cells["condition"] == CLEAN) & cells["low"].notna()]
+    if clean.empty or clean.iloc[0]["low"] <= 0 <= clean.iloc[0]["high"]:
+        return ""
+    lower = clean.iloc[0]["difference"] < 0
+    return (f" Its clean score is {'lower' if lower else 'higher'}, so it has {'less' if lower else 'more'} to lose "
+            f"before chance: a {'smaller' if lower else 'larger'} drop may be that alone.")
+
+
 def q_scale(changes: pd.DataFrame) -> str:
     """The answer: per benchmark and recipe, in the languages other than English, each larger model's
     clean score and drops against the smallest model's."""
@@ -119,7 +130,8 @@ def q_scale(changes: pd.DataFrame) -> str:
         parts = [f"{_heading(r.condition, r.measure)} {number(r.setting_value)} against {number(r.against_value)}, "
                  f"{with_interval(r.difference, r.low, r.high)}{_reading(r)}" for r in cells.itertuples(index=False)]
         lines.append(f"- **{bench}**, `{recipe}`, languages other than English, {model} ({millions(first.parameters)}) "
-                     f"against {first.against} ({millions(first.against_parameters)}): " + "; ".join(parts) + ".")
+                     f"against {first.against} ({millions(first.against_parameters)}): " + "; ".join(parts) + "."
+                     + _floor_caveat(cells))
     if not lines:
         return "No recipe is scored on two or more models here (Q-scale needs several `models`).\n"
     scored = changes[changes["low"].notna()]
