@@ -70,7 +70,7 @@ def most_at_once(records: list[dict], device: str) -> int:
     return max((sum(start <= moment < end for start, end in spans) for moment, _ in spans), default=0)
 
 
-SHARED_HOLD_S = 1.0  # long beside a busy machine's scheduling delays, so that jobs asking at once overlap
+SHARED_HOLD_S = 2.5  # long beside a busy machine's scheduling delays (1.0 s failed once under the quick tier), so that jobs asking at once overlap
 
 
 def run_fake_jobs(count: int, workers: int, lock_dir: Path, record_dir: Path, jobs_per_device: int) -> list[dict]:

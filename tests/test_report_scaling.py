@@ -89,3 +89,23 @@ def test_the_section_is_written_with_two_models_or_more(tmp_path, parameters, wr
     assert ("## Model size (Q-scale)" in index) == written
     if written:
         assert "| `mnli` | large | 4.0M | 3 |" in (tmp_path / "q_scale.md").read_text()
+
+
+def test_an_attacks_transfer_set_is_left_out_across_sizes(tmp_path):
+    """hotflip's texts made against the small model: on it they are its own attack, on the large one a
+    carried-over set, so a drop across sizes would compare the two; the section leaves the set out."""
+    from xstilts.report.scaling import write_section
+
+    evaluations = study({("small", "mnli"): (60, 40), ("large", "mnli"): (80, 75)})
+    for (model, recipe, bench, condition, seed), found in list(evaluations.items()):
+        if condition == "typos":
+            evaluations[(model, recipe, bench, "flip-transfer", seed)] = found
+    _, every = scale_tables(evaluations, PARAMETERS)
+    assert "flip-transfer" in set(every["condition"])
+    _, kept = scale_tables(evaluations, PARAMETERS, left_out=["flip-transfer"])
+    assert set(kept["condition"]) == {"clean", "typos"}
+    answer = write_section(evaluations, tmp_path, parameters=PARAMETERS,
+                           transfers={"flip-transfer": "`mnli` (seed 1, small)"})
+    assert "flip-transfer" not in answer and "under typos" in answer
+    assert "Left out: the attacks' transfer sets (flip-transfer, against `mnli` (seed 1, small))" in \
+        (tmp_path / "q_scale.md").read_text()

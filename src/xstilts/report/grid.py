@@ -790,7 +790,7 @@ def write_report(
                                                         benches=benches)
     if parameters and len(parameters) > 1:
         q_scale = scaling_section.write_section(perturbed or {}, out_dir, parameters=parameters, seed_spread=seed_spread,
-                                                spread_columns=spread_columns)
+                                                spread_columns=spread_columns, transfers=transfers)
     write_text(out_dir / "index.md", _index_markdown(title, main_markdown, issues, q_adv, q_direct, selection, alignment,
                                                      q_robust_int, q_scale))
     return [out_dir / name for name in REPORT_FILES + (ROBUSTNESS_FILES if q_adv else ())

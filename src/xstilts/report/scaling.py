@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,25 +56,27 @@ def scaled(evaluations: Mapping[Key, Evaluation], parameters: Mapping[str, int])
             for (bench, recipe), models in found.items() if len(models) > 1]
 
 
-def _cells(evaluations, bench, recipe, models) -> list[tuple[str, str]]:
-    """(condition, measure): the clean score, then the drop under each condition every model has."""
+def _cells(evaluations, bench, recipe, models, left_out=()) -> list[tuple[str, str]]:
+    """(condition, measure): the clean score, then the drop under each condition every model has, but
+    those `left_out`."""
     shared = set.intersection(*[{c for m, r, b, c, _ in evaluations if (m, r, b) == (model, recipe, bench)}
                                 for model in models])
-    return [(CLEAN, SCORE)] + [(condition, DROP) for condition in sorted(shared - {CLEAN})]
+    return [(CLEAN, SCORE)] + [(condition, DROP) for condition in sorted(shared - {CLEAN} - set(left_out))]
 
 
 def scale_tables(evaluations: Mapping[Key, Evaluation], parameters: Mapping[str, int],
                  seed_spread: Mapping[str, tuple[float, float]] | None = None,
-                 spread_columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 spread_columns: Mapping[str, str] | None = None,
+                 left_out: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(sizes, changes): per model its mean and seed spread; per larger model its difference from the
-    smallest, with the interval."""
+    smallest, with the interval; the conditions `left_out` (the attacks' transfer sets) have neither."""
     sizes, changes, by_key = [], [], functools.cache(lambda: per_language(evaluations))
     for bench, recipe, models in scaled(evaluations, parameters):
         languages = list(dict.fromkeys(lang for (m, r, b, c, _), e in evaluations.items()
                                        if (m, r, b, c) == (models[0], recipe, bench, CLEAN) for lang in e.scores))
         spread = (seed_spread or {}).get((spread_columns or {}).get(bench, bench))
         for group, langs in language_groups(languages).items():
-            for condition, measure in _cells(evaluations, bench, recipe, models):
+            for condition, measure in _cells(evaluations, bench, recipe, models, left_out):
                 means = {model: _seed_means(evaluations, by_key(), model, recipe, bench, condition, langs, measure)
                          for model in models}
                 for model in models:
@@ -95,6 +97,15 @@ def scale_tables(evaluations: Mapping[Key, Evaluation], parameters: Mapping[str,
 
 
 # ---------------------------------------------------------------------------- writing
+def _left_out_note(transfers: Mapping[str, str] | None) -> str:
+    if not transfers:
+        return ""
+    made = "; ".join(f"{name}, against {against}" for name, against in sorted(transfers.items()))
+    return (f" Left out: the attacks' transfer sets ({made}): their texts were made against one model, so across "
+            "sizes they set that model's own attack beside texts carried over to another (the robustness section "
+            "shows them).")
+
+
 def millions(count: int) -> str:
     return f"{count / 1e6:,.1f}M" if count < 1e9 else f"{count / 1e9:,.2f}B"
 
@@ -205,10 +216,12 @@ def _plot(sizes: pd.DataFrame) -> Figure:
 
 def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, parameters: Mapping[str, int],
                   seed_spread: Mapping[str, tuple[float, float]] | None = None,
-                  spread_columns: Mapping[str, str] | None = None) -> str:
-    """Write SCALING_FILES (xstilts.layout); returns the Q-scale answer (Markdown) for the index."""
+                  spread_columns: Mapping[str, str] | None = None, transfers: Mapping[str, str] | None = None) -> str:
+    """Write SCALING_FILES (xstilts.layout); returns the Q-scale answer (Markdown) for the index. An
+    attack's transfer set (`transfers`: its name -> the checkpoint its texts were made against) is left
+    out: against the sizes it would set one model's own attack beside another's carried-over texts."""
     out_dir = Path(out_dir)
-    sizes, changes = scale_tables(evaluations, parameters, seed_spread, spread_columns)
+    sizes, changes = scale_tables(evaluations, parameters, seed_spread, spread_columns, left_out=transfers or {})
     answer = q_scale(changes)
     write_csv(out_dir / "q_scale_sizes.csv", sizes)
     write_csv(out_dir / "q_scale.csv", changes)
@@ -219,7 +232,7 @@ def write_section(evaluations: Mapping[Key, Evaluation], out_dir, *, parameters:
                "parameters (the encoder's, from its config). Sizes: the mean over seeds ± the seeds' standard "
                "deviation. Changes: each larger model minus the smallest, with its 95% interval (paired bootstrap over "
                "the examples both score; seeds drawn apart on each side, or the measured seed spread where a side has "
-               "one seed); in italics where the interval contains 0.\n\n"
+               "one seed); in italics where the interval contains 0." + _left_out_note(transfers) + "\n\n"
                f"## Answer\n\n{answer}\n## Sizes\n\n{_sizes_markdown(sizes)}\n"
                f"## Changes with size\n\n{_changes_markdown(changes)}\n![By size](q_scale.png)\n")
     write_figure(out_dir, "q_scale", _plot(sizes))
