@@ -91,11 +91,26 @@ def data_path(task, split, lang):
 
 
 def features_path(model, task, split, lang):
-    return f"results/features/{model}/{task}/{split}/{lang}.parquet"
+    return f"results/features/{feature_model(model)}/{task}/{split}/{lang}.parquet"
 
 
 def features_index_path(model, task, split):
-    return f"results/features/{model}/{task}/{split}/index.txt"
+    return f"results/features/{feature_model(model)}/{task}/{split}/index.txt"
+
+
+def feature_model(model):
+    """The model whose features `model` reads: the config's first shipped model with byte-identical
+    tokenizer files (the demo's two sizes share one tokenizer), so that each set is tokenized once;
+    the model itself otherwise (a hub or pre-trained model's tokenizer is known only once it is made)."""
+    if model not in SHIPPED:
+        return model
+    mine = tokenizer_digests(model)
+    return next(other for other in PLAN.models if other in SHIPPED and tokenizer_digests(other) == mine)
+
+
+def tokenizer_digests(model):
+    """The sha256 of a shipped model's tokenizer files, from its checked provenance."""
+    return {name: digest for name, digest in SHIPPED[model][1]["files"].items() if name.startswith("tokenizer")}
 
 
 def pretrained_dir(model):

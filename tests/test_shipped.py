@@ -130,3 +130,28 @@ def test_the_demo_plans_no_pretraining_and_copies_the_models(tmp_path):
     plan = planned_jobs(tmp_path, ROOT / "config.yaml")
     assert plan["shipped_model"] == len(DEMO["models"]) == 2 and "pretrain" not in plan
     assert not any(label.startswith("prepare/corpus") for label in plan)  # nothing reads the corpora
+
+
+def test_the_demos_two_sizes_tokenize_each_set_once(tmp_path):
+    """demo-small's tokenizer is demo-tiny's byte for byte: its jobs read demo-tiny's features, and no
+    set is tokenized for it; a shipped model with another tokenizer keeps features of its own."""
+    from workflow_runs import dry_run_dag
+
+    with dry_run_dag(tmp_path, ROOT / "config.yaml") as dag:
+        tokenized = {job.wildcards["model"] for job in dag.jobs if job.rule.name in ("tokenize", "index_features")}
+        read = {str(path).split("/")[2] for job in dag.jobs if job.rule.name in ("evaluate", "target", "intermediate")
+                and job.wildcards["model"] == "demo-small" for path in job.input if "results/features/" in str(path)}
+    assert tokenized == {"demo-tiny"} and read == {"demo-tiny"}
+    other = tmp_path / "other-tokenizer"
+    shutil.copytree(ROOT / "pretrained" / "demo-small", other)
+    provenance = json.loads((other / shipped.PROVENANCE).read_text())
+    config = (other / "tokenizer_config.json").read_text().replace("}", ', "note": "another"}', 1)
+    (other / "tokenizer_config.json").write_text(config)
+    provenance["files"]["tokenizer_config.json"] = shipped.sha256(other / "tokenizer_config.json")
+    (other / shipped.PROVENANCE).write_text(json.dumps(provenance))
+    changed = {**DEMO, "models": {**DEMO["models"], "demo-small": {**DEMO["models"]["demo-small"], "shipped": str(other)}}}
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(changed, sort_keys=False))
+    with dry_run_dag(tmp_path / "run", path) as dag:
+        tokenized = {job.wildcards["model"] for job in dag.jobs if job.rule.name == "tokenize"}
+    assert tokenized == {"demo-tiny", "demo-small"}
