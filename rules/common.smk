@@ -1,5 +1,6 @@
 # Config -> job lists and paths. Every helper the rules use lives here.
 
+import functools
 import os
 import re
 import sys
@@ -98,10 +99,12 @@ def features_index_path(model, task, split):
     return f"results/features/{feature_model(model)}/{task}/{split}/index.txt"
 
 
+@functools.cache
 def feature_model(model):
     """The model whose features `model` reads: the config's first shipped model with byte-identical
     tokenizer files (the demo's two sizes share one tokenizer), so that each set is tokenized once;
-    the model itself otherwise (a hub or pre-trained model's tokenizer is known only once it is made)."""
+    the model itself otherwise (a hub or pre-trained model's tokenizer is known only once it is made).
+    Cached: every features path of the plan asks."""
     if model not in SHIPPED:
         return model
     mine = tokenizer_digests(model)
@@ -317,9 +320,10 @@ def alignment_scores():
     they are the alignment)."""
     if not PLAN.alignment["sets"]:
         return []
+    aligned = {model: set(PLAN.aligned_checkpoints(model)) for model in PLAN.models}
     return [f"{eval_dir(model, recipe, target, bench, seed, CLEAN)}/scores.json"
             for model in PLAN.models for recipe, target, bench in PLAN.evaluations(model)
-            if target and (recipe, target) in PLAN.aligned_checkpoints(model) for seed in PLAN.seeds]
+            if target and (recipe, target) in aligned[model] for seed in PLAN.seeds]
 
 
 def alignment_report_files():
